@@ -1,0 +1,63 @@
+import ArgumentParser
+import GospyBinary
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// gospy's exit codes: one per kind of failure, so scripts can tell them apart.
+enum ExitStatus: Int32, CaseIterable {
+    case success = 0
+    case internalError = 1
+    case noSuchProcess = 3
+    case notGo = 4
+    case unsupportedVersion = 5
+    case permissionDenied = 6
+    case processExited = 7
+    case wrongBinary = 8
+    case badBinary = 9
+    case alreadyTraced = 10
+    // 64 is swift-argument-parser's usage error (EX_USAGE).
+}
+
+/// Turns any error into the one line gospy prints and the exit code it returns.
+enum Diagnosis {
+    static func describe(_ error: Error) -> (message: String, status: ExitStatus) {
+        switch error {
+        case let error as BinaryError:
+            switch error {
+            case .notGo, .pclntabNotFound:
+                return (error.description, .notGo)
+            case .unsupportedGoVersion:
+                return (error.description, .unsupportedVersion)
+            case .notELF, .unsupportedELF, .truncated, .corruptBuildInfo, .corruptPclntab, .moduleDataNotFound:
+                return (error.description, .badBinary)
+            case let .cannotOpen(_, code) where code == EACCES || code == EPERM:
+                return (error.description + " (run as root or fix the file's permissions)", .permissionDenied)
+            case .cannotOpen:
+                return (error.description, .badBinary)
+            }
+        case let error as MemoryReadError:
+            return ("memory read failed: \(error)", .internalError)
+        default:
+            return ("\(error)", .internalError)
+        }
+    }
+
+    /// Prints the error as one line on stderr and exits with its code.
+    static func exit(with error: Error) -> Never {
+        let (message, status) = describe(error)
+        Output.error("gospy: \(message)\n")
+        Glibc.exit(status.rawValue)
+    }
+}
+
+/// Runs a command body, turning any error into gospy's one-line message and exit code.
+func diagnosed<T>(_ body: () throws -> T) -> T {
+    do {
+        return try body()
+    } catch let error as ExitCode {
+        Glibc.exit(error.rawValue)
+    } catch {
+        Diagnosis.exit(with: error)
+    }
+}
