@@ -1,5 +1,6 @@
 import ArgumentParser
 import GospyBinary
+import GospyRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,6 +37,9 @@ enum Diagnosis {
             case .cannotOpen:
                 return (error.description, .badBinary)
             }
+        case let error as LayoutError:
+            if case .unsupportedRelease = error { return (error.description, .unsupportedVersion) }
+            return (error.description, .badBinary)
         case let error as MemoryReadError:
             return ("memory read failed: \(error)", .internalError)
         default:

@@ -89,8 +89,25 @@ public final class ElfFile: @unchecked Sendable {
             }
             elfType = header.e_type
             entryPoint = header.e_entry
+            // A cut-off file: the section header table (at the end) or a segment's bytes missing.
+            let sectionTableEnd = header.e_shoff.addingReportingOverflow(UInt64(header.e_shnum) &* UInt64(header.e_shentsize))
+            guard !sectionTableEnd.overflow, sectionTableEnd.partialValue <= UInt64(rawSize) else {
+                throw BinaryError.truncated(path: path, what: "the section header table")
+            }
             segments = try Self.readSegments(elf, path: path)
+            for (index, segment) in segments.enumerated() where segment.isLoad {
+                let end = segment.offset.addingReportingOverflow(segment.fileSize)
+                guard !end.overflow, end.partialValue <= UInt64(rawSize) else {
+                    throw BinaryError.truncated(path: path, what: "loadable segment \(index)")
+                }
+            }
             sections = try Self.readSections(elf, path: path, fileSize: UInt64(rawSize))
+            for section in sections where section.occupiesFile && section.type != UInt32(SHT_NULL) {
+                let end = section.offset.addingReportingOverflow(section.size)
+                guard !end.overflow, end.partialValue <= UInt64(rawSize) else {
+                    throw BinaryError.truncated(path: path, what: "section \(section.name)")
+                }
+            }
             relativeRelocations = Self.readRelativeRelocations(elf)
         } catch {
             elf_end(elf)

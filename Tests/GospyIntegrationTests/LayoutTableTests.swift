@@ -1,0 +1,327 @@
+import Foundation
+import GospyBinary
+import GospyRuntime
+import Testing
+
+/// The built-in layout tables (GeneratedLayouts.swift) against DWARF read again from the probe
+/// built with each toolchain, plus spot checks of the tables that need no toolchain.
+@Suite struct LayoutTableTests {
+    // MARK: - Tables equal DWARF, release by release
+
+    /// One test per release, each skipped (with the reason) when its toolchain is missing.
+    @Suite("Built-in table equals DWARF") struct BuiltinTableEqualsDWARF {
+        @Test(LayoutProbe.toolchain("1.19")) func go1_19() throws { try compare("1.19") }
+        @Test(LayoutProbe.toolchain("1.21")) func go1_21() throws { try compare("1.21") }
+        @Test(LayoutProbe.toolchain("1.22")) func go1_22() throws { try compare("1.22") }
+        @Test(LayoutProbe.toolchain("1.23")) func go1_23() throws { try compare("1.23") }
+        @Test(LayoutProbe.toolchain("1.24")) func go1_24() throws { try compare("1.24") }
+        @Test(LayoutProbe.toolchain("1.25")) func go1_25() throws { try compare("1.25") }
+        @Test(LayoutProbe.toolchain("1.26")) func go1_26() throws { try compare("1.26") }
+        @Test(LayoutProbe.toolchain("1.27")) func go1_27() throws { try compare("1.27") }
+
+        @Test func coversEverySupportedRelease() {
+            // Add a test above when a release is added.
+            #expect(GoVersion.supportedReleases == ["1.19", "1.21", "1.22", "1.23", "1.24", "1.25", "1.26", "1.27"])
+        }
+
+        private func compare(_ release: String) throws {
+            let table = try #require(RuntimeLayout.builtin(release: release), "no built-in table for Go \(release)")
+            let fromDWARF = try RuntimeLayout.fromDWARF(path: try LayoutProbe.binary(release: release), release: release)
+            #expect(fromDWARF.release == release)
+            #expect(Set(fromDWARF.structs.keys) == Set(table.structs.keys), "Go \(release): struct sets differ")
+            for name in Set(fromDWARF.structs.keys).union(table.structs.keys).sorted() {
+                guard let dwarf = fromDWARF.structs[name], let builtin = table.structs[name] else { continue }
+                #expect(dwarf.size == builtin.size, "Go \(release) \(name): size \(dwarf.size) in DWARF, \(builtin.size) in the table")
+                let onlyDWARF = Set(dwarf.fields.keys).subtracting(builtin.fields.keys).sorted()
+                let onlyTable = Set(builtin.fields.keys).subtracting(dwarf.fields.keys).sorted()
+                #expect(onlyDWARF.isEmpty, "Go \(release) \(name): fields only in DWARF: \(onlyDWARF)")
+                #expect(onlyTable.isEmpty, "Go \(release) \(name): fields only in the table: \(onlyTable)")
+                for (field, offset) in dwarf.fields.sorted(by: { $0.key < $1.key }) {
+                    guard let tableOffset = builtin.fields[field] else { continue }
+                    #expect(offset == tableOffset, "Go \(release) \(name).\(field): 0x\(String(offset, radix: 16)) in DWARF, 0x\(String(tableOffset, radix: 16)) in the table")
+                }
+            }
+            // The table says which toolchain it came from; it should be the one installed.
+            let version = try? String(contentsOfFile: LayoutProbe.goroot(release) + "/VERSION", encoding: .utf8)
+            if let version, let toolchain = RuntimeLayout.builtinToolchains[release] {
+                #expect(version.hasPrefix(toolchain), "Go \(release): table from \(toolchain), installed \(version.prefix(20))")
+            }
+        }
+    }
+
+    @Test func everySupportedReleaseHasATable() {
+        #expect(RuntimeLayout.builtinReleases == GoVersion.supportedReleases)
+        for release in GoVersion.supportedReleases {
+            let table = RuntimeLayout.builtin(release: release)
+            #expect(table?.source == .builtinTable(release: release))
+            for name in RuntimeLayout.requiredStructs {
+                #expect(table?.structs[name] != nil, "Go \(release): no \(name)")
+            }
+        }
+        #expect(RuntimeLayout.builtin(release: "1.20") == nil)
+        #expect(RuntimeLayout.builtin(release: "1.18") == nil)
+        #expect(RuntimeLayout.builtin(for: GoVersion(parsing: "go1.23.9")!)?.release == "1.23")
+    }
+
+    @Test func tablesOnlyHoldWantedFields() {
+        for release in RuntimeLayout.builtinReleases {
+            let table = RuntimeLayout.builtin(release: release)!
+            for (name, layout) in table.structs {
+                let wanted = Set(RuntimeLayout.wantedFields[name] ?? [])
+                #expect(wanted.isEmpty == false, "Go \(release): \(name) is not in wantedFields")
+                #expect(Set(layout.fields.keys).isSubset(of: wanted), "Go \(release) \(name)")
+                #expect(layout.name == name)
+                for (field, offset) in layout.fields {
+                    #expect(offset >= 0 && offset < max(layout.size, 1) || offset == layout.size,
+                            "Go \(release) \(name).\(field) at \(offset) is outside the struct (\(layout.size) bytes)")
+                }
+            }
+        }
+    }
+
+    // MARK: - Spot checks of the tables (no toolchain needed)
+
+    /// sizeof(runtime.g) and key offsets, as /work/shared/reference/go-runtime.md section 1 has
+    /// them (and as DWARF confirms, see builtinTableEqualsDWARF).
+    @Test(arguments: [
+        // release, size, goid, atomicstatus, sched.bp, syscallsp, lockedm, gopc, startpc, labels
+        ("1.19", 392, 0x98, 0x90, 0x68, 0x70, 0xe8, 0x128, 0x138, 0x168),
+        ("1.21", 408, 0x98, 0x90, 0x68, 0x70, 0xd0, 0x118, 0x128, 0x158),
+        ("1.22", 424, 0x98, 0x90, 0x68, 0x70, 0xd0, 0x118, 0x128, 0x158),
+        ("1.23", 432, 0xa0, 0x98, 0x68, 0x70, 0xd8, 0x120, 0x130, 0x160),
+        ("1.24", 440, 0xa0, 0x98, 0x68, 0x70, 0xd8, 0x120, 0x130, 0x160),
+        ("1.25", 440, 0x98, 0x90, 0x60, 0x68, 0xd0, 0x118, 0x128, 0x158),
+        ("1.26", 456, 0x98, 0x90, 0x60, 0x68, 0xd0, 0x120, 0x130, 0x160),
+        ("1.27", 456, 0x98, 0x90, 0x60, 0x68, 0xd0, 0x120, 0x130, 0x160),
+    ] as [(String, Int, Int, Int, Int, Int, Int, Int, Int, Int)])
+    func runtimeGMatchesReference(
+        release: String, size: Int, goid: Int, atomicstatus: Int, schedBP: Int, syscallsp: Int,
+        lockedm: Int, gopc: Int, startpc: Int, labels: Int
+    ) throws {
+        let layout = try #require(RuntimeLayout.builtin(release: release))
+        let g = try layout.g
+        #expect(g.size == size)
+        #expect(g.goid == goid)
+        #expect(g.atomicstatus == atomicstatus)
+        #expect(g.schedSP == 0x38)
+        #expect(g.schedPC == 0x40)
+        #expect(g.schedBP == schedBP)
+        #expect(g.syscallsp == syscallsp)
+        #expect(g.lockedm == lockedm)
+        #expect(g.gopc == gopc)
+        #expect(g.startpc == startpc)
+        #expect(g.labels == labels)
+        #expect(g.stackLo == 0 && g.stackHi == 8 && g.m == 0x30)
+    }
+
+    @Test func go121Offsets() throws {
+        let layout = try #require(RuntimeLayout.builtin(release: "1.21"))
+        #expect(try layout.offset("runtime.g", "goid") == 0x98)
+        #expect(try layout.offset("runtime.g", "parentGoid") == 0x110)
+        #expect(try layout.g.parentGoid == 0x110)
+        #expect(try layout.g.syscallbp == nil)
+        #expect(try layout.size(of: "runtime.gobuf") == 56)
+        #expect(RuntimeLayout.builtin(release: "1.19")?.has("runtime.g", "parentGoid") == false)
+    }
+
+    @Test func go123HasSyscallbp() throws {
+        let layout = try #require(RuntimeLayout.builtin(release: "1.23"))
+        #expect(try layout.g.syscallbp == 0x80)
+        #expect(RuntimeLayout.builtin(release: "1.22")?.has("runtime.g", "syscallbp") == false)
+    }
+
+    @Test func go125GobufHasNoRet() throws {
+        let layout = try #require(RuntimeLayout.builtin(release: "1.25"))
+        #expect(try layout.size(of: "runtime.gobuf") == 48)
+        #expect(layout.has("runtime.gobuf", "ret") == false)
+        #expect(try layout.g.schedRet == nil)
+        #expect(RuntimeLayout.builtin(release: "1.24")?.has("runtime.gobuf", "ret") == true)
+        #expect(throws: LayoutError.missingField(
+            structName: "runtime.gobuf", field: "ret", release: "1.25", source: .builtinTable(release: "1.25"))
+        ) {
+            try layout.offset("runtime.gobuf", "ret")
+        }
+    }
+
+    /// Section 3 of the reference: m, p, schedt and moduledata offsets.
+    @Test func mPSchedtModuledataMatchReference() throws {
+        func table(_ release: String) throws -> RuntimeLayout { try #require(RuntimeLayout.builtin(release: release)) }
+        for release in ["1.19", "1.21", "1.22", "1.23", "1.24"] {
+            let m = try table(release).m
+            #expect(m.procid == 0x48 && m.curg == 0xc0 && m.p == 0xd0 && m.id == 0xe8, "Go \(release)")
+            #expect(m.spinning == 0x114 && m.blocked == 0x115, "Go \(release)")
+        }
+        let m125 = try table("1.25").m
+        #expect(m125.procid == 0x40 && m125.curg == 0xb8 && m125.p == 0xc8 && m125.id == 0xe0)
+        #expect(m125.spinning == 0x10c && m125.blocked == 0x10d)
+        for release in ["1.26", "1.27"] {
+            let m = try table(release).m
+            #expect(m.procid == 0x40 && m.curg == 0xb8 && m.p == 0xd0 && m.id == 0xe8, "Go \(release)")
+        }
+        let alllink = ["1.19": 0x150, "1.21": 0x150, "1.22": 0x148, "1.23": 0x148, "1.24": 0x160, "1.25": 0x158,
+                       "1.26": 0x160, "1.27": 0x160]
+        for (release, offset) in alllink { #expect(try table(release).m.alllink == offset, "Go \(release)") }
+
+        let pM = ["1.19": 0x38, "1.21": 0x38, "1.22": 0x38, "1.23": 0x30, "1.24": 0x30, "1.25": 0x30, "1.26": 0x30, "1.27": 0x30]
+        let runqhead = ["1.19": 0x190, "1.21": 0x190, "1.22": 0x190, "1.23": 0x188, "1.24": 0x188, "1.25": 0x188,
+                        "1.26": 0x190, "1.27": 0x190]
+        for release in GoVersion.supportedReleases {
+            let p = try table(release).p
+            #expect(p.id == 0 && p.status == 4 && p.schedtick == 0x10 && p.syscalltick == 0x14, "Go \(release)")
+            #expect(p.m == pM[release], "Go \(release)")
+            #expect(p.runqhead == runqhead[release], "Go \(release)")
+            #expect(p.runqtail == p.runqhead + 4 && p.runq == p.runqhead + 8 && p.runnext == p.runq + 0x800)
+        }
+
+        // release: nmidle, npidle, nmspinning, runq size field, gcwaiting
+        let sched: [String: (Int, Int, Int, Int, Int)] = [
+            "1.19": (0x28, 0x58, 0x5c, 0x70, 0xe0), "1.21": (0x28, 0x58, 0x5c, 0x78, 0xe8),
+            "1.22": (0x28, 0x58, 0x5c, 0x78, 0xe8), "1.23": (0x28, 0x58, 0x5c, 0x78, 0xe8),
+            "1.24": (0x28, 0x58, 0x5c, 0x78, 0xe8), "1.25": (0x30, 0x60, 0x64, 0x80, 0xf8),
+            "1.26": (0x40, 0x70, 0x74, 0x90, 0x108), "1.27": (0x40, 0x70, 0x74, 0x90, 0x108),
+        ]
+        for (release, want) in sched {
+            let layout = try table(release)
+            let s = try layout.schedt
+            #expect(s.goidgen == 0)
+            #expect((s.nmidle, s.npidle, s.nmspinning, s.runqSize, s.gcwaiting) == want, "Go \(release)")
+            let usesRunqSize = ["1.19", "1.21", "1.22", "1.23", "1.24"].contains(release)
+            #expect(layout.has("runtime.schedt", "runqsize") == usesRunqSize, "Go \(release)")
+            #expect(layout.has("runtime.schedt", "runq.size") == !usesRunqSize, "Go \(release)")
+            if !usesRunqSize { #expect(s.runqSize == s.runqHead + 0x10) }
+        }
+
+        let gofunc = ["1.19": 0x130, "1.21": 0x140, "1.22": 0x140, "1.23": 0x140, "1.24": 0x140, "1.25": 0x140,
+                      "1.26": 0x140, "1.27": 0x158]
+        for release in GoVersion.supportedReleases {
+            let md = try table(release).moduledata
+            #expect(md.pcHeader == 0 && md.funcnametab == 8 && md.cutab == 0x20 && md.filetab == 0x38)
+            #expect(md.pctab == 0x50 && md.pclntable == 0x68 && md.ftab == 0x80 && md.ftabLen == 0x88)
+            #expect(md.text == 0xb0 && md.etext == 0xb8, "Go \(release)")
+            #expect(md.gofunc == gofunc[release], "Go \(release)")
+        }
+    }
+
+    // MARK: - Errors
+
+    @Test func missingStructAndFieldErrorsNameEverything() throws {
+        let layout = try #require(RuntimeLayout.builtin(release: "1.22"))
+        do {
+            _ = try layout.offset("runtime.g", "syscallbp")
+            Issue.record("1.22 has no g.syscallbp")
+        } catch {
+            #expect(error == .missingField(structName: "runtime.g", field: "syscallbp", release: "1.22",
+                                           source: .builtinTable(release: "1.22")))
+            #expect(error.description.contains("runtime.g") && error.description.contains("syscallbp")
+                    && error.description.contains("1.22"))
+        }
+        #expect(throws: LayoutError.missingStruct(structName: "runtime.nosuch", release: "1.22",
+                                                  source: .builtinTable(release: "1.22"))) {
+            try layout.size(of: "runtime.nosuch")
+        }
+    }
+
+    @Test(LayoutProbe.toolchain("1.24"))
+    func strippedBinaryFallsBackToTheTable() throws {
+        let path = try LayoutProbe.binary(release: "1.24", stripped: true)
+        #expect(throws: LayoutError.dwarf(.noDWARF(path: path))) {
+            try RuntimeLayout.fromDWARF(path: path, release: "1.24")
+        }
+        let layout = try RuntimeLayout.forBinary(path: path, release: "1.24")
+        #expect(layout == RuntimeLayout.builtin(release: "1.24"))
+        #expect(throws: LayoutError.unsupportedRelease("1.20")) {
+            try RuntimeLayout.forBinary(path: path, release: "1.20")
+        }
+        let withDWARF = try LayoutProbe.binary(release: "1.24")
+        #expect(try RuntimeLayout.forBinary(path: withDWARF, release: "1.24").source == .dwarf(path: withDWARF))
+    }
+
+    @Test func nonGoFilesGiveTypedErrors() throws {
+        #expect(throws: LayoutError.dwarf(.noDWARF(path: "/bin/ls"))) {
+            try RuntimeLayout.fromDWARF(path: "/bin/ls", release: "1.21")
+        }
+        #expect(throws: LayoutError.dwarf(.cannotOpen(path: "/nonexistent", errno: ENOENT))) {
+            try RuntimeLayout.fromDWARF(path: "/nonexistent", release: "1.21")
+        }
+    }
+}
+
+// MARK: - Building the probe
+
+/// Builds scripts/layoutprobe with an installed toolchain, caching the result under
+/// ~/.cache/gospy/layoutprobe/ (keyed by release, toolchain version, flags and source).
+/// (The same helper as in GospyBinaryTests: test targets cannot share code here.)
+enum LayoutProbe {
+    static let home = FileManager.default.homeDirectoryForCurrentUser.path
+    static let toolchains = ProcessInfo.processInfo.environment["GOSPY_TOOLCHAINS"] ?? home + "/.cache/gospy/toolchains"
+    static let probeSource = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/layoutprobe").path
+
+    static func goroot(_ release: String) -> String { toolchains + "/go" + release }
+
+    /// Runs a test only when Go `release`'s toolchain is installed; otherwise it is reported as
+    /// skipped, naming the toolchain.
+    static func toolchain(_ release: String) -> ConditionTrait {
+        .enabled(if: isInstalled(release), "needs the Go \(release) toolchain at \(goroot(release))")
+    }
+
+    static func isInstalled(_ release: String) -> Bool {
+        FileManager.default.isExecutableFile(atPath: goroot(release) + "/bin/go")
+    }
+
+    /// The probe built with Go `release` (with DWARF, or with -ldflags=-s -w).
+    static func binary(release: String, stripped: Bool = false) throws -> String {
+        let goroot = goroot(release)
+        let flags = stripped ? ["-ldflags=-s -w"] : []
+        var key = "\(release)|\(flags)|"
+        key += (try? String(contentsOfFile: goroot + "/VERSION", encoding: .utf8)) ?? "no VERSION"
+        for file in ["main.go", "go.mod"] {
+            key += (try? String(contentsOfFile: probeSource + "/" + file, encoding: .utf8)) ?? ""
+        }
+        let directory = home + "/.cache/gospy/layoutprobe/go\(release)-\(fnv1a(key))"
+        let output = directory + (stripped ? "/probe-stripped" : "/probe")
+        if FileManager.default.fileExists(atPath: output) { return output }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = output + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var environment = ProcessInfo.processInfo.environment
+        environment["GOTOOLCHAIN"] = "local"
+        environment["GOFLAGS"] = ""
+        environment["GOENV"] = "off"
+        environment["GOROOT"] = goroot
+        environment["GOCACHE"] = home + "/.cache/gospy/gocache/go" + release
+        environment["GOOS"] = "linux"
+        environment["GOARCH"] = "amd64"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: goroot + "/bin/go")
+        process.arguments = ["build"] + flags + ["-o", temporary, "."]
+        process.currentDirectoryURL = URL(fileURLWithPath: probeSource)
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = errors
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw LayoutProbeBuildError(release: release, output: message)
+        }
+        _ = rename(temporary, output)  // atomic: concurrent builds of the same probe are harmless
+        return output
+    }
+
+    private static func fnv1a(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+struct LayoutProbeBuildError: Error, CustomStringConvertible {
+    let release: String
+    let output: String
+    var description: String { "building scripts/layoutprobe with Go \(release) failed:\n\(output)" }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// A TestTargets/gospytarget process driven through its stdin/stdout control protocol.
+final class RunningTarget: @unchecked Sendable {
+    let process = Process()
+    let binary: TargetBinary
+    private let input = Pipe()
+    private let output = Pipe()
+    private var buffered = Data()
+    private(set) var pid: Int32 = 0
+
+    init(_ binary: TargetBinary, arguments: [String] = [], readyTimeout: TimeInterval = 60) throws {
+        self.binary = binary
+        process.executableURL = URL(fileURLWithPath: binary.path)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        pid = process.processIdentifier
+        let ready = try readLine(timeout: readyTimeout)
+        guard ready.hasPrefix("READY") else {
+            throw TargetError.protocolError("expected READY, got \(ready.debugDescription)")
+        }
+    }
+
+    enum TargetError: Error, CustomStringConvertible {
+        case protocolError(String)
+        case timeout(String)
+        var description: String {
+            switch self {
+            case let .protocolError(text): return "target protocol: \(text)"
+            case let .timeout(text): return "target timeout: \(text)"
+            }
+        }
+    }
+
+    /// Sends one command line and returns the one-line reply.
+    func send(_ command: String, timeout: TimeInterval = 60) throws -> String {
+        input.fileHandleForWriting.write(Data((command + "\n").utf8))
+        return try readLine(timeout: timeout)
+    }
+
+    /// The target's own goroutine dump (runtime.Stack(buf, true)).
+    func ownDump() throws -> GoroutineDump {
+        GoroutineDump(parsing: try ownDumpText())
+    }
+
+    func ownDumpText() throws -> String {
+        let path = NSTemporaryDirectory() + "gospy-dump-\(pid)-\(UUID().uuidString).txt"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let reply = try send("dump \(path)")
+        guard reply.hasPrefix("DUMPED") else { throw TargetError.protocolError("dump replied \(reply.debugDescription)") }
+        return try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    private func readLine(timeout: TimeInterval) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        let handle = output.fileHandleForReading
+        while true {
+            if let newline = buffered.firstIndex(of: 0x0a) {
+                let line = String(decoding: buffered[buffered.startIndex..<newline], as: UTF8.self)
+                buffered = Data(buffered[buffered.index(after: newline)...])
+                return line
+            }
+            guard Date() < deadline else { throw TargetError.timeout("no line from \(binary.path)") }
+            var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 200)
+            if ready > 0 {
+                let chunk = handle.availableData
+                if chunk.isEmpty { throw TargetError.protocolError("target closed stdout (exited?)") }
+                buffered.append(chunk)
+            }
+        }
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { stop() } }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// One Go test target binary built by scripts/build-targets.sh.
+struct TargetBinary: Sendable, CustomTestStringConvertible, Hashable {
+    let release: String
+    let mode: String
+    let goVersion: String
+    let path: String
+
+    var testDescription: String { "go\(release)/\(mode)" }
+    var isStripped: Bool { mode == "stripped" || mode == "distro" }
+}
+
+/// The matrix of test targets, from the manifest scripts/build-targets.sh writes.
+enum TestTargets {
+    static var cacheDirectory: String {
+        ProcessInfo.processInfo.environment["GOSPY_CACHE"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/gospy")
+    }
+
+    static var manifestPath: String { cacheDirectory + "/targets/manifest.tsv" }
+
+    /// Every binary in the manifest. Empty (and the tests that use it fail, saying why) when
+    /// scripts/build-targets.sh has not been run.
+    static let all: [TargetBinary] = {
+        guard let text = try? String(contentsOfFile: manifestPath, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            let fields = line.split(separator: "\t").map(String.init)
+            guard fields.count >= 4 else { return nil }
+            return TargetBinary(release: fields[0], mode: fields[1], goVersion: fields[2], path: fields[3])
+        }
+    }()
+
+    /// The modes gospy must support; oracle-only builds (e.g. "distro-unstripped") excluded.
+    static let supportedModes: Set<String> = ["plain", "stripped", "trimpath", "pie", "cgo", "distro"]
+
+    static var matrix: [TargetBinary] { all.filter { supportedModes.contains($0.mode) } }
+
+    static func binary(release: String, mode: String) -> TargetBinary? {
+        all.first { $0.release == release && $0.mode == mode }
+    }
+
+    /// Records a failure when the matrix is missing, so a run without targets cannot pass.
+    static func requireMatrix() {
+        if matrix.isEmpty {
+            Issue.record("no test targets at \(manifestPath): run scripts/build-targets.sh (the README's test command does)")
+        }
+    }
+
+    static func toolchain(release: String) -> String {
+        cacheDirectory + "/toolchains/go\(release)/bin/go"
+    }
+
+    static let newestRelease = "1.27"
+}
+
+/// Runs programs for tests.
+enum Subprocess {
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], input: String? = nil,
+                    environment: [String: String]? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let out = Pipe()
+        let err = Pipe()
+        let inPipe = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = inPipe
+        try process.run()
+        // Read both pipes concurrently so a chatty child cannot block on a full pipe.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data()
+        nonisolated(unsafe) var errData = Data()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try? inPipe.fileHandleForWriting.close()
+        process.waitUntilExit()
+        group.wait()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// The gospy executable built alongside the tests.
+    static var gospy: String {
+        let bundle = Bundle.main.bundleURL.deletingLastPathComponent().path
+        for directory in [bundle, Bundle.main.bundleURL.path, (CommandLine.arguments[0] as NSString).deletingLastPathComponent] {
+            let candidate = (directory as NSString).appendingPathComponent("gospy")
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return ".build/debug/gospy"
+    }
+}
