@@ -18,6 +18,9 @@ struct Addr2lineCommand: ParsableCommand {
     @Flag(name: .long, help: "Print every inlined frame at the address, innermost first.")
     var inline = false
 
+    @Flag(name: [.customShort("a"), .customLong("addresses")], help: "Print each address (0x...) on a line before its frames.")
+    var printAddresses = false
+
     @Argument(help: "Hexadecimal addresses.")
     var addresses: [String] = []
 
@@ -29,6 +32,7 @@ struct Addr2lineCommand: ParsableCommand {
             output.reserveCapacity(4096)
             func emit(_ text: String) {
                 let address = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
+                if printAddresses { output += "0x\(address.lowercased())\n" }
                 guard let pc = UInt64(address, radix: 16) else {
                     output += "?\n?:0\n"
                     return
