@@ -6,6 +6,8 @@ struct Gospy: ParsableCommand {
         commandName: "gospy",
         abstract: "Inspect the goroutines of a live Go process from outside, without DWARF.",
         subcommands: [
+            InfoCommand.self,
+            Addr2lineCommand.self,
             LayoutsCommand.self,
         ]
     )

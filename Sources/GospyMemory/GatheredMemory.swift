@@ -1,0 +1,71 @@
+/// Fixed-size records read from many addresses at once (goroutines, Ps, Ms): one buffer, one
+/// validity flag per record, and bounds-checked accessors, so a million records cost one
+/// allocation and no per-record copies.
+public struct GatheredMemory: Sendable {
+    public let addresses: [UInt64]
+    public let recordSize: Int
+    public private(set) var bytes: [UInt8]
+    /// Whether record i could be read.
+    public private(set) var valid: [Bool]
+
+    public init(addresses: [UInt64], recordSize: Int) {
+        self.addresses = addresses
+        self.recordSize = recordSize
+        bytes = [UInt8](repeating: 0, count: addresses.count * recordSize)
+        valid = [Bool](repeating: false, count: addresses.count)
+    }
+
+    public var count: Int { addresses.count }
+    public var invalidCount: Int { valid.lazy.filter { !$0 }.count }
+
+    /// Fills record `index` through `body`, marking it valid when `body` succeeds.
+    public mutating func fill(_ index: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) {
+        let start = index * recordSize
+        let ok: Bool = bytes.withUnsafeMutableBytes { buffer in
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + recordSize)])
+            return (try? body(slice)) != nil
+        }
+        valid[index] = ok
+    }
+
+    public mutating func markValid(_ index: Int, _ ok: Bool) { valid[index] = ok }
+
+    /// Direct access to the whole buffer, for readers that scatter into it.
+    public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeMutableBytes(body)
+    }
+
+    @inline(__always)
+    public func load<T: FixedWidthInteger>(_ type: T.Type, record: Int, offset: Int) -> T? {
+        guard record >= 0, record < count, valid[record], offset >= 0,
+              offset + MemoryLayout<T>.size <= recordSize else { return nil }
+        let start = record * recordSize + offset
+        return bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: T.self)) }
+    }
+
+    @inline(__always)
+    public func u64(_ record: Int, _ offset: Int) -> UInt64? { load(UInt64.self, record: record, offset: offset) }
+    @inline(__always)
+    public func u32(_ record: Int, _ offset: Int) -> UInt32? { load(UInt32.self, record: record, offset: offset) }
+    @inline(__always)
+    public func u8(_ record: Int, _ offset: Int) -> UInt8? { load(UInt8.self, record: record, offset: offset) }
+
+    /// Record `index` as a view (a copy), for parsing beyond fixed offsets.
+    public func view(_ index: Int) -> ByteView? {
+        guard index >= 0, index < count, valid[index] else { return nil }
+        let start = index * recordSize
+        return ByteView(bytes: Array(bytes[start..<(start + recordSize)]), baseAddress: addresses[index])
+    }
+}
+
+extension MemoryReader {
+    /// Reads `size` bytes at each address. Unreadable records are marked invalid rather than
+    /// failing the whole batch. Readers backed by a process override this to batch syscalls.
+    public func gather(_ addresses: [UInt64], size: Int) -> GatheredMemory {
+        var gathered = GatheredMemory(addresses: addresses, recordSize: size)
+        for (index, address) in addresses.enumerated() {
+            gathered.fill(index) { try read(from: address, into: $0) }
+        }
+        return gathered
+    }
+}

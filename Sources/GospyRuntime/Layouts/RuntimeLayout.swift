@@ -1,0 +1,446 @@
+import GospyBinary
+
+/// The layout of one runtime struct: its size and the offsets of the fields gospy uses.
+public struct StructLayout: Sendable, Equatable, Codable {
+    /// The Go type name ("runtime.g").
+    public let name: String
+    /// `unsafe.Sizeof` of the struct, in bytes.
+    public let size: Int
+    /// Field offsets from the start of the struct, by DWARF member name or dotted path for
+    /// members of nested structs ("sched.pc", "stack.lo", "gFree.n").
+    public let fields: [String: Int]
+
+    public init(name: String, size: Int, fields: [String: Int]) {
+        self.name = name
+        self.size = size
+        self.fields = fields
+    }
+
+    /// The offset of `field`, or nil when this release has no such field.
+    public func offset(_ field: String) -> Int? { fields[field] }
+}
+
+/// Where a `RuntimeLayout` came from.
+public enum LayoutSource: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// Read from the DWARF of the binary at this path.
+    case dwarf(path: String)
+    /// gospy's built-in table for this release (generated from the toolchain's DWARF).
+    case builtinTable(release: String)
+
+    public var description: String {
+        switch self {
+        case let .dwarf(path): return "DWARF of \(path)"
+        case let .builtinTable(release): return "built-in table for Go \(release)"
+        }
+    }
+}
+
+/// Why a layout, or a struct or field in it, is not available.
+public enum LayoutError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// gospy has no built-in table for this release (and the binary has no DWARF).
+    case unsupportedRelease(String)
+    /// The layout has no such struct.
+    case missingStruct(structName: String, release: String, source: LayoutSource)
+    /// The struct has no such field in this release.
+    case missingField(structName: String, field: String, release: String, source: LayoutSource)
+    /// The binary's DWARF could not be read.
+    case dwarf(DwarfError)
+
+    public var description: String {
+        switch self {
+        case let .unsupportedRelease(release):
+            let known = RuntimeLayout.builtinReleases.joined(separator: ", ")
+            return "no built-in runtime layout for Go \(release) (gospy has tables for \(known))"
+        case let .missingStruct(structName, release, source):
+            return "Go \(release): no struct \(structName) in the \(source)"
+        case let .missingField(structName, field, release, source):
+            return "Go \(release): \(structName) has no field \(field) (\(source))"
+        case let .dwarf(error):
+            return error.description
+        }
+    }
+}
+
+/// The layouts of the Go runtime structs gospy reads (runtime.g, m, p, schedt, moduledata, ...)
+/// for one Go release, from the target's DWARF or from gospy's built-in tables.
+public struct RuntimeLayout: Sendable, Equatable {
+    /// "1.21": the release the layout is for.
+    public let release: String
+    /// Struct layouts by Go type name ("runtime.g").
+    public let structs: [String: StructLayout]
+    public let source: LayoutSource
+
+    public init(release: String, structs: [String: StructLayout], source: LayoutSource) {
+        self.release = release
+        self.structs = structs
+        self.source = source
+    }
+
+    // MARK: - Access
+
+    /// The layout of `structName`; throws `LayoutError.missingStruct` when absent.
+    public func layout(of structName: String) throws(LayoutError) -> StructLayout {
+        guard let layout = structs[structName] else {
+            throw .missingStruct(structName: structName, release: release, source: source)
+        }
+        return layout
+    }
+
+    /// The size of `structName` in bytes.
+    public func size(of structName: String) throws(LayoutError) -> Int {
+        try layout(of: structName).size
+    }
+
+    /// The offset of `field` (a member name or dotted path) in `structName`; throws a
+    /// `LayoutError` naming the struct, the field and the release when either is absent.
+    public func offset(_ structName: String, _ field: String) throws(LayoutError) -> Int {
+        guard let offset = try layout(of: structName).fields[field] else {
+            throw .missingField(structName: structName, field: field, release: release, source: source)
+        }
+        return offset
+    }
+
+    /// The offset of `field` in `structName`, or nil when this release does not have it (for
+    /// fields that come and go between releases, such as `runtime.g.syscallbp`).
+    public func optionalOffset(_ structName: String, _ field: String) -> Int? {
+        structs[structName]?.fields[field]
+    }
+
+    /// Whether `structName` has `field` in this release.
+    public func has(_ structName: String, _ field: String) -> Bool {
+        optionalOffset(structName, field) != nil
+    }
+
+    // MARK: - Built-in tables
+
+    /// The releases that have a built-in table, oldest first.
+    public static var builtinReleases: [String] {
+        generatedLayoutTables.keys.sorted { lhs, rhs in
+            lhs.split(separator: ".").compactMap { Int($0) }.lexicographicallyPrecedes(
+                rhs.split(separator: ".").compactMap { Int($0) })
+        }
+    }
+
+    /// The toolchain version ("go1.21.13") each built-in table was generated from.
+    public static var builtinToolchains: [String: String] { generatedLayoutToolchains }
+
+    /// The built-in table for `release` ("1.21"), or nil when gospy has none.
+    public static func builtin(release: String) -> RuntimeLayout? {
+        guard let structs = generatedLayoutTables[release] else { return nil }
+        return RuntimeLayout(release: release, structs: structs, source: .builtinTable(release: release))
+    }
+
+    /// The built-in table for the release of `version`.
+    public static func builtin(for version: GoVersion) -> RuntimeLayout? {
+        builtin(release: version.release)
+    }
+
+    // MARK: - DWARF
+
+    /// Reads the structs and fields of `wantedFields` from the DWARF of the binary at `path`.
+    /// Structs and fields the binary does not have are left out (they differ by release), but
+    /// the core structs (`requiredStructs`) must all be present.
+    public static func fromDWARF(path: String, release: String) throws(LayoutError) -> RuntimeLayout {
+        let reader: DwarfTypeReader
+        do {
+            reader = try DwarfTypeReader(path: path)
+        } catch {
+            throw .dwarf(error)
+        }
+        return try fromDWARF(reader: reader, release: release)
+    }
+
+    /// As `fromDWARF(path:release:)`, with a reader that is already open.
+    public static func fromDWARF(reader: DwarfTypeReader, release: String) throws(LayoutError) -> RuntimeLayout {
+        let found: [String: DwarfStructType]
+        do {
+            found = try reader.structTypes(named: wantedFields.keys.sorted(), flattenDepth: flattenDepth)
+        } catch {
+            throw .dwarf(error)
+        }
+        let source = LayoutSource.dwarf(path: reader.path)
+        for name in requiredStructs where found[name] == nil {
+            throw .missingStruct(structName: name, release: release, source: source)
+        }
+        var structs: [String: StructLayout] = [:]
+        for (name, type) in found {
+            var fields: [String: Int] = [:]
+            for field in wantedFields[name] ?? [] {
+                if let member = type.member(field) { fields[field] = member.offset }
+            }
+            structs[name] = StructLayout(name: name, size: type.size, fields: fields)
+        }
+        return RuntimeLayout(release: release, structs: structs, source: source)
+    }
+
+    /// The layout for a binary: from its DWARF when it has some, else the built-in table for
+    /// `release`. DWARF that exists but cannot be read is an error, not a reason to fall back.
+    public static func forBinary(path: String, release: String) throws(LayoutError) -> RuntimeLayout {
+        do {
+            return try fromDWARF(path: path, release: release)
+        } catch .dwarf(.noDWARF) {
+            guard let table = builtin(release: release) else { throw .unsupportedRelease(release) }
+            return table
+        }
+    }
+
+    // MARK: - What to read
+
+    /// How deep dotted paths go ("gFree.gList.head" is 3).
+    static let flattenDepth = 3
+
+    /// Structs that every Go binary's DWARF has and gospy cannot work without.
+    public static let requiredStructs = [
+        "runtime.g", "runtime.gobuf", "runtime.m", "runtime.p", "runtime.schedt", "runtime.moduledata",
+    ]
+
+    /// The structs and fields gospy reads, by DWARF type name and member name (dotted paths for
+    /// members of nested structs). The union over all supported releases: each release's table
+    /// holds the ones that release has. Used by the generator and by `fromDWARF`, so the
+    /// built-in tables and DWARF always describe the same fields.
+    public static let wantedFields: [String: [String]] = [
+        "runtime.g": [
+            "stack", "stack.lo", "stack.hi", "stackguard0", "stackguard1", "_panic", "_defer", "m",
+            "sched", "sched.sp", "sched.pc", "sched.g", "sched.ctxt", "sched.ret", "sched.lr", "sched.bp",
+            "syscallsp", "syscallpc", "syscallbp", "stktopsp", "param", "atomicstatus", "stackLock", "goid",
+            "schedlink", "waitsince", "waitreason", "preempt", "preemptStop", "preemptShrink",
+            "asyncSafePoint", "paniconfault", "gcscandone", "throwsplit", "activeStackChans", "parkingOnChan",
+            "inMarkAssist", "coroexit", "raceignore", "nocgocallback", "tracking", "trackingSeq",
+            "trackingStamp", "runnableTime", "lockedm", "fipsIndicator", "fipsOnlyBypass", "ditWanted",
+            "syncSafePoint", "runningCleanups", "sig", "secret", "writebuf", "sigcode0", "sigcode1", "sigpc",
+            "parentGoid", "gopc", "ancestors", "startpc", "racectx", "waiting", "cgoCtxt", "labels", "timer",
+            "sleepWhen", "selectDone", "coroarg", "syncGroup", "bubble", "xRegs", "goroutineProfiled", "trace",
+            "gcAssistBytes", "valgrindStackID",
+        ],
+        "runtime.gobuf": ["sp", "pc", "g", "ctxt", "ret", "lr", "bp"],
+        "runtime.stack": ["lo", "hi"],
+        "runtime.m": [
+            "g0", "morebuf", "morebuf.sp", "morebuf.pc", "morebuf.g", "morebuf.bp", "divmod", "procid",
+            "gsignal", "goSigStack", "sigmask", "tls", "mstartfn", "curg", "caughtsig", "signalSecret", "p",
+            "nextp", "oldp", "id", "mallocing", "throwing", "preemptoff", "locks", "dying", "profilehz",
+            "spinning", "blocked", "newSigstack", "printlock", "incgo", "isextra", "isExtraInC",
+            "isExtraInSig", "freeWait", "needextram", "g0StackAccurate", "traceback", "allpSnapshot",
+            "ncgocall", "ncgo", "cgoCallersUse", "cgoCallers", "park", "alllink", "schedlink", "idleNode",
+            "lockedg", "createstack", "lockedExt", "lockedInt", "mWaitList", "nextwaitm", "waitunlockf",
+            "waitlock", "syscalltick", "freelink", "trace", "libcall", "libcallpc", "libcallsp", "libcallg",
+            "syscall", "vdsoSP", "vdsoPC", "preemptGen", "signalPending", "mOS",
+        ],
+        "runtime.p": [
+            "id", "status", "link", "schedtick", "syscalltick", "sysmontick", "m", "oldm", "mcache", "pcache",
+            "raceprocctx", "deferpool", "deferpoolbuf", "goidcache", "goidcacheend", "runqhead", "runqtail",
+            "runq", "runnext", "gFree", "gFree.gList", "gFree.gList.head", "gFree.n", "gFree.head",
+            "gFree.size", "sudogcache", "sudogbuf", "mspancache", "pinnerCache", "trace", "palloc",
+            "gcAssistTime", "gcFractionalMarkTime", "gcMarkWorkerMode", "gcMarkWorkerStartTime", "gcw",
+            "wbBuf", "runSafePointFn", "statsSeq", "timersLock", "timers", "numTimers", "timer0When",
+            "maxStackScanDelta", "scannedStackSize", "scannedStacks", "preempt", "gcStopTime",
+            "goroutinesCreated",
+        ],
+        "runtime.schedt": [
+            "goidgen", "lastpoll", "pollUntil", "pollingNet", "lock", "midle", "nmidle", "nmidlelocked",
+            "mnext", "maxmcount", "nmsys", "nmfreed", "ngsys", "nGsyscallNoP", "pidle", "npidle",
+            "nmspinning", "needspinning", "runq", "runq.head", "runq.tail", "runq.size", "runqsize",
+            "disable", "gFree", "gFree.lock", "gFree.stack", "gFree.stack.head", "gFree.stack.size",
+            "gFree.noStack", "gFree.noStack.head", "gFree.noStack.size", "gFree.n", "sudoglock",
+            "sudogcache", "deferlock", "deferpool", "freem", "gcwaiting", "stopwait", "stopnote",
+            "sysmonwait", "sysmonnote", "safePointFn", "safePointWait", "safePointNote", "profilehz",
+            "procresizetime", "totaltime", "customGOMAXPROCS", "sysmonlock", "goroutinesCreated",
+        ],
+        "runtime.moduledata": [
+            "pcHeader", "funcnametab", "funcnametab.len", "cutab", "cutab.len", "filetab", "filetab.len",
+            "pctab", "pctab.len", "pclntable", "pclntable.len", "ftab", "ftab.len", "findfunctab", "minpc",
+            "maxpc", "text", "etext", "noptrdata", "enoptrdata", "data", "edata", "bss", "ebss", "noptrbss",
+            "enoptrbss", "covctrs", "ecovctrs", "end", "gcdata", "gcbss", "types", "etypes", "typedesclen",
+            "rodata", "gofunc", "itaboffset", "itabsize", "epclntab", "textsectmap", "textsectmap.len",
+            "typelinks", "typelinks.len", "itablinks", "itablinks.len", "ptab", "ptab.len", "pluginpath",
+            "pkghashes", "pkghashes.len", "inittasks", "inittasks.len", "modulename", "modulename.len",
+            "modulehashes", "modulehashes.len", "hasmain", "gcdatamask", "gcbssmask", "typemap", "bad", "next",
+        ],
+        "runtime.hmap": ["count", "flags", "B", "noverflow", "hash0", "buckets", "oldbuckets", "nevacuate", "extra"],
+        "runtime.sudog": [
+            "g", "next", "prev", "elem", "acquiretime", "releasetime", "ticket", "isSelect", "success",
+            "waiters", "parent", "waitlink", "waittail", "c",
+        ],
+        "runtime.hchan": [
+            "qcount", "dataqsiz", "buf", "elemsize", "closed", "timer", "elemtype", "sendx", "recvx",
+            "recvq", "recvq.first", "recvq.last", "sendq", "sendq.first", "sendq.last", "bubble", "lock",
+        ],
+        "runtime._panic": [
+            "argp", "arg", "link", "pc", "sp", "recovered", "aborted", "goexit", "startPC", "startSP", "lr",
+            "fp", "retpc", "deferBitsPtr", "slotsPtr", "deferreturn", "repanicked", "gopanicFP",
+        ],
+        "runtime._defer": [
+            "started", "heap", "openDefer", "rangefunc", "sp", "pc", "fn", "_panic", "link", "head", "fd",
+            "varp", "framepc",
+        ],
+        "runtime.ancestorInfo": ["pcs", "pcs.len", "goid", "gopc"],
+        "runtime.funcval": ["fn"],
+        "runtime.pcHeader": [
+            "magic", "pad1", "pad2", "minLC", "ptrSize", "nfunc", "nfiles", "textStart", "funcnameOffset",
+            "cuOffset", "filetabOffset", "pctabOffset", "pclnOffset",
+        ],
+        "runtime._func": [
+            "entryoff", "entryOff", "nameoff", "nameOff", "args", "deferreturn", "pcsp", "pcfile", "pcln",
+            "npcdata", "cuOffset", "startLine", "funcID", "flag", "nfuncdata",
+        ],
+        "runtime.functab": ["entryoff", "funcoff"],
+        "runtime.textsect": ["vaddr", "end", "baseaddr"],
+        "runtime.inlinedCall": ["parent", "funcID", "file", "line", "func_", "nameOff", "parentPc", "startLine"],
+    ]
+}
+
+// MARK: - Strongly typed views
+
+extension RuntimeLayout {
+    /// The `runtime.g` fields a goroutine dump needs. Optional fields exist only in some releases.
+    public struct GLayout: Sendable, Equatable {
+        public let size: Int
+        public let stackLo: Int, stackHi: Int, stackguard0: Int
+        public let _panic: Int, _defer: Int, m: Int
+        public let schedSP: Int, schedPC: Int, schedG: Int, schedCtxt: Int, schedLR: Int, schedBP: Int
+        /// `sched.ret`: until 1.24.
+        public let schedRet: Int?
+        public let syscallsp: Int, syscallpc: Int
+        /// From 1.23.
+        public let syscallbp: Int?
+        public let param: Int, atomicstatus: Int, goid: Int, schedlink: Int
+        public let waitsince: Int, waitreason: Int, preempt: Int, lockedm: Int
+        /// From 1.21.
+        public let parentGoid: Int?
+        public let gopc: Int, ancestors: Int, startpc: Int, waiting: Int, labels: Int
+    }
+
+    /// The `runtime.m` fields used to map threads to goroutines.
+    public struct MLayout: Sendable, Equatable {
+        public let size: Int
+        public let g0: Int, procid: Int, gsignal: Int, curg: Int, p: Int, id: Int
+        public let spinning: Int, blocked: Int, incgo: Int, ncgo: Int
+        public let alllink: Int, schedlink: Int, lockedg: Int, lockedExt: Int, lockedInt: Int
+        public let vdsoSP: Int, vdsoPC: Int
+    }
+
+    /// The `runtime.p` fields for run queues and P state.
+    public struct PLayout: Sendable, Equatable {
+        public let size: Int
+        public let id: Int, status: Int, link: Int, schedtick: Int, syscalltick: Int, m: Int
+        public let runqhead: Int, runqtail: Int, runq: Int, runnext: Int
+    }
+
+    /// The `runtime.schedt` (`runtime.sched`) fields for scheduler state.
+    public struct SchedtLayout: Sendable, Equatable {
+        public let size: Int
+        public let goidgen: Int, lastpoll: Int, midle: Int, nmidle: Int, nmidlelocked: Int, mnext: Int
+        public let maxmcount: Int, nmsys: Int, nmfreed: Int, ngsys: Int, pidle: Int, npidle: Int
+        public let nmspinning: Int, runqHead: Int, runqTail: Int
+        /// The global run queue length: `runqsize` (int32) until 1.24, `runq.size` from 1.25.
+        public let runqSize: Int
+        public let gcwaiting: Int, stopwait: Int, sysmonwait: Int
+    }
+
+    /// The `runtime.moduledata` fields used to find and read pclntab.
+    public struct ModuledataLayout: Sendable, Equatable {
+        public let size: Int
+        public let pcHeader: Int, funcnametab: Int, cutab: Int, filetab: Int, pctab: Int, pclntable: Int
+        public let ftab: Int, ftabLen: Int, findfunctab: Int, minpc: Int, maxpc: Int, text: Int, etext: Int
+        public let noptrdata: Int, enoptrdata: Int, data: Int, edata: Int, bss: Int, ebss: Int
+        public let noptrbss: Int, enoptrbss: Int, end: Int, types: Int, etypes: Int, rodata: Int
+        public let gofunc: Int, textsectmap: Int, modulename: Int, next: Int
+    }
+
+    public var g: GLayout {
+        get throws(LayoutError) {
+            let s = "runtime.g"
+            return GLayout(
+                size: try size(of: s),
+                stackLo: try offset(s, "stack.lo"), stackHi: try offset(s, "stack.hi"),
+                stackguard0: try offset(s, "stackguard0"),
+                _panic: try offset(s, "_panic"), _defer: try offset(s, "_defer"), m: try offset(s, "m"),
+                schedSP: try offset(s, "sched.sp"), schedPC: try offset(s, "sched.pc"),
+                schedG: try offset(s, "sched.g"), schedCtxt: try offset(s, "sched.ctxt"),
+                schedLR: try offset(s, "sched.lr"), schedBP: try offset(s, "sched.bp"),
+                schedRet: optionalOffset(s, "sched.ret"),
+                syscallsp: try offset(s, "syscallsp"), syscallpc: try offset(s, "syscallpc"),
+                syscallbp: optionalOffset(s, "syscallbp"),
+                param: try offset(s, "param"), atomicstatus: try offset(s, "atomicstatus"),
+                goid: try offset(s, "goid"), schedlink: try offset(s, "schedlink"),
+                waitsince: try offset(s, "waitsince"), waitreason: try offset(s, "waitreason"),
+                preempt: try offset(s, "preempt"), lockedm: try offset(s, "lockedm"),
+                parentGoid: optionalOffset(s, "parentGoid"),
+                gopc: try offset(s, "gopc"), ancestors: try offset(s, "ancestors"),
+                startpc: try offset(s, "startpc"), waiting: try offset(s, "waiting"),
+                labels: try offset(s, "labels"))
+        }
+    }
+
+    public var m: MLayout {
+        get throws(LayoutError) {
+            let s = "runtime.m"
+            return MLayout(
+                size: try size(of: s),
+                g0: try offset(s, "g0"), procid: try offset(s, "procid"), gsignal: try offset(s, "gsignal"),
+                curg: try offset(s, "curg"), p: try offset(s, "p"), id: try offset(s, "id"),
+                spinning: try offset(s, "spinning"), blocked: try offset(s, "blocked"),
+                incgo: try offset(s, "incgo"), ncgo: try offset(s, "ncgo"),
+                alllink: try offset(s, "alllink"), schedlink: try offset(s, "schedlink"),
+                lockedg: try offset(s, "lockedg"), lockedExt: try offset(s, "lockedExt"),
+                lockedInt: try offset(s, "lockedInt"),
+                vdsoSP: try offset(s, "vdsoSP"), vdsoPC: try offset(s, "vdsoPC"))
+        }
+    }
+
+    public var p: PLayout {
+        get throws(LayoutError) {
+            let s = "runtime.p"
+            return PLayout(
+                size: try size(of: s),
+                id: try offset(s, "id"), status: try offset(s, "status"), link: try offset(s, "link"),
+                schedtick: try offset(s, "schedtick"), syscalltick: try offset(s, "syscalltick"),
+                m: try offset(s, "m"), runqhead: try offset(s, "runqhead"), runqtail: try offset(s, "runqtail"),
+                runq: try offset(s, "runq"), runnext: try offset(s, "runnext"))
+        }
+    }
+
+    public var schedt: SchedtLayout {
+        get throws(LayoutError) {
+            let s = "runtime.schedt"
+            let runqSize: Int
+            if let size = optionalOffset(s, "runq.size") {
+                runqSize = size
+            } else {
+                runqSize = try offset(s, "runqsize")
+            }
+            return SchedtLayout(
+                size: try size(of: s),
+                goidgen: try offset(s, "goidgen"), lastpoll: try offset(s, "lastpoll"),
+                midle: try offset(s, "midle"), nmidle: try offset(s, "nmidle"),
+                nmidlelocked: try offset(s, "nmidlelocked"), mnext: try offset(s, "mnext"),
+                maxmcount: try offset(s, "maxmcount"), nmsys: try offset(s, "nmsys"),
+                nmfreed: try offset(s, "nmfreed"), ngsys: try offset(s, "ngsys"), pidle: try offset(s, "pidle"),
+                npidle: try offset(s, "npidle"), nmspinning: try offset(s, "nmspinning"),
+                runqHead: try offset(s, "runq.head"), runqTail: try offset(s, "runq.tail"),
+                runqSize: runqSize,
+                gcwaiting: try offset(s, "gcwaiting"), stopwait: try offset(s, "stopwait"),
+                sysmonwait: try offset(s, "sysmonwait"))
+        }
+    }
+
+    public var moduledata: ModuledataLayout {
+        get throws(LayoutError) {
+            let s = "runtime.moduledata"
+            return ModuledataLayout(
+                size: try size(of: s),
+                pcHeader: try offset(s, "pcHeader"), funcnametab: try offset(s, "funcnametab"),
+                cutab: try offset(s, "cutab"), filetab: try offset(s, "filetab"), pctab: try offset(s, "pctab"),
+                pclntable: try offset(s, "pclntable"), ftab: try offset(s, "ftab"),
+                ftabLen: try offset(s, "ftab.len"), findfunctab: try offset(s, "findfunctab"),
+                minpc: try offset(s, "minpc"), maxpc: try offset(s, "maxpc"), text: try offset(s, "text"),
+                etext: try offset(s, "etext"), noptrdata: try offset(s, "noptrdata"),
+                enoptrdata: try offset(s, "enoptrdata"), data: try offset(s, "data"),
+                edata: try offset(s, "edata"), bss: try offset(s, "bss"), ebss: try offset(s, "ebss"),
+                noptrbss: try offset(s, "noptrbss"), enoptrbss: try offset(s, "enoptrbss"),
+                end: try offset(s, "end"), types: try offset(s, "types"), etypes: try offset(s, "etypes"),
+                rodata: try offset(s, "rodata"), gofunc: try offset(s, "gofunc"),
+                textsectmap: try offset(s, "textsectmap"), modulename: try offset(s, "modulename"),
+                next: try offset(s, "next"))
+        }
+    }
+}

@@ -1,0 +1,3 @@
+module gospy/layoutprobe
+
+go 1.19
