@@ -1,6 +1,8 @@
 import ArgumentParser
 import GospyBinary
 import GospyRuntime
+import GospyProcess
+import GospyInspector
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,6 +38,24 @@ enum Diagnosis {
                 return (error.description + " (run as root or fix the file's permissions)", .permissionDenied)
             case .cannotOpen:
                 return (error.description, .badBinary)
+            }
+        case let error as ProcessError:
+            switch error {
+            case .noSuchProcess, .zombie, .kernelThread:
+                return (error.description, .noSuchProcess)
+            case .permissionDenied:
+                return (error.description, .permissionDenied)
+            case .alreadyTraced:
+                return (error.description, .alreadyTraced)
+            case .exited:
+                return (error.description, .processExited)
+            case .ptraceFailed, .stopTimedOut, .unreadable:
+                return (error.description, .internalError)
+            }
+        case let error as InspectorError:
+            switch error {
+            case .notGoProcess: return (error.description, .notGo)
+            case .wrongBinary: return (error.description, .wrongBinary)
             }
         case let error as LayoutError:
             if case .unsupportedRelease = error { return (error.description, .unsupportedVersion) }

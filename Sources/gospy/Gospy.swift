@@ -6,6 +6,7 @@ struct Gospy: ParsableCommand {
         commandName: "gospy",
         abstract: "Inspect the goroutines of a live Go process from outside, without DWARF.",
         subcommands: [
+            SummaryCommand.self,
             InfoCommand.self,
             Addr2lineCommand.self,
             LayoutsCommand.self,

@@ -1,0 +1,216 @@
+import CGospyShims
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Stops every thread of a process with PTRACE_SEIZE + PTRACE_INTERRUPT for a coherent snapshot
+/// and lets them go again with PTRACE_DETACH, on every path: `resume()`, deinit, Ctrl-C,
+/// SIGTERM, SIGHUP (see `EmergencyResume`). If gospy dies outright the kernel detaches the
+/// threads and they run on.
+public final class ProcessStopper: @unchecked Sendable {
+    public struct Registers: Sendable, Equatable {
+        public let pc: UInt64
+        public let sp: UInt64
+        public let bp: UInt64
+        /// R14 holds the current g in Go code (ABIInternal, Go 1.17+).
+        public let r14: UInt64
+        public let fsBase: UInt64
+    }
+
+    public let pid: Int32
+    private let tracer = TracerThread()
+    private let procfs: ProcFS
+    /// Stopped threads and the signal each was stopped with (re-delivered on detach).
+    private var stopped: [Int32: Int32] = [:]
+    private var stopStarted: DispatchTime?
+    /// How long the target was stopped for, once resumed.
+    public private(set) var stoppedDuration: Double?
+    public private(set) var isStopped = false
+
+    public init(pid: Int32) {
+        self.pid = pid
+        procfs = ProcFS(pid: pid)
+    }
+
+    deinit { resume() }
+
+    /// The stopped thread ids.
+    public var threads: [Int32] { stopped.keys.sorted() }
+
+    /// Stops every thread, re-listing /proc/PID/task until no new thread appears.
+    public func stop(timeout: TimeInterval = 3) throws {
+        guard !isStopped else { return }
+        EmergencyResume.register(self)
+        do {
+            try tracer.sync { try self.stopOnTracerThread(timeout: timeout) }
+            isStopped = true
+        } catch {
+            resume()
+            throw error
+        }
+    }
+
+    private func stopOnTracerThread(timeout: TimeInterval) throws {
+        stopStarted = .now()
+        let deadline = Date().addingTimeInterval(timeout)
+        var seized = Set<Int32>()
+        var rounds = 0
+        while true {
+            rounds += 1
+            let tids = try procfs.threadIDs()
+            let fresh = tids.filter { !seized.contains($0) }
+            if fresh.isEmpty { break }
+            for tid in fresh {
+                seized.insert(tid)
+                if gospy_ptrace_seize(tid, 0) != 0 {
+                    let code = errno
+                    if code == ESRCH { continue }  // the thread exited meanwhile
+                    if code == EPERM {
+                        let tracer = procfs.tracerPID()
+                        if tracer != 0 && tracer != getpid() {
+                            let name = (try? ProcFS(pid: tracer).stat())?.comm
+                            throw ProcessError.alreadyTraced(pid: pid, tracer: tracer, tracerName: name)
+                        }
+                        throw ProcessError.permissionDenied(pid: pid, reason: Permissions.diagnose(pid: pid, errno: code))
+                    }
+                    throw ProcessError.ptraceFailed(pid: pid, tid: tid, operation: "PTRACE_SEIZE", errno: code)
+                }
+                stopped[tid] = 0
+                if gospy_ptrace_interrupt(tid) != 0, errno != ESRCH {
+                    throw ProcessError.ptraceFailed(pid: pid, tid: tid, operation: "PTRACE_INTERRUPT", errno: errno)
+                }
+            }
+            try waitForStops(Set(fresh).intersection(stopped.keys), deadline: deadline)
+            if rounds > 1000 { break }
+        }
+        if stopped.isEmpty { throw ProcessError.exited(pid: pid, during: "stopping it") }
+    }
+
+    /// Waits until each thread reports a stop (or exits).
+    private func waitForStops(_ tids: Set<Int32>, deadline: Date) throws {
+        var pending = tids
+        var pause: useconds_t = 20
+        while !pending.isEmpty {
+            for tid in pending {
+                var status: Int32 = 0
+                let result = waitpid(tid, &status, WNOHANG | __WALL)
+                if result == 0 { continue }
+                pending.remove(tid)
+                if result < 0 {
+                    stopped[tid] = nil  // ECHILD: gone
+                    continue
+                }
+                if status & 0x7f == 0x7f {  // WIFSTOPPED
+                    let signal = (status >> 8) & 0xff
+                    let event = status >> 16
+                    // PTRACE_EVENT_STOP is our interrupt; a plain signal stop keeps its signal
+                    // for re-delivery on detach.
+                    stopped[tid] = (event == 0 && signal != SIGTRAP) ? signal : 0
+                } else {
+                    stopped[tid] = nil  // exited or killed
+                }
+            }
+            if pending.isEmpty { break }
+            if Date() > deadline { throw ProcessError.stopTimedOut(pid: pid, tids: pending.sorted()) }
+            usleep(pause)
+            pause = min(pause * 2, 2000)
+        }
+    }
+
+    /// A stopped thread's registers.
+    public func registers(of tid: Int32) throws -> Registers {
+        try tracer.sync {
+            var raw = gospy_registers()
+            guard gospy_ptrace_registers(tid, &raw) == 0 else {
+                throw ProcessError.ptraceFailed(pid: self.pid, tid: tid, operation: "PTRACE_GETREGS", errno: errno)
+            }
+            return Registers(pc: raw.rip, sp: raw.rsp, bp: raw.rbp, r14: raw.r14, fsBase: raw.fs_base)
+        }
+    }
+
+    /// Lets every thread run again. Safe to call more than once and from any thread.
+    public func resume() {
+        guard !stopped.isEmpty || isStopped else { return }
+        _ = tracer.sync(timeout: 5) { self.detachAll() }
+        EmergencyResume.unregister(self)
+    }
+
+    fileprivate func detachAll() {
+        for (tid, signal) in stopped {
+            _ = gospy_ptrace_detach(tid, signal)
+        }
+        stopped.removeAll()
+        if let started = stopStarted {
+            stoppedDuration = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        }
+        isStopped = false
+    }
+
+    /// Resume from a signal handler's thread: waits at most briefly for the tracer thread.
+    fileprivate func emergencyResume() {
+        _ = tracer.sync(timeout: 2) { self.detachAll() }
+    }
+}
+
+/// Resumes any stopped target when gospy is interrupted (SIGINT, SIGTERM, SIGHUP, SIGQUIT),
+/// then exits with 128 + the signal. The signals are blocked in every thread and taken by one
+/// waiting thread, so the resume runs as ordinary code, not inside a signal handler.
+public enum EmergencyResume {
+    nonisolated(unsafe) private static var active: [ObjectIdentifier: ProcessStopper] = [:]
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var cleanups: [() -> Void] = []
+    nonisolated(unsafe) private static var installed = false
+
+    static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+    /// Call once, early in main, before other threads start (they inherit the blocked mask).
+    public static func install() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !installed else { return }
+        installed = true
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let blocked = set
+        let waiter = Thread {
+            var caught: Int32 = 0
+            var waitSet = blocked
+            while sigwait(&waitSet, &caught) != 0 {}
+            handle(signal: caught)
+        }
+        waiter.name = "gospy-signals"
+        waiter.start()
+    }
+
+    /// Extra work to do before exiting on a signal (restoring the terminal, say).
+    public static func addCleanup(_ body: @escaping () -> Void) {
+        lock.lock()
+        cleanups.append(body)
+        lock.unlock()
+    }
+
+    static func register(_ stopper: ProcessStopper) {
+        lock.lock()
+        active[ObjectIdentifier(stopper)] = stopper
+        lock.unlock()
+    }
+
+    static func unregister(_ stopper: ProcessStopper) {
+        lock.lock()
+        active[ObjectIdentifier(stopper)] = nil
+        lock.unlock()
+    }
+
+    private static func handle(signal: Int32) {
+        lock.lock()
+        let stoppers = Array(active.values)
+        let work = cleanups
+        lock.unlock()
+        for stopper in stoppers { stopper.emergencyResume() }
+        for cleanup in work { cleanup() }
+        _exit(128 + signal)
+    }
+}

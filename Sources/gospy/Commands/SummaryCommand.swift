@@ -1,0 +1,41 @@
+import ArgumentParser
+import GospyInspector
+import GospyProcess
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `gospy summary --pid N`: one snapshot of a live Go process.
+struct SummaryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "summary",
+        abstract: "One snapshot of a running Go program: Ps, threads, and every goroutine's state and location.")
+
+    @OptionGroup var process: ProcessOptions
+
+    @Option(name: .long, help: "Which location labels a goroutine: start (its start function), caller (the go statement), current (where it is stopped).")
+    var pc: LocationKind = .start
+
+    @Flag(name: .long, help: "Show system goroutines too (the runtime hides them from its dumps).")
+    var all = false
+
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    @Flag(name: .long, help: "No colours, even on a terminal.")
+    var noColor = false
+
+    func run() throws {
+        diagnosed {
+            EmergencyResume.install()
+            let inspector = try Inspector(pid: process.pid, binary: process.bin)
+            let capture = try inspector.capture(blocking: !process.nonBlocking)
+            let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all)
+            if json {
+                Output.write(try report.json())
+            } else {
+                Output.write(report.text(color: !noColor && isatty(STDOUT_FILENO) == 1, verbose: process.verbose))
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import GospyInspector
+import GospyRuntime
+
+/// The summary of one snapshot, built once and rendered as text or JSON.
+struct SummaryReport: Encodable {
+    struct Processor: Encodable {
+        let id: Int32
+        let status: String
+        let schedtick: UInt32
+        let syscalltick: UInt32
+        let m: Int64?
+        let runqueue: Int
+    }
+
+    struct Threads: Encodable {
+        let total: Int
+        let running: Int
+        let sleeping: Int
+        let diskSleep: Int
+        let stopped: Int
+        let zombie: Int
+        let other: Int
+    }
+
+    struct Location: Encodable {
+        let function: String
+        let file: String
+        let line: Int
+    }
+
+    struct Goroutine: Encodable {
+        let id: UInt64
+        let state: String
+        let status: String
+        let waitReason: String?
+        let waitMinutes: Int?
+        let lockedToThread: Bool
+        let m: Int64?
+        let location: Location?
+        let startFunction: String?
+        let createdBy: Location?
+        let parentId: UInt64?
+        let system: Bool
+    }
+
+    struct Scheduler: Encodable {
+        let idleProcessors: Int32
+        let idleThreads: Int32
+        let spinningThreads: Int32
+        let globalRunQueue: Int32
+        let gcWaiting: Bool
+    }
+
+    let pid: Int32
+    let binary: String
+    let goVersion: String
+    let gomaxprocs: Int32
+    let uptimeSeconds: Double?
+    let processors: [Processor]
+    let threads: Threads
+    let scheduler: Scheduler?
+    let goroutineCounts: [String: Int]
+    let totalGoroutines: Int
+    let shownGoroutines: Int
+    let unreadableGoroutines: Int
+    let goroutines: [Goroutine]
+    let stoppedSeconds: Double?
+    let elapsedSeconds: Double
+    let locationKind: String
+
+    init(inspector: Inspector, capture: Inspector.Capture, locationKind: LocationKind, showSystem: Bool) {
+        let snapshot = capture.snapshot
+        let image = inspector.image
+        pid = inspector.pid
+        binary = inspector.executableName
+        goVersion = image.executable.buildInfo.goVersion
+        gomaxprocs = snapshot.gomaxprocs
+        uptimeSeconds = inspector.procfs.uptime()
+        var machineIDs: [UInt64: Int64] = [:]
+        for machine in snapshot.machines { machineIDs[machine.address] = machine.id }
+        processors = snapshot.processors.map {
+            Processor(id: $0.id, status: $0.status?.name ?? "status \($0.rawStatus)", schedtick: $0.schedtick,
+                      syscalltick: $0.syscalltick, m: machineIDs[$0.m], runqueue: $0.runQueueLength)
+        }
+        let states = capture.threadStates
+        let known: Set<Character> = ["R", "S", "D", "T", "t", "Z"]
+        threads = Threads(
+            total: states.values.reduce(0, +), running: states["R"] ?? 0, sleeping: states["S"] ?? 0,
+            diskSleep: states["D"] ?? 0, stopped: (states["T"] ?? 0) + (states["t"] ?? 0), zombie: states["Z"] ?? 0,
+            other: states.filter { !known.contains($0.key) }.values.reduce(0, +))
+        scheduler = snapshot.scheduler.map {
+            Scheduler(idleProcessors: $0.idlePs, idleThreads: $0.idleMs, spinningThreads: $0.spinningMs,
+                      globalRunQueue: $0.globalRunQueue, gcWaiting: $0.gcWaiting)
+        }
+        var counts: [String: Int] = [:]
+        var shown: [Goroutine] = []
+        for goroutine in snapshot.goroutines {
+            let system = image.isSystemGoroutine(goroutine)
+            counts[goroutine.status.name, default: 0] += 1
+            guard showSystem || !system else { continue }
+            let location: RuntimeImage.Location?
+            switch locationKind {
+            case .start: location = image.startFunction(at: goroutine.startPC)
+            case .caller: location = goroutine.creatorPC == 0 ? nil : image.location(at: goroutine.creatorPC, returnAddress: true)
+            case .current:
+                let pc = goroutine.syscallSP != 0 ? goroutine.syscallPC : goroutine.schedPC
+                location = pc == 0 ? nil : image.location(at: pc, returnAddress: true)
+            }
+            let creator = goroutine.creatorPC == 0 || goroutine.id == 1 ? nil : image.location(at: goroutine.creatorPC, returnAddress: true)
+            shown.append(Goroutine(
+                id: goroutine.id, state: goroutine.stateText, status: goroutine.status.name,
+                waitReason: goroutine.status == .waiting && goroutine.waitReason != 0 ? goroutine.waitReasonText : nil,
+                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), lockedToThread: goroutine.lockedToThread,
+                m: goroutine.m == 0 ? nil : machineIDs[goroutine.m],
+                location: location.map { Location(function: $0.function, file: $0.file, line: $0.line) },
+                startFunction: image.startFunction(at: goroutine.startPC)?.function,
+                createdBy: creator.map { Location(function: $0.function, file: $0.file, line: $0.line) },
+                parentId: goroutine.parentID, system: system))
+        }
+        goroutineCounts = counts
+        totalGoroutines = snapshot.goroutines.count
+        shownGoroutines = shown.count
+        unreadableGoroutines = snapshot.unreadableGoroutines
+        goroutines = shown
+        stoppedSeconds = capture.stoppedSeconds
+        elapsedSeconds = capture.elapsedSeconds
+        self.locationKind = locationKind.rawValue
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    func text(color: Bool, verbose: Bool) -> String {
+        let style = TerminalStyle(enabled: color)
+        var out = ""
+        out.reserveCapacity(128 * (goroutines.count + 16))
+        let uptime = uptimeSeconds.map { " uptime \(Self.duration($0))" } ?? ""
+        out += style.bold("pid \(pid)") + "  \(binary)\n"
+        out += "\(goVersion)  GOMAXPROCS \(gomaxprocs)\(uptime)\n"
+        for p in processors {
+            let m = p.m.map { "M\($0)" } ?? "-"
+            out += "P\(p.id) \(p.status.padding(toLength: 8, withPad: " ", startingAt: 0)) schedtick \(p.schedtick)  syscalltick \(p.syscalltick)  \(m)  runq \(p.runqueue)\n"
+        }
+        out += "Threads: \(threads.total) total, \(threads.running) running, \(threads.sleeping) sleeping, \(threads.diskSleep) disk sleep, \(threads.stopped) stopped, \(threads.zombie) zombie\n"
+        if let s = scheduler {
+            out += "Scheduler: \(s.idleProcessors) idle Ps, \(s.idleThreads) idle Ms, \(s.spinningThreads) spinning Ms, global runq \(s.globalRunQueue)\(s.gcWaiting ? ", GC waiting" : "")\n"
+        }
+        let order = ["running", "runnable", "syscall", "waiting", "preempted", "copystack", "idle", "leaked"]
+        let parts = order.compactMap { name in goroutineCounts[name].map { "\($0) \(name)" } }
+            + goroutineCounts.keys.filter { !order.contains($0) }.sorted().map { "\(goroutineCounts[$0]!) \($0)" }
+        out += "Goroutines: \(totalGoroutines) total" + (parts.isEmpty ? "" : ", " + parts.joined(separator: ", "))
+        if shownGoroutines != totalGoroutines { out += " (\(totalGoroutines - shownGoroutines) system goroutines hidden; --all shows them)" }
+        out += "\n"
+        if unreadableGoroutines > 0 {
+            out += style.yellow("\(unreadableGoroutines) goroutines changed while being read and are not shown") + "\n"
+        }
+        if verbose {
+            let stopped = stoppedSeconds.map { String(format: "stopped %.3f ms, ", $0 * 1000) } ?? "not stopped, "
+            out += "Snapshot: \(stopped)took \(String(format: "%.3f", elapsedSeconds * 1000)) ms\n"
+        }
+        out += "\n"
+        for g in goroutines {
+            var line = String(g.id)
+            if let m = g.m { line += " M\(m)" }
+            var state = g.state
+            if let minutes = g.waitMinutes { state += ", \(minutes) minutes" }
+            if g.lockedToThread { state += ", locked to thread" }
+            line += " " + style.state("[\(state)]", status: g.status)
+            if let location = g.location {
+                line += "  \(location.function) (\(location.file):\(location.line))"
+            }
+            if let creator = g.createdBy {
+                line += style.dim("  created by \(creator.function)" + (g.parentId.map { " in goroutine \($0)" } ?? ""))
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds)
+        let (d, h, m, s) = (total / 86400, total / 3600 % 24, total / 60 % 60, total % 60)
+        if d > 0 { return "\(d)d\(h)h\(m)m" }
+        if h > 0 { return "\(h)h\(m)m\(s)s" }
+        if m > 0 { return "\(m)m\(s)s" }
+        return String(format: "%.1fs", seconds)
+    }
+}
+
+/// ANSI styling, only when writing to a terminal.
+struct TerminalStyle {
+    let enabled: Bool
+    func wrap(_ text: String, _ code: String) -> String { enabled ? "\u{1b}[\(code)m\(text)\u{1b}[0m" : text }
+    func bold(_ text: String) -> String { wrap(text, "1") }
+    func dim(_ text: String) -> String { wrap(text, "2") }
+    func yellow(_ text: String) -> String { wrap(text, "33") }
+    func state(_ text: String, status: String) -> String {
+        switch status {
+        case "running": return wrap(text, "32")
+        case "runnable": return wrap(text, "36")
+        case "syscall": return wrap(text, "35")
+        default: return text
+        }
+    }
+}
