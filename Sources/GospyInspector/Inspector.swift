@@ -139,7 +139,7 @@ public final class Inspector: @unchecked Sendable {
     }
 
     /// Takes one snapshot. Blocking: every thread stopped for the read, resumed on every path.
-    public func capture(blocking: Bool = true) throws -> Capture {
+    public func capture(blocking: Bool = true, holdStopped: Double = 0) throws -> Capture {
         let started = DispatchTime.now()
         let states = threadStates()
         var stopped: Double?
@@ -148,6 +148,7 @@ public final class Inspector: @unchecked Sendable {
             if blocking {
                 let stopper = ProcessStopper(pid: pid)
                 try stopper.stop()
+                if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
                 defer {
                     stopper.resume()
                     stopped = stopper.stoppedDuration

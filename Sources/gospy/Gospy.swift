@@ -1,4 +1,5 @@
 import ArgumentParser
+import GospyProcess
 
 @main
 struct Gospy: ParsableCommand {
@@ -12,4 +13,16 @@ struct Gospy: ParsableCommand {
             LayoutsCommand.self,
         ]
     )
+
+    static func main() {
+        // Before any other thread exists: signals are then taken by one thread that resumes a
+        // stopped target before gospy exits.
+        EmergencyResume.install()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -13,6 +13,11 @@ struct ProcessOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Say how long the target was stopped and what the snapshot cost.")
     var verbose = false
+
+    /// For tests: keep the target stopped this long before reading it, so signals and the
+    /// target's death can be delivered at a known moment.
+    @Option(name: .customLong("test-hold-stopped"), help: .hidden)
+    var testHoldStopped: Double = 0
 }
 
 /// Which PC labels a goroutine's location.

@@ -27,9 +27,8 @@ struct SummaryCommand: ParsableCommand {
 
     func run() throws {
         diagnosed {
-            EmergencyResume.install()
             let inspector = try Inspector(pid: process.pid, binary: process.bin)
-            let capture = try inspector.capture(blocking: !process.nonBlocking)
+            let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped)
             let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all)
             if json {
                 Output.write(try report.json())

@@ -45,6 +45,8 @@ struct SummaryReport: Encodable {
     }
 
     struct Scheduler: Encodable {
+        /// Goroutine ids handed out so far (every goroutine's id is at most this).
+        let goidgen: UInt64
         let idleProcessors: Int32
         let idleThreads: Int32
         let spinningThreads: Int32
@@ -90,7 +92,7 @@ struct SummaryReport: Encodable {
             diskSleep: states["D"] ?? 0, stopped: (states["T"] ?? 0) + (states["t"] ?? 0), zombie: states["Z"] ?? 0,
             other: states.filter { !known.contains($0.key) }.values.reduce(0, +))
         scheduler = snapshot.scheduler.map {
-            Scheduler(idleProcessors: $0.idlePs, idleThreads: $0.idleMs, spinningThreads: $0.spinningMs,
+            Scheduler(goidgen: $0.goidgen, idleProcessors: $0.idlePs, idleThreads: $0.idleMs, spinningThreads: $0.spinningMs,
                       globalRunQueue: $0.globalRunQueue, gcWaiting: $0.gcWaiting)
         }
         var counts: [String: Int] = [:]

@@ -34,8 +34,12 @@ struct SummaryJSON: Decodable {
         let parentId: Int?
         let system: Bool
     }
+    struct Scheduler: Decodable {
+        let goidgen: UInt64
+    }
     let pid: Int32
     let goVersion: String
+    let scheduler: Scheduler?
     let gomaxprocs: Int32
     let processors: [Processor]
     let threads: Threads
