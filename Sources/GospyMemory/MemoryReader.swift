@@ -5,6 +5,11 @@ public protocol MemoryReader {
     /// Fills `buffer` with the bytes at `address`. Throws `MemoryReadError` when any of them
     /// cannot be read; never returns partial data.
     func read(from address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws
+
+    /// Reads `size` bytes at each address; unreadable records are marked invalid rather than
+    /// failing the batch. A requirement (with a default in GatheredMemory.swift) so that readers
+    /// backed by a process can batch system calls even when called through `any MemoryReader`.
+    func gather(_ addresses: [UInt64], size: Int) -> GatheredMemory
 }
 
 /// Why a read failed. Cases carry the address and size so messages can say what was asked.

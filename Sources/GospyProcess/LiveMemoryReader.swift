@@ -82,10 +82,11 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         for index in order {
             let start = addresses[index]
             let end = start + UInt64(size)
-            if var last = ranges.last, start <= last.end &+ Self.coalesceGap, end - last.start <= 1 << 20 {
-                last.end = max(last.end, end)
-                last.members.append(index)
-                ranges[ranges.count - 1] = last
+            // Mutate in place: copying a Range out would copy its member list every time.
+            if let last = ranges.indices.last, start <= ranges[last].end &+ Self.coalesceGap,
+               end - ranges[last].start <= 1 << 20 {
+                ranges[last].end = max(ranges[last].end, end)
+                ranges[last].members.append(index)
             } else {
                 ranges.append(Range(start: start, end: end, members: [index]))
             }
@@ -118,26 +119,27 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
             }
             // Copy out the ranges that were read completely; partial transfers stop at the
             // first range that failed, so continue after it.
-            var offset = 0
             var consumed = 0
             let readBytes = max(0, readCount)
-            for range in batch {
-                let length = Int(range.end - range.start)
-                if offset + length <= readBytes {
-                    for member in range.members {
-                        let start = offset + Int(addresses[member] - range.start)
-                        gathered.fill(member) { destination in
-                            scratch.withUnsafeBytes { source in
-                                destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<(start + size)]))
-                            }
+            var copied: [Int] = []
+            gathered.withUnsafeMutableBytes { destination in
+                scratch.withUnsafeBytes { source in
+                    var offset = 0
+                    for range in batch {
+                        let length = Int(range.end - range.start)
+                        guard offset + length <= readBytes else { break }
+                        for member in range.members {
+                            let start = offset + Int(addresses[member] - range.start)
+                            (destination.baseAddress! + member * size)
+                                .copyMemory(from: source.baseAddress! + start, byteCount: size)
+                            copied.append(member)
                         }
+                        consumed += 1
+                        offset += length
                     }
-                    consumed += 1
-                    offset += length
-                } else {
-                    break
                 }
             }
+            for member in copied { gathered.markValid(member, true) }
             if consumed < batch.count {
                 // The range at `consumed` failed: read its records one by one, then go on.
                 failed.append(contentsOf: batch[batch.startIndex + consumed].members)

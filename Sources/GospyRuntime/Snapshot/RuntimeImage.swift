@@ -1,3 +1,4 @@
+import Foundation
 import GospyBinary
 
 /// A Go executable as loaded in one process: the analysis of its file, the struct layouts,
@@ -12,6 +13,8 @@ public struct RuntimeImage: Sendable {
     public let waitReasons: [String]
     /// This release's funcID numbering.
     public let funcIDs: FuncIDTable?
+    /// Symbolisation results by PC: a million goroutines share a few hundred PCs.
+    private let cache = SymbolCache()
 
     public init(executable: GoExecutable, loadBias: UInt64 = 0) throws {
         self.executable = executable
@@ -51,6 +54,10 @@ public struct RuntimeImage: Sendable {
     /// The function and position at `pc` (a process address). `returnAddress` symbolises
     /// pc-1, as tracebacks do for return addresses.
     public func location(at pc: UInt64, returnAddress: Bool = false) -> Location? {
+        cache.value(.location(pc, returnAddress)) { uncachedLocation(at: pc, returnAddress: returnAddress) }
+    }
+
+    private func uncachedLocation(at pc: UInt64, returnAddress: Bool) -> Location? {
         guard pc >= loadBias else { return nil }
         let linkPC = pc - loadBias
         let table = executable.pclntab
@@ -66,6 +73,10 @@ public struct RuntimeImage: Sendable {
 
     /// The physical function containing `pc` (no inline expansion): start functions.
     public func function(at pc: UInt64) -> Location? {
+        cache.value(.function(pc)) { uncachedFunction(at: pc) }
+    }
+
+    private func uncachedFunction(at pc: UInt64) -> Location? {
         guard pc >= loadBias, let function = executable.pclntab.function(containing: pc - loadBias) else { return nil }
         let name = (try? executable.pclntab.name(of: function)) ?? "?"
         let position = executable.pclntab.fileLine(function: function, pc: function.entry)
@@ -77,6 +88,10 @@ public struct RuntimeImage: Sendable {
     /// (or a method value) starts a compiler-generated wrapper that the runtime hides from
     /// tracebacks; the function it calls is the one named.
     public func startFunction(at startPC: UInt64) -> Location? {
+        cache.value(.start(startPC)) { uncachedStartFunction(at: startPC) }
+    }
+
+    private func uncachedStartFunction(at startPC: UInt64) -> Location? {
         guard let location = function(at: startPC) else { return nil }
         let table = executable.pclntab
         guard let funcIDs, startPC >= loadBias,
@@ -120,7 +135,7 @@ public struct RuntimeImage: Sendable {
     /// hides it from dumps (runtime.isSystemGoroutine): runtime.* start functions other than
     /// runtime.main; the finalizer and cleanup goroutines only while idle.
     public func isSystemGoroutine(_ goroutine: Goroutine) -> Bool {
-        guard let name = rawFunctionName(at: goroutine.startPC) else { return false }
+        guard let name = cache.name(goroutine.startPC, { rawFunctionName(at: goroutine.startPC) }) else { return false }
         switch name {
         case "runtime.main", "runtime.handleAsyncEvent", "runtime.corostart":
             return false
@@ -129,5 +144,46 @@ public struct RuntimeImage: Sendable {
         default:
             return name.hasPrefix("runtime.")
         }
+    }
+}
+
+/// Memoised symbolisation, shared by copies of a `RuntimeImage`.
+final class SymbolCache: @unchecked Sendable {
+    enum Key: Hashable {
+        case location(UInt64, Bool)
+        case function(UInt64)
+        case start(UInt64)
+    }
+
+    private let lock = NSLock()
+    private var locations: [Key: RuntimeImage.Location?] = [:]
+    private var names: [UInt64: String?] = [:]
+
+    func value(_ key: Key, _ compute: () -> RuntimeImage.Location?) -> RuntimeImage.Location? {
+        lock.lock()
+        if let hit = locations[key] {
+            lock.unlock()
+            return hit
+        }
+        lock.unlock()
+        let value = compute()
+        lock.lock()
+        locations[key] = .some(value)
+        lock.unlock()
+        return value
+    }
+
+    func name(_ pc: UInt64, _ compute: () -> String?) -> String? {
+        lock.lock()
+        if let hit = names[pc] {
+            lock.unlock()
+            return hit
+        }
+        lock.unlock()
+        let value = compute()
+        lock.lock()
+        names[pc] = .some(value)
+        lock.unlock()
+        return value
     }
 }

@@ -1,0 +1,3 @@
+module example.com/gospytarget
+
+go 1.19

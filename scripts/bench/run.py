@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""gospy's benchmarks, each beside the runtime's own answer in the same run.
+
+  info:    `gospy info` on a ~50 MB stripped binary (built once by gen-big-target.py).
+  summary: `gospy summary` on a target holding 10k / 100k / 1M goroutines, beside the target's
+           own debug=1 goroutine profile of the same process; pause time and gospy's peak RSS.
+
+Prints a Markdown report on stdout. Usage: scripts/bench/run.py [--sizes 10000,100000,1000000]
+[--runs 5] [--skip-info] [--release 1.27] [--mode distro]"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.environ.get("GOSPY_CACHE", os.path.expanduser("~/.cache/gospy"))
+GOSPY = os.path.join(ROOT, ".build/release/gospy")
+
+
+def run_timed(args):
+    """Runs a command, returning (wall seconds, peak RSS KiB, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *args], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(args)} failed: {proc.stderr}")
+    rss = int(proc.stderr.strip().splitlines()[-1])
+    return wall, rss, proc.stdout
+
+
+class Target:
+    def __init__(self, path, args):
+        self.proc = subprocess.Popen([path, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready = self.proc.stdout.readline()
+        if not ready.startswith("READY"):
+            sys.exit(f"bench: target said {ready!r}")
+        self.pid = self.proc.pid
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def bench_info(runs, release):
+    out = os.path.join(CACHE, "bench", "bigtarget")
+    binary = os.path.join(out, "big")
+    if not os.path.exists(binary):
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts/bench/gen-big-target.py"), out, "115", "300"], check=True)
+        env = dict(os.environ, GOTOOLCHAIN="local", GOFLAGS="", CGO_ENABLED="0",
+                   GOCACHE=os.path.join(CACHE, "gocache", f"go{release}"))
+        go = os.path.join(CACHE, "toolchains", f"go{release}", "bin", "go")
+        subprocess.run([go, "build", "-ldflags=-s -w", "-o", binary, "."], cwd=out, env=env, check=True)
+    size = os.path.getsize(binary)
+    results = [run_timed([GOSPY, "info", "--bin", binary]) for _ in range(runs)]
+    functions = json.loads(subprocess.run([GOSPY, "info", "--bin", binary, "--json"], capture_output=True, text=True).stdout)["functions"]
+    return size, functions, median([r[0] for r in results]), max(r[1] for r in results)
+
+
+def bench_summary(n, runs, target_path):
+    started = time.perf_counter()
+    target = Target(target_path, ["-scenario=many", f"-n={n}"])
+    spawn = time.perf_counter() - started
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            own = []
+            for _ in range(runs):
+                path = os.path.join(tmp, "debug1.txt")
+                t0 = time.perf_counter()
+                target.send(f"debug1 {path}")
+                own.append(time.perf_counter() - t0)
+            own_size = os.path.getsize(path)
+        walls, rss, stopped = [], [], []
+        for _ in range(runs):
+            wall, peak, out = run_timed([GOSPY, "summary", "--pid", str(target.pid), "--json"])
+            report = json.loads(out)
+            walls.append(wall)
+            rss.append(peak)
+            stopped.append(report["stoppedSeconds"])
+            total = report["totalGoroutines"]
+        nb_walls = [run_timed([GOSPY, "summary", "--pid", str(target.pid), "--non-blocking", "--json"])[0] for _ in range(runs)]
+        return dict(n=n, total=total, spawn=spawn, own=median(own), own_size=own_size, wall=median(walls),
+                    stopped=median(stopped), rss=max(rss), nonblocking=median(nb_walls))
+    finally:
+        target.close()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--skip-info", action="store_true")
+    parser.add_argument("--release", default="1.27")
+    parser.add_argument("--mode", default="distro")
+    args = parser.parse_args()
+    subprocess.run(["swift", "build", "-c", "release", "--product", "gospy"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(ROOT, "scripts/build-targets.sh"), "--versions", args.release, "--modes", args.mode],
+                   check=True, stdout=subprocess.DEVNULL)
+    target = os.path.join(CACHE, "targets", f"go{args.release}", args.mode, "gospytarget")
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+    print(f"Machine: {os.cpu_count()} cores ({cpu}), {time.strftime('%Y-%m-%d')}; gospy release build; "
+          f"target go{args.release} {args.mode}; median of {args.runs} runs.\n")
+    if not args.skip_info:
+        size, functions, wall, rss = bench_info(args.runs, args.release)
+        print("### gospy info on a large stripped binary\n")
+        print("| binary | functions | gospy info (wall) | gospy peak RSS |")
+        print("|---|---|---|---|")
+        print(f"| {size / 1e6:.1f} MB, -s -w | {functions} | {wall * 1000:.0f} ms | {rss / 1024:.0f} MiB |\n")
+    print("### gospy summary beside the runtime's own debug=1 profile (same process, same run)\n")
+    print("| goroutines | runtime debug=1 (in-process) | gospy summary, blocking (wall) | target stopped | gospy summary --non-blocking (wall) | gospy peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        r = bench_summary(n, args.runs, target)
+        print(f"| {r['total']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e6:.1f} MB) | {r['wall'] * 1000:.0f} ms | "
+              f"{r['stopped'] * 1000:.1f} ms | {r['nonblocking'] * 1000:.0f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
