@@ -146,14 +146,22 @@ public final class Inspector: @unchecked Sendable {
         let snapshot: RuntimeSnapshot
         do {
             if blocking {
+                let reader = SnapshotReader(image: image, memory: memory)
+                if let bytes = reader.expectedGatherBytes() { memory.reserve(bytes: bytes) }
                 let stopper = ProcessStopper(pid: pid)
                 try stopper.stop()
-                if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
-                defer {
+                let raw: SnapshotReader.RawSnapshot
+                do {
+                    if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
+                    raw = try reader.collect(consistent: true)
                     stopper.resume()
                     stopped = stopper.stoppedDuration
+                } catch {
+                    stopper.resume()
+                    throw error
                 }
-                snapshot = try SnapshotReader(image: image, memory: memory).read(consistent: true)
+                // Decoded with the target running again.
+                snapshot = try reader.decode(raw)
             } else {
                 snapshot = try SnapshotReader(image: image, memory: memory).read(consistent: false)
             }

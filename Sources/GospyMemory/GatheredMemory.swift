@@ -8,14 +8,19 @@ public struct GatheredMemory: Sendable {
     /// Whether record i could be read.
     public private(set) var valid: [Bool]
 
-    public init(addresses: [UInt64], recordSize: Int) {
+    /// - Parameter storage: a buffer to reuse (already paged in), used when large enough.
+    public init(addresses: [UInt64], recordSize: Int, storage: [UInt8]? = nil) {
         self.addresses = addresses
         self.recordSize = recordSize
+        valid = [Bool](repeating: false, count: addresses.count)
+        if let storage, storage.count >= addresses.count * recordSize {
+            bytes = storage
+            return
+        }
         // Uninitialised: every byte is either filled by a read or belongs to an invalid record
         // (which no accessor reads), and zeroing a million records costs tens of milliseconds.
         let total = addresses.count * recordSize
         bytes = [UInt8](unsafeUninitializedCapacity: total) { _, count in count = total }
-        valid = [Bool](repeating: false, count: addresses.count)
     }
 
     public var count: Int { addresses.count }
@@ -32,6 +37,16 @@ public struct GatheredMemory: Sendable {
     }
 
     public mutating func markValid(_ index: Int, _ ok: Bool) { valid[index] = ok }
+
+    /// Direct access to the record bytes and validity flags at once, for readers that scatter
+    /// into the buffer themselves.
+    public mutating func withUnsafeMutableStorage<R>(
+        _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Bool>) throws -> R
+    ) rethrows -> R {
+        try bytes.withUnsafeMutableBytes { records in
+            try valid.withUnsafeMutableBufferPointer { flags in try body(records, flags) }
+        }
+    }
 
     /// Direct access to the whole buffer, for readers that scatter into it.
     public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {

@@ -7,7 +7,8 @@ public protocol MemoryReader {
     func read(from address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws
 
     /// Reads `size` bytes at each address; unreadable records are marked invalid rather than
-    /// failing the batch. A requirement (with a default in GatheredMemory.swift) so that readers
+    /// failing the batch. Records may come back in another order (sorted by address); the
+    /// result's `addresses` says which record is which. A requirement (with a default in GatheredMemory.swift) so that readers
     /// backed by a process can batch system calls even when called through `any MemoryReader`.
     func gather(_ addresses: [UInt64], size: Int) -> GatheredMemory
 }

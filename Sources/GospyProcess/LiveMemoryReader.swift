@@ -18,6 +18,8 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
 
     /// System calls made, for the benchmarks.
     public private(set) var syscalls = 0
+    /// A destination buffer paged in ahead of time (see `reserve`).
+    private var reserved: [UInt8]?
 
     public init(pid: Int32) {
         self.pid = pid
@@ -25,6 +27,14 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
 
     deinit {
         if memFile >= 0 { close(memFile) }
+    }
+
+    /// Pages in a destination buffer for the next large `gather`, so that the page faults of
+    /// a fresh buffer (hundreds of milliseconds for a million goroutines) are not paid while
+    /// the target is stopped.
+    public func reserve(bytes: Int) {
+        guard bytes > 1 << 20, (reserved?.count ?? 0) < bytes else { return }
+        reserved = [UInt8](repeating: 0, count: bytes)
     }
 
     public func read(from address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
@@ -64,90 +74,118 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         }
     }
 
-    /// Reads `size` bytes at each address with as few system calls as possible: records are
-    /// sorted, neighbours merged into one range, up to 1024 ranges per process_vm_readv. A range
-    /// that fails is retried record by record, so one bad pointer costs only its own record.
-    public func gather(_ addresses: [UInt64], size: Int) -> GatheredMemory {
-        var gathered = GatheredMemory(addresses: addresses, recordSize: size)
+    /// Reads `size` bytes at each address with few system calls and one copy: records are
+    /// sorted and neighbours merged into one remote range, while the local side scatters each
+    /// record straight into its slot (the gaps between records go to a sink). Up to IOV_MAX
+    /// iovecs per side per call. A range that fails is retried record by record, so one bad
+    /// pointer costs only its own record.
+    /// The records come back in address order (`addresses` of the result says which is which):
+    /// sorting plain integers is several times faster than sorting indices, and it is done
+    /// while the target is stopped.
+    public func gather(_ unsorted: [UInt64], size: Int) -> GatheredMemory {
+        let addresses = unsorted.sorted()
+        var storage: [UInt8]?
+        if let buffer = reserved, buffer.count >= addresses.count * size {
+            storage = buffer
+            reserved = nil  // uniquely owned by the result from here on
+        }
+        var gathered = GatheredMemory(addresses: addresses, recordSize: size, storage: storage)
+        storage = nil
         guard !addresses.isEmpty, size > 0 else { return gathered }
         if useProcMem {
             for (index, address) in addresses.enumerated() { gathered.fill(index) { try read(from: address, into: $0) } }
             return gathered
         }
-        // Ranges over the sorted, valid addresses.
-        let order = addresses.indices.filter { addresses[$0].addingReportingOverflow(UInt64(size)).overflow == false }
-            .sorted { addresses[$0] < addresses[$1] }
-        struct Range { var start: UInt64; var end: UInt64; var members: [Int] }
+        // Non-overlapping records (an overlapping one cannot be scattered twice; it is read on
+        // its own later).
+        var failed: [Int] = []
+        let order = addresses.indices.filter {
+            guard addresses[$0].addingReportingOverflow(UInt64(size)).overflow == false else {
+                failed.append($0)
+                return false
+            }
+            return true
+        }
+        struct Range { var start: UInt64; var end: UInt64; var first: Int; var count: Int }
+        var members: [Int] = []
+        members.reserveCapacity(order.count)
         var ranges: [Range] = []
+        // Each member needs up to two local iovecs (record, gap), so a range holds at most
+        // half of IOV_MAX members.
+        let maxMembers = Self.maxIovecs / 2 - 1
         for index in order {
             let start = addresses[index]
             let end = start + UInt64(size)
-            // Mutate in place: copying a Range out would copy its member list every time.
-            if let last = ranges.indices.last, start <= ranges[last].end &+ Self.coalesceGap,
-               end - ranges[last].start <= 1 << 20 {
-                ranges[last].end = max(ranges[last].end, end)
-                ranges[last].members.append(index)
-            } else {
-                ranges.append(Range(start: start, end: end, members: [index]))
-            }
-        }
-        var scratch = [UInt8](repeating: 0, count: 0)
-        var failed: [Int] = []
-        var position = 0
-        while position < ranges.count {
-            let batch = ranges[position..<min(ranges.count, position + Self.maxIovecs)]
-            let total = batch.reduce(0) { $0 + Int($1.end - $1.start) }
-            if scratch.count < total { scratch = [UInt8](repeating: 0, count: total) }
-            let readCount: Int = scratch.withUnsafeMutableBytes { buffer in
-                var locals: [iovec] = []
-                var remotes: [iovec] = []
-                locals.reserveCapacity(batch.count)
-                remotes.reserveCapacity(batch.count)
-                var offset = 0
-                for range in batch {
-                    let length = Int(range.end - range.start)
-                    locals.append(iovec(iov_base: buffer.baseAddress! + offset, iov_len: length))
-                    remotes.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(range.start)), iov_len: length))
-                    offset += length
+            if let last = ranges.indices.last {
+                if start < ranges[last].end {
+                    failed.append(index)  // overlaps the previous record
+                    continue
                 }
-                syscalls += 1
-                return gospy_process_vm_readv(pid, locals, UInt(batch.count), remotes, UInt(batch.count))
+                if start - ranges[last].end <= Self.coalesceGap, ranges[last].count < maxMembers {
+                    ranges[last].end = end
+                    ranges[last].count += 1
+                    members.append(index)
+                    continue
+                }
             }
-            if readCount < 0 && (errno == EPERM || errno == ENOSYS) && position == 0 {
-                useProcMem = true
-                return gather(addresses, size: size)
-            }
-            // Copy out the ranges that were read completely; partial transfers stop at the
-            // first range that failed, so continue after it.
-            var consumed = 0
-            let readBytes = max(0, readCount)
-            var copied: [Int] = []
-            gathered.withUnsafeMutableBytes { destination in
-                scratch.withUnsafeBytes { source in
-                    var offset = 0
-                    for range in batch {
-                        let length = Int(range.end - range.start)
-                        guard offset + length <= readBytes else { break }
-                        for member in range.members {
-                            let start = offset + Int(addresses[member] - range.start)
-                            (destination.baseAddress! + member * size)
-                                .copyMemory(from: source.baseAddress! + start, byteCount: size)
-                            copied.append(member)
+            ranges.append(Range(start: start, end: end, first: members.count, count: 1))
+            members.append(index)
+        }
+        var sink = [UInt8](repeating: 0, count: Int(Self.coalesceGap))
+        var locals: [iovec] = []
+        var remotes: [iovec] = []
+        locals.reserveCapacity(Self.maxIovecs)
+        remotes.reserveCapacity(Self.maxIovecs)
+        sink.withUnsafeMutableBytes { sinkBuffer in
+            gathered.withUnsafeMutableStorage { records, valid in
+                var position = 0
+                while position < ranges.count {
+                    locals.removeAll(keepingCapacity: true)
+                    remotes.removeAll(keepingCapacity: true)
+                    var limit = position
+                    while limit < ranges.count, remotes.count < Self.maxIovecs,
+                          locals.count + 2 * ranges[limit].count <= Self.maxIovecs {
+                        let range = ranges[limit]
+                        remotes.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(range.start)),
+                                             iov_len: Int(range.end - range.start)))
+                        var cursor = range.start
+                        for slot in range.first..<(range.first + range.count) {
+                            let member = members[slot]
+                            let gap = Int(addresses[member] - cursor)
+                            if gap > 0 { locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: gap)) }
+                            locals.append(iovec(iov_base: records.baseAddress! + member * size, iov_len: size))
+                            cursor = addresses[member] + UInt64(size)
                         }
-                        consumed += 1
-                        offset += length
+                        limit += 1
+                    }
+                    syscalls += 1
+                    let result = gospy_process_vm_readv(pid, locals, UInt(locals.count), remotes, UInt(remotes.count))
+                    if result < 0 && (errno == EPERM || errno == ENOSYS) && position == 0 && syscalls == 1 {
+                        useProcMem = true
+                        return
+                    }
+                    // A partial transfer stops at the first remote range that failed.
+                    var readBytes = max(0, result)
+                    var completed = position
+                    while completed < limit {
+                        let length = Int(ranges[completed].end - ranges[completed].start)
+                        guard length <= readBytes else { break }
+                        readBytes -= length
+                        let range = ranges[completed]
+                        for slot in range.first..<(range.first + range.count) { valid[members[slot]] = true }
+                        completed += 1
+                    }
+                    if completed < limit {
+                        let range = ranges[completed]
+                        failed.append(contentsOf: members[range.first..<(range.first + range.count)])
+                        position = completed + 1
+                    } else {
+                        position = limit
                     }
                 }
             }
-            for member in copied { gathered.markValid(member, true) }
-            if consumed < batch.count {
-                // The range at `consumed` failed: read its records one by one, then go on.
-                failed.append(contentsOf: batch[batch.startIndex + consumed].members)
-                position += consumed + 1
-            } else {
-                position += batch.count
-            }
         }
+        if useProcMem { return gather(addresses, size: size) }
         for index in failed {
             gathered.fill(index) { try read(from: addresses[index], into: $0) }
         }

@@ -84,14 +84,18 @@ def bench_summary(n, runs, target_path):
                 own.append(time.perf_counter() - t0)
             own_size = os.path.getsize(path)
         walls, rss, stopped = [], [], []
+        total = 0
         for _ in range(runs):
-            wall, peak, out = run_timed([GOSPY, "summary", "--pid", str(target.pid), "--json"])
-            report = json.loads(out)
+            # Text output, as a person runs it; --verbose adds the pause ("stopped X ms").
+            wall, peak, out = run_timed([GOSPY, "summary", "--pid", str(target.pid), "--verbose", "--no-color"])
             walls.append(wall)
             rss.append(peak)
-            stopped.append(report["stoppedSeconds"])
-            total = report["totalGoroutines"]
-        nb_walls = [run_timed([GOSPY, "summary", "--pid", str(target.pid), "--non-blocking", "--json"])[0] for _ in range(runs)]
+            for line in out.splitlines():
+                if line.startswith("Snapshot: stopped "):
+                    stopped.append(float(line.split()[2]) / 1000)
+                if line.startswith("Goroutines: "):
+                    total = int(line.split()[1])
+        nb_walls = [run_timed([GOSPY, "summary", "--pid", str(target.pid), "--non-blocking"])[0] for _ in range(runs)]
         return dict(n=n, total=total, spawn=spawn, own=median(own), own_size=own_size, wall=median(walls),
                     stopped=median(stopped), rss=max(rss), nonblocking=median(nb_walls))
     finally:

@@ -20,7 +20,29 @@ public struct SnapshotReader {
         self.memory = memory
     }
 
+    /// What must be read while the target is stopped; decoding can wait until it runs again.
+    public struct RawSnapshot: Sendable {
+        /// Every g of allgs, as bytes (blocking reads), or
+        fileprivate var records: GatheredMemory?
+        /// the goroutines already validated one by one (non-blocking reads).
+        fileprivate var goroutines: [Goroutine]
+        fileprivate var unreadable: Int
+        fileprivate var retried: Int
+        fileprivate var processors: [Processor]
+        fileprivate var machines: [Machine]
+        fileprivate var scheduler: SchedulerState?
+        fileprivate var gomaxprocs: Int32
+        fileprivate var monotonicNow: Int64
+    }
+
     public func read(consistent: Bool = true, retries: Int = 3) throws -> RuntimeSnapshot {
+        try decode(collect(consistent: consistent, retries: retries))
+    }
+
+    /// Reads the runtime's state. With `consistent` (the target stopped) only raw bytes are
+    /// taken, to keep the pause short; otherwise each goroutine is validated as it is read and
+    /// inconsistent ones re-read up to `retries` times.
+    public func collect(consistent: Bool = true, retries: Int = 3) throws -> RawSnapshot {
         let g = try image.layout.g
         // allglen before allgptr: allgadd publishes the array before the length, so this order
         // gives a consistent prefix even while goroutines are being created.
@@ -34,39 +56,62 @@ public struct SnapshotReader {
             let view = try memory.fetchView(from: array, count: Int(length) * 8)
             pointers = (0..<Int(length)).map { (try? view.u64(at: $0 * 8)) ?? 0 }
         }
-        var goroutines: [Goroutine] = []
-        goroutines.reserveCapacity(pointers.count)
-        var pending = pointers.filter { $0 != 0 && $0 % 8 == 0 }
-        var unreadable = pointers.count - pending.count
-        var retried = 0
-        var attempt = 0
-        while !pending.isEmpty {
-            let gathered = memory.gather(pending, size: g.size)
-            var again: [UInt64] = []
-            for index in 0..<gathered.count {
-                switch decodeGoroutine(gathered, index, g) {
+        let plausible = pointers.filter { $0 != 0 && $0 % 8 == 0 }
+        var raw = RawSnapshot(
+            records: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
+            processors: [], machines: [], scheduler: nil,
+            gomaxprocs: (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0,
+            monotonicNow: Self.monotonicNow())
+        if consistent {
+            raw.records = memory.gather(plausible, size: Self.recordSize(g))
+        } else {
+            var pending = plausible
+            var attempt = 0
+            while !pending.isEmpty {
+                let gathered = memory.gather(pending, size: Self.recordSize(g))
+                var again: [UInt64] = []
+                for index in 0..<gathered.count {
+                    switch decodeGoroutine(gathered, index, g) {
+                    case .some(.some(let goroutine)): raw.goroutines.append(goroutine)
+                    case .some(.none): break  // dead
+                    case .none: again.append(gathered.addresses[index])
+                    }
+                }
+                if again.isEmpty || attempt >= retries {
+                    raw.unreadable += again.count
+                    break
+                }
+                raw.retried += again.count
+                attempt += 1
+                pending = again
+            }
+        }
+        raw.processors = (try? readProcessors()) ?? []
+        raw.machines = (try? readMachines()) ?? []
+        raw.scheduler = try? readScheduler()
+        return raw
+    }
+
+    /// Turns raw bytes into goroutines (run after the target has been resumed).
+    public func decode(_ raw: RawSnapshot) throws -> RuntimeSnapshot {
+        var goroutines = raw.goroutines
+        var unreadable = raw.unreadable
+        if let records = raw.records {
+            let g = try image.layout.g
+            goroutines.reserveCapacity(records.count)
+            for index in 0..<records.count {
+                switch decodeGoroutine(records, index, g) {
                 case .some(.some(let goroutine)): goroutines.append(goroutine)
-                case .some(.none): break  // dead
-                case .none: again.append(pending[index])
+                case .some(.none): break
+                case .none: unreadable += 1
                 }
             }
-            if again.isEmpty || consistent || attempt >= retries {
-                unreadable += again.count
-                break
-            }
-            retried += again.count
-            attempt += 1
-            pending = again
         }
         goroutines.sort { $0.id < $1.id }
-        var snapshot = RuntimeSnapshot(
-            goroutines: goroutines, processors: [], machines: [], scheduler: nil,
-            gomaxprocs: (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0,
-            monotonicNow: Self.monotonicNow(), unreadableGoroutines: unreadable, retries: retried)
-        snapshot.processors = (try? readProcessors()) ?? []
-        snapshot.machines = (try? readMachines()) ?? []
-        snapshot.scheduler = try? readScheduler()
-        return snapshot
+        return RuntimeSnapshot(
+            goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
+            gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
+            retries: raw.retried)
     }
 
     /// nil: unreadable or inconsistent; .some(nil): a dead goroutine; else the goroutine.
@@ -144,6 +189,23 @@ public struct SnapshotReader {
             goidgen: try view.u64(at: s.goidgen), idleMs: try view.i32(at: s.nmidle), idlePs: try view.i32(at: s.npidle),
             spinningMs: try view.i32(at: s.nmspinning), globalRunQueue: try view.i32(at: s.runqSize),
             gcWaiting: try view.u8(at: s.gcwaiting) != 0)
+    }
+
+    /// The bytes of a g that decoding uses: its prefix up to the last field read.
+    public static func recordSize(_ g: RuntimeLayout.GLayout) -> Int {
+        let used = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
+                    g.atomicstatus, g.goid, g.waitsince, g.waitreason, g.lockedm, g.gopc, g.startpc, g.labels,
+                    g.parentGoid ?? 0, g.syscallbp ?? 0]
+        return min(g.size, (used.max() ?? g.size) + 8)
+    }
+
+    /// How many bytes a blocking read of `goroutines` will gather (for `LiveMemoryReader.reserve`).
+    public func expectedGatherBytes() -> Int? {
+        guard let g = try? image.layout.g,
+              let length = try? memory.fetch(UInt64.self, from: try image.address(of: .allglen)),
+              length <= UInt64(Self.maxGoroutines) else { return nil }
+        // Room for goroutines created before the stop.
+        return (Int(length) + Int(length) / 8 + 1024) * Self.recordSize(g)
     }
 
     static func monotonicNow() -> Int64 {

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import GospyMemory
+@testable import GospyProcess
+
+@Suite struct ProcFSParsingTests {
+    @Test func parsesStatWithHostileCommNames() throws {
+        let line = "1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 7 0 98765 1000000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0"
+        let stat = try #require(ProcFS.Stat(parsing: line))
+        #expect(stat.comm == "a (weird) name")
+        #expect(stat.state == "S")
+        #expect(stat.startTimeTicks == 98765)
+        #expect(!stat.isKernelThread)
+        #expect(ProcFS.Stat(parsing: "garbage") == nil)
+        #expect(ProcFS.Stat(parsing: "1 (x) S 1 2") == nil)
+    }
+
+    @Test func parsesMemoryMaps() {
+        let text = """
+        55d0c0a00000-55d0c0a2c000 r--p 00000000 fd:01 1311012                    /usr/bin/app (deleted)
+        55d0c0a2c000-55d0c0b00000 r-xp 0002c000 fd:01 1311012                    /usr/bin/app (deleted)
+        7ffd1b7e1000-7ffd1b802000 rw-p 00000000 00:00 0                          [stack]
+        not a mapping line
+        """
+        let map = MemoryMap(parsing: text)
+        #expect(map.mappings.count == 3)
+        let app = map.mappings(device: "fd:01", inode: 1311012)
+        #expect(app.count == 2)
+        #expect(app[0].offset == 0 && app[0].start == 0x55d0c0a00000)
+        #expect(app[0].path == "/usr/bin/app (deleted)")
+        #expect(app[1].isExecutable)
+        #expect(map.mapping(containing: 0x7ffd1b7e1010)?.path == "[stack]")
+        #expect(map.mapping(containing: 0x1000) == nil)
+    }
+
+    @Test func readsThisProcess() throws {
+        let procfs = ProcFS(pid: getpid())
+        #expect(try procfs.threadIDs().contains(getpid()))
+        #expect(["R", "S"].contains(try procfs.stat().state))
+        #expect((procfs.uptime() ?? -1) >= 0)
+        #expect(procfs.tracerPID() == 0)
+        #expect(!(try procfs.memoryMap().mappings.isEmpty))
+        #expect(throws: ProcessError.self) { try ProcFS(pid: 999_999_999).stat() }
+    }
+}
+
+@Suite struct LiveMemoryReaderTests {
+    /// Reads this process's own memory through process_vm_readv.
+    @Test func gathersManyRecordsWithFewSyscalls() throws {
+        let count = 10_000
+        let size = 48
+        // Records in one buffer with gaps, like objects in a heap span.
+        let stride = 64
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * stride, alignment: 16)
+        defer { buffer.deallocate() }
+        for index in 0..<count {
+            for byte in 0..<size { buffer[index * stride + byte] = UInt8(truncatingIfNeeded: index &+ byte) }
+        }
+        let base = UInt64(UInt(bitPattern: buffer.baseAddress!))
+        // Shuffled order, plus two unreadable addresses.
+        var addresses = (0..<count).map { base + UInt64($0 * stride) }.shuffled()
+        addresses.append(8)
+        addresses.append(UInt64.max - 4)
+        let reader = LiveMemoryReader(pid: getpid())
+        let gathered = reader.gather(addresses, size: size)
+        #expect(gathered.invalidCount == 2)
+        #expect(Set(gathered.addresses) == Set(addresses))
+        // Records come back in address order; `addresses` says which is which.
+        for (slot, address) in gathered.addresses.enumerated() where address >= base && address < base + UInt64(count * stride) {
+            let index = Int(address - base) / stride
+            #expect(gathered.u8(slot, 0) == UInt8(truncatingIfNeeded: index))
+            #expect(gathered.u8(slot, size - 1) == UInt8(truncatingIfNeeded: index + size - 1))
+        }
+        #expect(reader.syscalls < 50, "\(reader.syscalls) system calls for \(count) records")
+        // The same through `any MemoryReader`: the batched path must still be taken.
+        let erased: any MemoryReader = LiveMemoryReader(pid: getpid())
+        let again = erased.gather(Array(addresses.prefix(count)), size: size)
+        #expect(again.invalidCount == 0)
+        #expect((erased as! LiveMemoryReader).syscalls < 50)
+    }
+
+    @Test func readsAndFailsCleanly() throws {
+        var value: UInt64 = 0x1122_3344_5566_7788
+        let reader = LiveMemoryReader(pid: getpid())
+        let address = withUnsafePointer(to: &value) { UInt64(UInt(bitPattern: $0)) }
+        #expect(try reader.fetch(UInt64.self, from: address) == 0x1122_3344_5566_7788)
+        #expect(throws: MemoryReadError.self) { try reader.fetch(UInt64.self, from: 16) }
+    }
+}
