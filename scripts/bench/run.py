@@ -129,7 +129,7 @@ def main():
     print("|---|---|---|---|---|---|")
     for n in [int(s) for s in args.sizes.split(",")]:
         r = bench_summary(n, args.runs, target)
-        print(f"| {r['total']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e6:.1f} MB) | {r['wall'] * 1000:.0f} ms | "
+        print(f"| {r['total']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e3:.0f} KB) | {r['wall'] * 1000:.0f} ms | "
               f"{r['stopped'] * 1000:.1f} ms | {r['nonblocking'] * 1000:.0f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
 
 
