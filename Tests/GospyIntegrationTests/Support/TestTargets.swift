@@ -49,7 +49,9 @@ enum TestTargets {
     }
 
     static func toolchain(release: String) -> String {
-        cacheDirectory + "/toolchains/go\(release)/bin/go"
+        let toolchains = ProcessInfo.processInfo.environment["GOSPY_TOOLCHAINS"]
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/gospy/toolchains")
+        return toolchains + "/go\(release)/bin/go"
     }
 
     static let newestRelease = "1.27"
