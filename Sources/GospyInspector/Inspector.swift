@@ -130,6 +130,8 @@ public final class Inspector: @unchecked Sendable {
 
     public struct Capture: Sendable {
         public let snapshot: RuntimeSnapshot
+        /// Each goroutine's stack, in `snapshot.goroutines` order, when stacks were asked for.
+        public let stacks: [UnwoundStack]?
         /// Thread states read before the stop (while stopped they would all read "t").
         public let threadStates: [Character: Int]
         /// How long the target was stopped (nil in non-blocking mode).
@@ -139,11 +141,12 @@ public final class Inspector: @unchecked Sendable {
     }
 
     /// Takes one snapshot. Blocking: every thread stopped for the read, resumed on every path.
-    public func capture(blocking: Bool = true, holdStopped: Double = 0) throws -> Capture {
+    public func capture(blocking: Bool = true, holdStopped: Double = 0, stacks wantStacks: Bool = false) throws -> Capture {
         let started = DispatchTime.now()
         let states = threadStates()
         var stopped: Double?
-        let snapshot: RuntimeSnapshot
+        var snapshot: RuntimeSnapshot?
+        var stacks: [UnwoundStack]?
         do {
             if blocking {
                 let reader = SnapshotReader(image: image, memory: memory)
@@ -154,22 +157,46 @@ public final class Inspector: @unchecked Sendable {
                 do {
                     if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
                     raw = try reader.collect(consistent: true)
+                    if wantStacks {
+                        // Stacks must be walked while the target is stopped: decode now.
+                        let decoded = try reader.decode(raw)
+                        snapshot = decoded
+                        stacks = collectStacks(decoded.goroutines, machines: decoded.machines, stopper: stopper)
+                    }
                     stopper.resume()
                     stopped = stopper.stoppedDuration
                 } catch {
                     stopper.resume()
                     throw error
                 }
-                // Decoded with the target running again.
-                snapshot = try reader.decode(raw)
+                // Otherwise decoded with the target running again.
+                if !wantStacks { snapshot = try reader.decode(raw) }
             } else {
-                snapshot = try SnapshotReader(image: image, memory: memory).read(consistent: false)
+                let decoded = try SnapshotReader(image: image, memory: memory).read(consistent: false)
+                snapshot = decoded
+                if wantStacks { stacks = collectStacks(decoded.goroutines, machines: decoded.machines, stopper: nil) }
             }
         } catch {
             throw mapReadError(error, during: "reading its memory")
         }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        return Capture(snapshot: snapshot, threadStates: states, stoppedSeconds: stopped, elapsedSeconds: elapsed)
+        guard let snapshot else { throw ProcessError.unreadable(pid: pid, what: "runtime state") }
+        return Capture(snapshot: snapshot, stacks: stacks, threadStates: states, stoppedSeconds: stopped, elapsedSeconds: elapsed)
+    }
+}
+
+extension Inspector {
+    /// Walks every goroutine's stack; running goroutines from their thread's registers when
+    /// the target is stopped.
+    func collectStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?) -> [UnwoundStack] {
+        var threads: [UInt64: Int64] = [:]
+        for machine in machines { threads[machine.address] = machine.threadID }
+        let collector = StackCollector(image: image, memory: memory)
+        return collector.collect(goroutines) { goroutine in
+            guard goroutine.status == .running, let stopper, let tid = threads[goroutine.m],
+                  let registers = try? stopper.registers(of: Int32(truncatingIfNeeded: tid)) else { return nil }
+            return (registers.pc, registers.sp)
+        }
     }
 }
 

@@ -87,3 +87,75 @@ extension MemoryReader {
         return gathered
     }
 }
+
+/// One range to read: an address and a byte count.
+public struct MemoryRange: Sendable, Equatable {
+    public let address: UInt64
+    public let size: Int
+    public init(address: UInt64, size: Int) {
+        self.address = address
+        self.size = max(0, size)
+    }
+}
+
+/// Ranges of different sizes read at once (goroutine stacks), in request order, with
+/// bounds-checked access by absolute address.
+public struct GatheredRanges: Sendable {
+    public let ranges: [MemoryRange]
+    public let offsets: [Int]
+    private var bytes: [UInt8]
+    public private(set) var valid: [Bool]
+
+    public init(_ ranges: [MemoryRange]) {
+        self.ranges = ranges
+        var offsets: [Int] = []
+        offsets.reserveCapacity(ranges.count)
+        var total = 0
+        for range in ranges {
+            offsets.append(total)
+            total += range.size
+        }
+        self.offsets = offsets
+        bytes = [UInt8](unsafeUninitializedCapacity: total) { _, count in count = total }
+        valid = [Bool](repeating: false, count: ranges.count)
+    }
+
+    public var count: Int { ranges.count }
+
+    public mutating func fill(_ index: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) {
+        let start = offsets[index]
+        let size = ranges[index].size
+        let ok: Bool = bytes.withUnsafeMutableBytes { buffer in
+            (try? body(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + size)]))) != nil
+        }
+        valid[index] = ok
+    }
+
+    public mutating func withUnsafeMutableStorage<R>(
+        _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Bool>) throws -> R
+    ) rethrows -> R {
+        try bytes.withUnsafeMutableBytes { records in
+            try valid.withUnsafeMutableBufferPointer { flags in try body(records, flags) }
+        }
+    }
+
+    /// A word at absolute `address` inside range `index`, if that range was read and holds it.
+    @inline(__always)
+    public func u64(_ index: Int, at address: UInt64) -> UInt64? {
+        guard index >= 0, index < count, valid[index] else { return nil }
+        let range = ranges[index]
+        guard address >= range.address, address - range.address <= UInt64(range.size), range.size - Int(address - range.address) >= 8 else { return nil }
+        let start = offsets[index] + Int(address - range.address)
+        return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt64.self)) }
+    }
+}
+
+extension MemoryReader {
+    public func gather(ranges: [MemoryRange]) -> GatheredRanges {
+        var gathered = GatheredRanges(ranges)
+        for (index, range) in ranges.enumerated() {
+            gathered.fill(index) { try read(from: range.address, into: $0) }
+        }
+        return gathered
+    }
+}

@@ -11,6 +11,9 @@ public protocol MemoryReader {
     /// result's `addresses` says which record is which. A requirement (with a default in GatheredMemory.swift) so that readers
     /// backed by a process can batch system calls even when called through `any MemoryReader`.
     func gather(_ addresses: [UInt64], size: Int) -> GatheredMemory
+
+    /// Reads ranges of different sizes; results in request order.
+    func gather(ranges: [MemoryRange]) -> GatheredRanges
 }
 
 /// Why a read failed. Cases carry the address and size so messages can say what was asked.

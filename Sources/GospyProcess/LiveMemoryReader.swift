@@ -96,16 +96,47 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
             for (index, address) in addresses.enumerated() { gathered.fill(index) { try read(from: address, into: $0) } }
             return gathered
         }
-        // Non-overlapping records (an overlapping one cannot be scattered twice; it is read on
-        // its own later).
-        var failed: [Int] = []
-        let order = addresses.indices.filter {
-            guard addresses[$0].addingReportingOverflow(UInt64(size)).overflow == false else {
-                failed.append($0)
-                return false
-            }
-            return true
+        let failed = gathered.withUnsafeMutableStorage { records, valid in
+            scatter(order: Array(addresses.indices), addresses: addresses, size: { _ in size },
+                    offset: { $0 * size }, into: records, valid: valid)
         }
+        if useProcMem { return gather(addresses, size: size) }
+        for index in failed {
+            gathered.fill(index) { try read(from: addresses[index], into: $0) }
+        }
+        return gathered
+    }
+
+    /// Ranges of different sizes (goroutine stacks), results in request order.
+    public func gather(ranges requests: [MemoryRange]) -> GatheredRanges {
+        var gathered = GatheredRanges(requests)
+        guard !requests.isEmpty else { return gathered }
+        if useProcMem {
+            for index in requests.indices { gathered.fill(index) { try read(from: requests[index].address, into: $0) } }
+            return gathered
+        }
+        let order = requests.indices.filter { requests[$0].size > 0 }.sorted { requests[$0].address < requests[$1].address }
+        let addresses = requests.map(\.address)
+        let offsets = gathered.offsets
+        let failed = gathered.withUnsafeMutableStorage { bytes, valid in
+            scatter(order: order, addresses: addresses, size: { requests[$0].size }, offset: { offsets[$0] },
+                    into: bytes, valid: valid)
+        }
+        if useProcMem { return gather(ranges: requests) }
+        for index in failed {
+            gathered.fill(index) { try read(from: requests[index].address, into: $0) }
+        }
+        return gathered
+    }
+
+    /// The common core: reads record `i` (at `addresses[i]`, `size(i)` bytes) to `offset(i)` in
+    /// `records`, visiting them in `order` (ascending address). Neighbours share one remote
+    /// range; the local side scatters each record straight into place (gaps go to a sink), up
+    /// to IOV_MAX iovecs per side per call. Returns the records to retry one by one (in a
+    /// failed range, or overlapping another).
+    private func scatter(order: [Int], addresses: [UInt64], size: (Int) -> Int, offset: (Int) -> Int,
+                         into records: UnsafeMutableRawBufferPointer, valid: UnsafeMutableBufferPointer<Bool>) -> [Int] {
+        var failed: [Int] = []
         struct Range { var start: UInt64; var end: UInt64; var first: Int; var count: Int }
         var members: [Int] = []
         members.reserveCapacity(order.count)
@@ -115,13 +146,18 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         let maxMembers = Self.maxIovecs / 2 - 1
         for index in order {
             let start = addresses[index]
-            let end = start + UInt64(size)
+            let (end, overflow) = start.addingReportingOverflow(UInt64(size(index)))
+            if overflow {
+                failed.append(index)
+                continue
+            }
             if let last = ranges.indices.last {
                 if start < ranges[last].end {
                     failed.append(index)  // overlaps the previous record
                     continue
                 }
-                if start - ranges[last].end <= Self.coalesceGap, ranges[last].count < maxMembers {
+                if start - ranges[last].end <= Self.coalesceGap, ranges[last].count < maxMembers,
+                   end - ranges[last].start <= 1 << 22 {
                     ranges[last].end = end
                     ranges[last].count += 1
                     members.append(index)
@@ -136,59 +172,54 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         var remotes: [iovec] = []
         locals.reserveCapacity(Self.maxIovecs)
         remotes.reserveCapacity(Self.maxIovecs)
+        let firstCall = syscalls
         sink.withUnsafeMutableBytes { sinkBuffer in
-            gathered.withUnsafeMutableStorage { records, valid in
-                var position = 0
-                while position < ranges.count {
-                    locals.removeAll(keepingCapacity: true)
-                    remotes.removeAll(keepingCapacity: true)
-                    var limit = position
-                    while limit < ranges.count, remotes.count < Self.maxIovecs,
-                          locals.count + 2 * ranges[limit].count <= Self.maxIovecs {
-                        let range = ranges[limit]
-                        remotes.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(range.start)),
-                                             iov_len: Int(range.end - range.start)))
-                        var cursor = range.start
-                        for slot in range.first..<(range.first + range.count) {
-                            let member = members[slot]
-                            let gap = Int(addresses[member] - cursor)
-                            if gap > 0 { locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: gap)) }
-                            locals.append(iovec(iov_base: records.baseAddress! + member * size, iov_len: size))
-                            cursor = addresses[member] + UInt64(size)
-                        }
-                        limit += 1
+            var position = 0
+            while position < ranges.count {
+                locals.removeAll(keepingCapacity: true)
+                remotes.removeAll(keepingCapacity: true)
+                var limit = position
+                while limit < ranges.count, remotes.count < Self.maxIovecs,
+                      locals.count + 2 * ranges[limit].count <= Self.maxIovecs {
+                    let range = ranges[limit]
+                    remotes.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(range.start)),
+                                         iov_len: Int(range.end - range.start)))
+                    var cursor = range.start
+                    for slot in range.first..<(range.first + range.count) {
+                        let member = members[slot]
+                        let gap = Int(addresses[member] - cursor)
+                        if gap > 0 { locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: gap)) }
+                        locals.append(iovec(iov_base: records.baseAddress! + offset(member), iov_len: size(member)))
+                        cursor = addresses[member] + UInt64(size(member))
                     }
-                    syscalls += 1
-                    let result = gospy_process_vm_readv(pid, locals, UInt(locals.count), remotes, UInt(remotes.count))
-                    if result < 0 && (errno == EPERM || errno == ENOSYS) && position == 0 && syscalls == 1 {
-                        useProcMem = true
-                        return
-                    }
-                    // A partial transfer stops at the first remote range that failed.
-                    var readBytes = max(0, result)
-                    var completed = position
-                    while completed < limit {
-                        let length = Int(ranges[completed].end - ranges[completed].start)
-                        guard length <= readBytes else { break }
-                        readBytes -= length
-                        let range = ranges[completed]
-                        for slot in range.first..<(range.first + range.count) { valid[members[slot]] = true }
-                        completed += 1
-                    }
-                    if completed < limit {
-                        let range = ranges[completed]
-                        failed.append(contentsOf: members[range.first..<(range.first + range.count)])
-                        position = completed + 1
-                    } else {
-                        position = limit
-                    }
+                    limit += 1
+                }
+                syscalls += 1
+                let result = gospy_process_vm_readv(pid, locals, UInt(locals.count), remotes, UInt(remotes.count))
+                if result < 0 && (errno == EPERM || errno == ENOSYS) && syscalls == firstCall + 1 {
+                    useProcMem = true  // refused outright: the caller starts again on /proc/PID/mem
+                    return
+                }
+                // A partial transfer stops at the first remote range that failed.
+                var readBytes = max(0, result)
+                var completed = position
+                while completed < limit {
+                    let length = Int(ranges[completed].end - ranges[completed].start)
+                    guard length <= readBytes else { break }
+                    readBytes -= length
+                    let range = ranges[completed]
+                    for slot in range.first..<(range.first + range.count) { valid[members[slot]] = true }
+                    completed += 1
+                }
+                if completed < limit {
+                    let range = ranges[completed]
+                    failed.append(contentsOf: members[range.first..<(range.first + range.count)])
+                    position = completed + 1
+                } else {
+                    position = limit
                 }
             }
         }
-        if useProcMem { return gather(addresses, size: size) }
-        for index in failed {
-            gathered.fill(index) { try read(from: addresses[index], into: $0) }
-        }
-        return gathered
+        return failed
     }
 }

@@ -8,6 +8,7 @@ struct Gospy: ParsableCommand {
         abstract: "Inspect the goroutines of a live Go process from outside, without DWARF.",
         subcommands: [
             SummaryCommand.self,
+            DumpCommand.self,
             InfoCommand.self,
             Addr2lineCommand.self,
             LayoutsCommand.self,

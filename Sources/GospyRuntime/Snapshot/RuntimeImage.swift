@@ -14,7 +14,7 @@ public struct RuntimeImage: Sendable {
     /// This release's funcID numbering.
     public let funcIDs: FuncIDTable?
     /// Symbolisation results by PC: a million goroutines share a few hundred PCs.
-    private let cache = SymbolCache()
+    let cache = SymbolCache()
 
     public init(executable: GoExecutable, loadBias: UInt64 = 0) throws {
         self.executable = executable
@@ -158,6 +158,22 @@ final class SymbolCache: @unchecked Sendable {
     private let lock = NSLock()
     private var locations: [Key: RuntimeImage.Location?] = [:]
     private var names: [UInt64: String?] = [:]
+    private var logical: [UInt64: [LogicalFrame]] = [:]
+    private var logicalTrapped: [UInt64: [LogicalFrame]] = [:]
+
+    func frames(_ pc: UInt64, _ trapped: Bool, _ compute: () -> [LogicalFrame]) -> [LogicalFrame] {
+        lock.lock()
+        if let hit = trapped ? logicalTrapped[pc] : logical[pc] {
+            lock.unlock()
+            return hit
+        }
+        lock.unlock()
+        let value = compute()
+        lock.lock()
+        if trapped { logicalTrapped[pc] = value } else { logical[pc] = value }
+        lock.unlock()
+        return value
+    }
 
     func value(_ key: Key, _ compute: () -> RuntimeImage.Location?) -> RuntimeImage.Location? {
         lock.lock()

@@ -1,0 +1,112 @@
+import GospyBinary
+
+/// One physical frame: a PC in a function, with the SP of that frame.
+public struct PhysicalFrame: Sendable, Equatable {
+    /// The frame's PC in the process (a return address except for a trapped frame).
+    public let pc: UInt64
+    public let sp: UInt64
+    /// The function's entry in the process.
+    public let entry: UInt64
+    /// Symbolise at `pc` itself: the innermost frame of a trap (registers of a running thread)
+    /// or a frame interrupted by an injected call (sigpanic, asyncPreempt). Others use pc-1.
+    public let trapped: Bool
+}
+
+/// A goroutine's unwound stack, innermost first.
+public struct UnwoundStack: Sendable, Equatable {
+    public enum End: Sendable, Equatable {
+        /// Reached the top of the stack (goexit, mstart, rt0_go) or a frame with no caller.
+        case complete
+        /// The walk could not go on; the frames up to here are real, nothing is invented.
+        case truncated(String)
+        /// Stopped at the frame limit.
+        case limit
+    }
+    public var frames: [PhysicalFrame]
+    public var end: End
+    /// Where the walk started, for messages ("registers", "syscall", "sched").
+    public var origin: String
+}
+
+/// Walks goroutine stacks the way the runtime's unwinder does on amd64: frame sizes from each
+/// function's pcsp table, return addresses at fp-8, stopping at top-of-stack functions.
+public struct StackUnwinder {
+    public let image: RuntimeImage
+    public static let maxFrames = 20_000
+
+    private let injected: Set<UInt8>
+    private let cgocallback: UInt8?
+
+    public init(image: RuntimeImage) {
+        self.image = image
+        let ids = image.funcIDs?.values ?? [:]
+        injected = Set(["sigpanic", "asyncPreempt", "debugCallV2"].compactMap { ids[$0] }.filter { $0 != 0 })
+        cgocallback = ids["cgocallback"]
+    }
+
+    /// - Parameters:
+    ///   - trapped: the start is a trap PC (registers), not a saved return address.
+    ///   - fromSyscall: the start is g.syscallpc/sp (its function may write SP after saving them).
+    ///   - word: reads the 8-byte word at a stack address.
+    public func unwind(pc startPC: UInt64, sp startSP: UInt64, stackLo: UInt64, stackHi: UInt64,
+                       trapped: Bool, fromSyscall: Bool, origin: String,
+                       word: (UInt64) -> UInt64?) -> UnwoundStack {
+        var stack = UnwoundStack(frames: [], end: .complete, origin: origin)
+        var pc = startPC
+        var sp = startSP
+        var trap = trapped
+        let table = image.executable.pclntab
+        let bias = image.loadBias
+        if pc == 0 {
+            // A call through a nil function: start in the caller.
+            guard let caller = word(sp) else {
+                stack.end = .truncated("stack unreadable at 0x\(String(sp, radix: 16))")
+                return stack
+            }
+            pc = caller
+            sp &+= 8
+        }
+        var innermost = true
+        while stack.frames.count < Self.maxFrames {
+            guard sp >= stackLo, sp <= stackHi else {
+                stack.end = .truncated("sp 0x\(String(sp, radix: 16)) outside the goroutine's stack")
+                return stack
+            }
+            guard pc >= bias, let function = table.function(containing: pc - bias) else {
+                stack.end = .truncated("unknown pc 0x\(String(pc, radix: 16))")
+                return stack
+            }
+            let entry = function.entry &+ bias
+            stack.frames.append(PhysicalFrame(pc: pc, sp: sp, entry: entry, trapped: trap))
+            if function.isTopFrame { return stack }
+            var writesSP = function.writesSP
+            if function.funcID == cgocallback && cgocallback != 0 { writesSP = false }
+            if innermost && fromSyscall { writesSP = false }
+            if writesSP {
+                // The frame moved SP in a way the tables do not describe: the runtime stops here
+                // too, silently.
+                return stack
+            }
+            guard let delta = table.spDelta(function: function, pc: pc - bias), delta >= 0 else {
+                stack.end = .truncated("no frame size for pc 0x\(String(pc, radix: 16))")
+                return stack
+            }
+            let fp = sp &+ UInt64(delta) &+ 8
+            guard let returnAddress = word(fp &- 8) else {
+                stack.end = .truncated("stack unreadable at 0x\(String(fp &- 8, radix: 16))")
+                return stack
+            }
+            trap = injected.contains(function.funcID)
+            if returnAddress == 0 { return stack }
+            guard fp > sp else {
+                stack.end = .truncated("frame did not advance")
+                return stack
+            }
+            pc = returnAddress
+            sp = fp
+            innermost = false
+        }
+        stack.end = .limit
+        return stack
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import GospyInspector
+import GospyRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `gospy dump --pid N`: every goroutine's full stack, as the runtime prints it.
+struct DumpCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dump",
+        abstract: "Every goroutine's full stack: the runtime's traceback format, grouped, or JSON.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case traceback, grouped, json
+    }
+
+    @OptionGroup var process: ProcessOptions
+
+    @Option(name: .long, help: "traceback (the runtime's debug=2 format), grouped (like debug=1), json.")
+    var format: Format = .traceback
+
+    @Flag(name: .long, help: "Show system goroutines too.")
+    var all = false
+
+    @Flag(name: .long, help: "Show runtime and wrapper frames the runtime hides.")
+    var runtimeFrames = false
+
+    @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
+    var output: String?
+
+    func run() throws {
+        diagnosed {
+            let inspector = try Inspector(pid: process.pid, binary: process.bin)
+            let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true)
+            let image = inspector.image
+            let snapshot = capture.snapshot
+            let stacks = capture.stacks ?? []
+            var items: [DumpedGoroutine] = []
+            for (goroutine, stack) in zip(snapshot.goroutines, stacks) {
+                let system = image.isSystemGoroutine(goroutine)
+                if system && !all { continue }
+                items.append(DumpedGoroutine(
+                    goroutine: goroutine, stack: stack, body: image.traceback(stack, showRuntime: runtimeFrames),
+                    allFrames: image.logicalFrames(stack), createdBy: image.createdBy(goroutine),
+                    waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
+            }
+            let labels: [UInt64: [(String, String)]] = [:]
+            let text: String
+            switch format {
+            case .traceback: text = TracebackRenderer.render(items)
+            case .grouped: text = GroupedRenderer.render(items, labels: labels)
+            case .json:
+                text = try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
+                                    runtimeFrames: runtimeFrames).json()
+            }
+            if let output {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+            } else {
+                Output.write(text)
+            }
+            if process.verbose {
+                let stopped = capture.stoppedSeconds.map { String(format: "stopped %.3f ms, ", $0 * 1000) } ?? "not stopped, "
+                Output.error("gospy: \(items.count) goroutines; \(stopped)took \(String(format: "%.3f", capture.elapsedSeconds * 1000)) ms\n")
+            }
+        }
+    }
+}

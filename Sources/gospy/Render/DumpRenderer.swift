@@ -1,0 +1,168 @@
+import Foundation
+import GospyInspector
+import GospyRuntime
+
+/// One goroutine with everything the dump formats print.
+struct DumpedGoroutine {
+    let goroutine: Goroutine
+    let stack: UnwoundStack
+    let body: TracebackBody
+    let allFrames: [LogicalFrame]
+    let createdBy: CreatedBy?
+    let waitMinutes: Int?
+    let system: Bool
+}
+
+/// The runtime's traceback format (`debug=2`, SIGQUIT, runtime.Stack).
+enum TracebackRenderer {
+    static func header(_ item: DumpedGoroutine) -> String {
+        var state = item.goroutine.stateText
+        if let minutes = item.waitMinutes { state += ", \(minutes) minutes" }
+        if item.goroutine.lockedToThread { state += ", locked to thread" }
+        return "goroutine \(item.goroutine.id) [\(state)]:\n"
+    }
+
+    static func frame(_ frame: LogicalFrame) -> String {
+        if frame.inlined {
+            return "\(frame.function)(...)\n\t\(frame.file):\(frame.line)\n"
+        }
+        let offset = frame.pc > frame.entry ? " +0x\(String(frame.offset, radix: 16))" : ""
+        return "\(frame.function)(...)\n\t\(frame.file):\(frame.line)\(offset)\n"
+    }
+
+    static func render(_ item: DumpedGoroutine) -> String {
+        var out = header(item)
+        for f in item.body.frames { out += frame(f) }
+        if let elided = item.body.elidedCount {
+            out += "...\(elided) frames elided...\n"
+            for f in item.body.tail { out += frame(f) }
+        }
+        if item.body.additionalElided { out += "...additional frames elided...\n" }
+        if case let .truncated(reason) = item.stack.end {
+            out += "...stack truncated: \(reason)\n"
+        }
+        if let creator = item.createdBy {
+            out += "created by \(creator.function)"
+            if let parent = creator.parentID { out += " in goroutine \(parent)" }
+            out += "\n\t\(creator.file):\(creator.line)"
+            if let offset = creator.offset { out += " +0x\(String(offset, radix: 16))" }
+            out += "\n"
+        }
+        return out
+    }
+
+    static func render(_ items: [DumpedGoroutine]) -> String {
+        items.map(render).joined(separator: "\n")
+    }
+}
+
+/// Goroutines with identical stacks grouped with a count, like the runtime's `debug=1`.
+enum GroupedRenderer {
+    static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]]) -> String {
+        struct Key: Hashable {
+            let pcs: [UInt64]
+            let labels: [String]
+        }
+        var groups: [Key: (count: Int, item: DumpedGoroutine, labels: [(String, String)])] = [:]
+        var order: [Key] = []
+        for item in items {
+            let itemLabels = labels[item.goroutine.address] ?? []
+            let key = Key(pcs: item.stack.frames.map(\.pc), labels: itemLabels.map { "\($0.0)=\($0.1)" })
+            if let existing = groups[key] {
+                groups[key] = (existing.count + 1, existing.item, existing.labels)
+            } else {
+                groups[key] = (1, item, itemLabels)
+                order.append(key)
+            }
+        }
+        let sorted = order.sorted { (groups[$0]!.count, $1.pcs.count) > (groups[$1]!.count, $0.pcs.count) }
+        var out = "goroutine profile: total \(items.count)\n"
+        for key in sorted {
+            let group = groups[key]!
+            out += "\(group.count) @" + key.pcs.map { " 0x" + String($0, radix: 16) }.joined() + "\n"
+            if !group.labels.isEmpty {
+                let pairs = group.labels.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ", ")
+                out += "# labels: {\(pairs)}\n"
+            }
+            // Like the runtime's profile: runtime frames at the top are skipped, goexit never shown.
+            var show = false
+            for frame in group.item.allFrames {
+                if frame.rawName == "runtime.goexit" { continue }
+                if !show && frame.rawName.hasPrefix("runtime.") { continue }
+                show = true
+                let pc = frame.trappedPC
+                out += "#\t0x\(String(pc, radix: 16))\t\(frame.function)+0x\(String(pc &- frame.entry, radix: 16))\t\(frame.file):\(frame.line)\n"
+            }
+            out += "\n"
+        }
+        return out
+    }
+
+    static func quote(_ text: String) -> String {
+        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension LogicalFrame {
+    /// The PC a profile lists for this frame: the call instruction (pc-1) for return addresses.
+    var trappedPC: UInt64 { pc > entry ? pc - 1 : pc }
+}
+
+/// One JSON object per goroutine.
+struct DumpJSON: Encodable {
+    struct Frame: Encodable {
+        let function: String
+        let file: String
+        let line: Int
+        let pc: String
+        let offset: String
+        let inlined: Bool
+    }
+    struct Creator: Encodable {
+        let function: String
+        let file: String
+        let line: Int
+        let goroutine: UInt64?
+    }
+    struct Item: Encodable {
+        let id: UInt64
+        let state: String
+        let status: String
+        let waitReason: String?
+        let waitMinutes: Int?
+        let lockedToThread: Bool
+        let labels: [String: String]
+        let frames: [Frame]
+        let truncated: String?
+        let createdBy: Creator?
+    }
+    let goVersion: String
+    let goroutines: [Item]
+
+    init(goVersion: String, items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], runtimeFrames: Bool) {
+        self.goVersion = goVersion
+        goroutines = items.map { item in
+            let frames = runtimeFrames ? item.allFrames : item.body.frames + item.body.tail
+            var truncated: String?
+            if case let .truncated(reason) = item.stack.end { truncated = reason }
+            return Item(
+                id: item.goroutine.id, state: item.goroutine.stateText, status: item.goroutine.status.name,
+                waitReason: item.goroutine.status == .waiting && item.goroutine.waitReason != 0 ? item.goroutine.waitReasonText : nil,
+                waitMinutes: item.waitMinutes, lockedToThread: item.goroutine.lockedToThread,
+                labels: Dictionary((labels[item.goroutine.address] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { $1 }),
+                frames: frames.map {
+                    Frame(function: $0.function, file: $0.file, line: $0.line, pc: "0x" + String($0.pc, radix: 16),
+                          offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined)
+                },
+                truncated: truncated,
+                createdBy: item.createdBy.map { Creator(function: $0.function, file: $0.file, line: $0.line, goroutine: $0.parentID) })
+        }
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+/// `gospy dump` against the target's own goroutine dump, frame by frame, on every version x
+/// build mode. Both are read with the same parser.
+@Suite struct DumpMatrixTests {
+    static func isTransient(_ state: String) -> Bool {
+        state == "running" || state == "runnable" || state == "syscall"
+    }
+
+    @Test(arguments: TestTargets.matrix)
+    func tracebackEqualsTheRuntimesDump(binary: TargetBinary) throws {
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        let result = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid)])
+        #expect(result.status == 0, "\(result.stderr)")
+        let mine = GoroutineDump(parsing: result.stdout)
+        let theirs = try target.ownDump()
+        #expect(!ProcessState.anyStopped(target.pid))
+
+        #expect(Set(mine.goroutines.map(\.id)) == Set(theirs.goroutines.map(\.id)))
+        var compared = 0
+        var framesCompared = 0
+        for runtime in theirs.goroutines {
+            guard let gospy = mine.goroutine(runtime.id) else { continue }
+            if Self.isTransient(runtime.state) || Self.isTransient(gospy.state) {
+                // A goroutine that ran between the two dumps: its stack still ends where it
+                // started.
+                if gospy.state == "running", let last = gospy.frames.last, let expected = runtime.frames.last {
+                    #expect(last.function == expected.function, "goroutine \(runtime.id) (running) ends in \(last.function)")
+                }
+                continue
+            }
+            compared += 1
+            #expect(gospy.header == runtime.header, "goroutine \(runtime.id)")
+            #expect(gospy.frames.count == runtime.frames.count,
+                    "goroutine \(runtime.id): \(gospy.frames.count) frames, runtime \(runtime.frames.count)\n\(gospy.frames.map(\.function))\n\(runtime.frames.map(\.function))")
+            for (a, b) in zip(gospy.frames, runtime.frames) {
+                #expect(a.function == b.function && a.file == b.file && a.line == b.line && a.offset == b.offset,
+                        "goroutine \(runtime.id): gospy \(a), runtime \(b)")
+                framesCompared += 1
+            }
+            #expect(gospy.createdBy == runtime.createdBy, "goroutine \(runtime.id) created by")
+            #expect(gospy.creatorID == runtime.creatorID, "goroutine \(runtime.id) creator id")
+        }
+        #expect(compared >= 25, "too few goroutines in stable states")
+        #expect(framesCompared >= 100)
+        // The elided deep recursion is printed the way the runtime prints it.
+        let elisionLines = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("...") && $0.contains("elided") } }
+        #expect(elisionLines(result.stdout).count == elisionLines(try target.ownDumpText()).count)
+    }
+}
