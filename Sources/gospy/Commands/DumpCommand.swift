@@ -46,7 +46,12 @@ struct DumpCommand: ParsableCommand {
                     allFrames: image.logicalFrames(stack), createdBy: image.createdBy(goroutine),
                     waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
             }
-            let labels: [UInt64: [(String, String)]] = [:]
+            // Labels are read after the target resumed: they are immutable once set.
+            let labelReader = LabelReader(image: image, memory: inspector.memory)
+            var labels: [UInt64: [(String, String)]] = [:]
+            for item in items where item.goroutine.labels != 0 {
+                labels[item.goroutine.address] = labelReader.labels(of: item.goroutine).map { ($0.key, $0.value) }
+            }
             let text: String
             switch format {
             case .traceback: text = TracebackRenderer.render(items)

@@ -22,6 +22,8 @@ struct ProcessOptions: ParsableArguments {
 
 /// Which PC labels a goroutine's location.
 enum LocationKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// The innermost frame a traceback shows (runtime internals skipped): where user code waits.
+    case user
     /// The function the goroutine was started with.
     case start
     /// The `go` statement that created it.

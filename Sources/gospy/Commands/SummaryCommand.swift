@@ -13,8 +13,8 @@ struct SummaryCommand: ParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
-    @Option(name: .long, help: "Which location labels a goroutine: start (its start function), caller (the go statement), current (where it is stopped).")
-    var pc: LocationKind = .start
+    @Option(name: .long, help: "Which location labels a goroutine: user (innermost frame of its stack a traceback shows), start (its start function), caller (the go statement), current (where it is stopped).")
+    var pc: LocationKind = .user
 
     @Flag(name: .long, help: "Show system goroutines too (the runtime hides them from its dumps).")
     var all = false
@@ -28,7 +28,8 @@ struct SummaryCommand: ParsableCommand {
     func run() throws {
         diagnosed {
             let inspector = try Inspector(pid: process.pid, binary: process.bin)
-            let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped)
+            let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
+                                                stacks: pc == .user)
             let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all)
             if json {
                 Output.write(try report.json())

@@ -97,12 +97,15 @@ struct SummaryReport: Encodable {
         }
         var counts: [String: Int] = [:]
         var shown: [Goroutine] = []
-        for goroutine in snapshot.goroutines {
+        for (index, goroutine) in snapshot.goroutines.enumerated() {
             let system = image.isSystemGoroutine(goroutine)
             counts[goroutine.status.name, default: 0] += 1
             guard showSystem || !system else { continue }
             let location: RuntimeImage.Location?
             switch locationKind {
+            case .user:
+                let frame = capture.stacks.flatMap { index < $0.count ? image.traceback($0[index]).frames.first : nil }
+                location = frame.map { RuntimeImage.Location(function: $0.function, file: $0.file, line: $0.line, offset: $0.offset) }
             case .start: location = image.startFunction(at: goroutine.startPC)
             case .caller: location = goroutine.creatorPC == 0 ? nil : image.location(at: goroutine.creatorPC, returnAddress: true)
             case .current:

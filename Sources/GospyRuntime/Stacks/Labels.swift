@@ -1,0 +1,71 @@
+import GospyBinary
+
+/// pprof labels of goroutines (runtime/pprof.Do, SetGoroutineLabels). g.labels points at the
+/// pprof package's labelMap: a map[string]string up to Go 1.23, a struct holding a sorted
+/// slice of {key, value string} from 1.24.
+public struct LabelReader {
+    public let image: RuntimeImage
+    public let memory: MemoryReader
+    /// Labels are few; anything larger is damage, not labels.
+    static let maxLabels = 256
+
+    public init(image: RuntimeImage, memory: MemoryReader) {
+        self.image = image
+        self.memory = memory
+    }
+
+    /// The goroutine's labels, sorted by key; empty when it has none or they cannot be read.
+    public func labels(of goroutine: Goroutine) -> [(key: String, value: String)] {
+        guard goroutine.labels != 0 else { return [] }
+        let pairs = image.executable.version.atLeast(1, 24) ? fromSlice(goroutine.labels) : fromMap(goroutine.labels)
+        return (pairs ?? []).sorted { $0.key < $1.key }
+    }
+
+    private func string(at header: UInt64) -> String? {
+        (try? memory.fetchGoString(from: header, maxLength: 1 << 16)) ?? nil
+    }
+
+    private func fromSlice(_ labelMap: UInt64) -> [(key: String, value: String)]? {
+        guard let data = try? memory.fetchPointer(from: labelMap),
+              let count = try? memory.fetch(UInt64.self, from: labelMap &+ 8),
+              count <= UInt64(Self.maxLabels) else { return nil }
+        return (0..<Int(count)).compactMap { index in
+            let element = data &+ UInt64(index) &* 32
+            guard let key = string(at: element), let value = string(at: element &+ 16) else { return nil }
+            return (key, value)
+        }
+    }
+
+    /// A classic (pre-Swiss) hmap for map[string]string: 2^B buckets of 8 slots, each bucket
+    /// tophash[8], keys[8]string, values[8]string, overflow pointer.
+    private func fromMap(_ labelMap: UInt64) -> [(key: String, value: String)]? {
+        let layout = image.layout
+        guard let hmap = try? memory.fetchPointer(from: labelMap), hmap != 0,
+              let countOffset = layout.optionalOffset("runtime.hmap", "count"),
+              let bOffset = layout.optionalOffset("runtime.hmap", "B"),
+              let bucketsOffset = layout.optionalOffset("runtime.hmap", "buckets"),
+              let count = try? memory.fetch(UInt64.self, from: hmap &+ UInt64(countOffset)),
+              count <= UInt64(Self.maxLabels),
+              let b = try? memory.fetch(UInt8.self, from: hmap &+ UInt64(bOffset)), b <= 8,
+              let buckets = try? memory.fetchPointer(from: hmap &+ UInt64(bucketsOffset)) else { return nil }
+        let bucketSize: UInt64 = 8 + 8 * 16 + 8 * 16 + 8
+        var result: [(key: String, value: String)] = []
+        for index in 0..<(UInt64(1) << b) where buckets != 0 {
+            var bucket = buckets &+ index &* bucketSize
+            var chain = 0
+            while bucket != 0, chain < 64, result.count < Int(count) {
+                chain += 1
+                guard let view = try? memory.fetchView(from: bucket, count: Int(bucketSize)) else { break }
+                for slot in 0..<8 {
+                    // tophash < 5 marks empty or evacuated slots.
+                    guard let top = try? view.u8(at: slot), top >= 5,
+                          let key = string(at: bucket &+ 8 &+ UInt64(slot) &* 16),
+                          let value = string(at: bucket &+ 136 &+ UInt64(slot) &* 16) else { continue }
+                    result.append((key, value))
+                }
+                bucket = (try? view.u64(at: 264)) ?? 0
+            }
+        }
+        return result
+    }
+}
