@@ -102,11 +102,45 @@ def bench_summary(n, runs, target_path):
         target.close()
 
 
+def bench_dump(n, runs, target_path):
+    target = Target(target_path, ["-scenario=many", f"-n={n}"])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "debug2.txt")
+            own = []
+            for _ in range(1 if n >= 1_000_000 else runs):
+                t0 = time.perf_counter()
+                target.send(f"debug2 {path}")
+                own.append(time.perf_counter() - t0)
+            own_size = os.path.getsize(path)
+            walls, rss, stopped = [], [], []
+            out = os.path.join(tmp, "gospy.txt")
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                proc = subprocess.run(["/usr/bin/time", "-f", "%M", GOSPY, "dump", "--pid", str(target.pid), "--verbose", "-o", out],
+                                      capture_output=True, text=True)
+                walls.append(time.perf_counter() - t0)
+                if proc.returncode != 0:
+                    sys.exit(f"bench: gospy dump failed: {proc.stderr}")
+                lines = proc.stderr.strip().splitlines()
+                rss.append(int(lines[-1]))
+                for line in lines:
+                    if "stopped" in line:
+                        stopped.append(float(line.split("stopped ")[1].split(" ms")[0]) / 1000)
+            size = os.path.getsize(out)
+        return dict(n=n, own=median(own), own_size=own_size, wall=median(walls), stopped=median(stopped),
+                    rss=max(rss), size=size)
+    finally:
+        target.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-info", action="store_true")
+    parser.add_argument("--skip-summary", action="store_true")
+    parser.add_argument("--dump-sizes", default="100000,1000000")
     parser.add_argument("--release", default="1.27")
     parser.add_argument("--mode", default="distro")
     args = parser.parse_args()
@@ -124,13 +158,22 @@ def main():
         print("| binary | functions | gospy info (wall) | gospy peak RSS |")
         print("|---|---|---|---|")
         print(f"| {size / 1e6:.1f} MB, -s -w | {functions} | {wall * 1000:.0f} ms | {rss / 1024:.0f} MiB |\n")
-    print("### gospy summary beside the runtime's own debug=1 profile (same process, same run)\n")
-    print("| goroutines | runtime debug=1 (in-process) | gospy summary, blocking (wall) | target stopped | gospy summary --non-blocking (wall) | gospy peak RSS |")
-    print("|---|---|---|---|---|---|")
-    for n in [int(s) for s in args.sizes.split(",")]:
+    if not args.skip_summary:
+        print("### gospy summary beside the runtime's own debug=1 profile (same process, same run)\n")
+        print("| goroutines | runtime debug=1 (in-process) | gospy summary, blocking (wall) | target stopped | gospy summary --non-blocking (wall) | gospy peak RSS |")
+        print("|---|---|---|---|---|---|")
+    for n in ([] if args.skip_summary else [int(s) for s in args.sizes.split(",")]):
         r = bench_summary(n, args.runs, target)
         print(f"| {r['total']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e3:.0f} KB) | {r['wall'] * 1000:.0f} ms | "
               f"{r['stopped'] * 1000:.1f} ms | {r['nonblocking'] * 1000:.0f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
+    if args.dump_sizes:
+        print("\n### gospy dump (traceback format) beside the runtime's own debug=2 dump (same process, same run)\n")
+        print("| goroutines | runtime debug=2 (in-process) | gospy dump (wall) | target stopped | output | gospy peak RSS |")
+        print("|---|---|---|---|---|---|")
+        for n in [int(s) for s in args.dump_sizes.split(",")]:
+            r = bench_dump(n, args.runs, target)
+            print(f"| {r['n']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e6:.1f} MB) | {r['wall'] * 1000:.0f} ms | "
+                  f"{r['stopped'] * 1000:.1f} ms | {r['size'] / 1e6:.1f} MB | {r['rss'] / 1024:.0f} MiB |", flush=True)
 
 
 if __name__ == "__main__":

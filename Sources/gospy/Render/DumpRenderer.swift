@@ -41,6 +41,9 @@ enum TracebackRenderer {
         if case let .truncated(reason) = item.stack.end {
             out += "...stack truncated: \(reason)\n"
         }
+        if item.goroutine.status == .running && item.stack.origin != "registers" {
+            out += "...running goroutine: stack read from its last saved state, not its thread (may be stale)\n"
+        }
         if let creator = item.createdBy {
             out += "created by \(creator.function)"
             if let parent = creator.parentID { out += " in goroutine \(parent)" }
