@@ -9,6 +9,7 @@ struct Gospy: ParsableCommand {
         subcommands: [
             SummaryCommand.self,
             DumpCommand.self,
+            TopCommand.self,
             InfoCommand.self,
             Addr2lineCommand.self,
             LayoutsCommand.self,

@@ -101,17 +101,7 @@ struct SummaryReport: Encodable {
             let system = image.isSystemGoroutine(goroutine)
             counts[goroutine.status.name, default: 0] += 1
             guard showSystem || !system else { continue }
-            let location: RuntimeImage.Location?
-            switch locationKind {
-            case .user:
-                let frame = capture.stacks.flatMap { index < $0.count ? image.traceback($0[index]).frames.first : nil }
-                location = frame.map { RuntimeImage.Location(function: $0.function, file: $0.file, line: $0.line, offset: $0.offset) }
-            case .start: location = image.startFunction(at: goroutine.startPC)
-            case .caller: location = goroutine.creatorPC == 0 ? nil : image.location(at: goroutine.creatorPC, returnAddress: true)
-            case .current:
-                let pc = goroutine.syscallSP != 0 ? goroutine.syscallPC : goroutine.schedPC
-                location = pc == 0 ? nil : image.location(at: pc, returnAddress: true)
-            }
+            let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: locationKind)
             let creator = goroutine.creatorPC == 0 || goroutine.id == 1 ? nil : image.location(at: goroutine.creatorPC, returnAddress: true)
             shown.append(Goroutine(
                 id: goroutine.id, state: goroutine.stateText, status: goroutine.status.name,

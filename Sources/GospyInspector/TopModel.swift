@@ -1,0 +1,163 @@
+import Foundation
+import GospyRuntime
+
+/// The data behind `gospy top`: goroutines grouped by a key, with counts, changes since the
+/// last refresh and since the baseline, a state breakdown, the longest wait, and a flag for
+/// groups that grow at every refresh (a possible leak). Pure logic, fed one snapshot at a time.
+public final class TopModel {
+    public enum Grouping: Equatable, Sendable, CustomStringConvertible {
+        case function
+        case stack
+        case state
+        case label(String)
+
+        public init?(parsing text: String) {
+            switch text {
+            case "function": self = .function
+            case "stack": self = .stack
+            case "state": self = .state
+            default:
+                guard text.hasPrefix("label:"), text.count > 6 else { return nil }
+                self = .label(String(text.dropFirst(6)))
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .function: return "function"
+            case .stack: return "stack"
+            case .state: return "state"
+            case let .label(key): return "label:\(key)"
+            }
+        }
+    }
+
+    /// What the model needs of one goroutine.
+    public struct Sample: Sendable {
+        public let id: UInt64
+        public let state: String
+        /// Seconds waited according to the runtime (waitsince), when known.
+        public let runtimeWaitSeconds: Double?
+        /// "function (file:line)" of the chosen location.
+        public let location: String
+        /// The whole stack, for grouping by stack.
+        public let stack: [String]
+        public let labels: [String: String]
+
+        public init(id: UInt64, state: String, runtimeWaitSeconds: Double?, location: String, stack: [String], labels: [String: String]) {
+            self.id = id
+            self.state = state
+            self.runtimeWaitSeconds = runtimeWaitSeconds
+            self.location = location
+            self.stack = stack
+            self.labels = labels
+        }
+    }
+
+    public struct Row: Sendable, Equatable {
+        public let key: String
+        public let count: Int
+        public let changeSinceLast: Int
+        public let changeSinceStart: Int
+        public let states: [(state: String, count: Int)]
+        public let longestWaitSeconds: Double?
+        /// Grew at each of the last `leakStreak` refreshes.
+        public let growing: Bool
+
+        public static func == (a: Row, b: Row) -> Bool {
+            a.key == b.key && a.count == b.count && a.changeSinceLast == b.changeSinceLast
+                && a.changeSinceStart == b.changeSinceStart && a.growing == b.growing
+                && a.states.map { "\($0.state)=\($0.count)" } == b.states.map { "\($0.state)=\($0.count)" }
+        }
+    }
+
+    public enum Sort: String, CaseIterable, Sendable {
+        case count, change, wait, name
+    }
+
+    /// Refreshes in a row a group must grow to be marked.
+    public let leakStreak: Int
+    public private(set) var grouping: Grouping
+    public private(set) var rows: [Row] = []
+    public private(set) var total = 0
+    private var baseline: [String: Int]?
+    private var previous: [String: Int] = [:]
+    private var streaks: [String: Int] = [:]
+    /// When gospy first saw each goroutine in its current state (for the observed wait).
+    private var seen: [UInt64: (state: String, since: Date)] = [:]
+
+    public init(grouping: Grouping = .function, leakStreak: Int = 3) {
+        self.grouping = grouping
+        self.leakStreak = leakStreak
+    }
+
+    /// Starts counting changes from the next snapshot.
+    public func resetBaseline() {
+        baseline = nil
+        previous = [:]
+        streaks = [:]
+    }
+
+    public func setGrouping(_ grouping: Grouping) {
+        self.grouping = grouping
+        resetBaseline()
+    }
+
+    func key(of sample: Sample) -> String {
+        switch grouping {
+        case .function: return sample.location
+        case .stack: return sample.stack.joined(separator: " ← ")
+        case .state: return sample.state
+        case let .label(name): return sample.labels[name].map { "\(name)=\($0)" } ?? "(no \(name) label)"
+        }
+    }
+
+    /// Feeds one snapshot.
+    public func update(_ samples: [Sample], now: Date = Date()) {
+        var counts: [String: Int] = [:]
+        var states: [String: [String: Int]] = [:]
+        var waits: [String: Double] = [:]
+        var nextSeen: [UInt64: (state: String, since: Date)] = [:]
+        nextSeen.reserveCapacity(samples.count)
+        for sample in samples {
+            let key = key(of: sample)
+            counts[key, default: 0] += 1
+            states[key, default: [:]][sample.state, default: 0] += 1
+            let since = seen[sample.id].flatMap { $0.state == sample.state ? $0.since : nil } ?? now
+            nextSeen[sample.id] = (sample.state, since)
+            let observed = now.timeIntervalSince(since)
+            let wait = max(sample.runtimeWaitSeconds ?? 0, observed)
+            if ["running", "runnable"].contains(sample.state) { continue }
+            waits[key] = max(waits[key] ?? 0, wait)
+        }
+        seen = nextSeen
+        if baseline == nil { baseline = counts }
+        var newStreaks: [String: Int] = [:]
+        rows = counts.map { key, count in
+            let last = previous[key]
+            let grew = last.map { count > $0 } ?? false
+            let streak = grew ? (streaks[key] ?? 0) + 1 : 0
+            newStreaks[key] = streak
+            return Row(key: key, count: count, changeSinceLast: count - (last ?? count),
+                       changeSinceStart: count - (baseline?[key] ?? 0),
+                       states: (states[key] ?? [:]).sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { ($0.key, $0.value) },
+                       longestWaitSeconds: waits[key], growing: streak >= leakStreak)
+        }
+        streaks = newStreaks
+        previous = counts
+        total = samples.count
+    }
+
+    /// The rows sorted and filtered for display.
+    public func view(sort: Sort, filter: String = "") -> [Row] {
+        let visible = filter.isEmpty ? rows : rows.filter { $0.key.localizedCaseInsensitiveContains(filter) }
+        return visible.sorted { a, b in
+            switch sort {
+            case .count: return (a.count, b.key) > (b.count, a.key)
+            case .change: return (abs(a.changeSinceLast), a.changeSinceStart, b.key) > (abs(b.changeSinceLast), b.changeSinceStart, a.key)
+            case .wait: return (a.longestWaitSeconds ?? -1, b.key) > (b.longestWaitSeconds ?? -1, a.key)
+            case .name: return a.key < b.key
+            }
+        }
+    }
+}

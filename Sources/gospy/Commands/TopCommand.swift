@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import GospyInspector
+import GospyProcess
+import GospyRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `gospy top --pid N`: a live view of a Go program's goroutines grouped by function.
+struct TopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "top",
+        abstract: "A live view of a running Go program's goroutines, grouped by function, refreshed in place.")
+
+    @OptionGroup var process: ProcessOptions
+
+    @Option(name: .long, help: "Seconds between refreshes.")
+    var interval: Double = 1
+
+    @Option(name: .customLong("group-by"), help: "function, stack, state or label:KEY.")
+    var groupBy: String = "function"
+
+    @Option(name: .long, help: "Which location names a goroutine's function group: user, start, caller, current.")
+    var pc: LocationKind = .user
+
+    @Flag(name: .long, help: "Print one plain-text snapshot per interval instead of a full-screen view (the default when stdout is not a terminal).")
+    var plain = false
+
+    @Option(name: .long, help: "Stop after this many refreshes.")
+    var iterations: Int?
+
+    @Flag(name: .long, help: "Count system goroutines too.")
+    var all = false
+
+    @Flag(name: .long, help: "No colours.")
+    var noColor = false
+
+    func validate() throws {
+        guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be between 0 and 3600 seconds") }
+        guard TopModel.Grouping(parsing: groupBy) != nil else {
+            throw ValidationError("--group-by must be function, stack, state or label:KEY")
+        }
+        if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+    }
+
+    func run() throws {
+        diagnosed {
+            let inspector = try Inspector(pid: process.pid, binary: process.bin)
+            let session = TopSession(command: self, inspector: inspector)
+            if plain || isatty(STDOUT_FILENO) != 1 {
+                try session.runPlain()
+            } else {
+                try session.runFullScreen()
+            }
+        }
+    }
+}
+
+/// One `gospy top` run: snapshots on a timer, keys, and drawing.
+final class TopSession {
+    let command: TopCommand
+    let inspector: Inspector
+    let model: TopModel
+    var sort = TopModel.Sort.count
+    var filter = ""
+    var editingFilter: String?
+    var paused = false
+    var showHelp = false
+    var lastCapture: Inspector.Capture?
+    var lastError: String?
+    let groupings: [TopModel.Grouping]
+
+    init(command: TopCommand, inspector: Inspector) {
+        self.command = command
+        self.inspector = inspector
+        let initial = TopModel.Grouping(parsing: command.groupBy) ?? .function
+        model = TopModel(grouping: initial)
+        var cycle: [TopModel.Grouping] = [.function, .stack, .state]
+        if case .label = initial { cycle.append(initial) }
+        groupings = cycle
+    }
+
+    /// Takes a snapshot and feeds the model. A failure is kept for the header and retried at
+    /// the next refresh, unless the target is gone.
+    func refresh() throws {
+        let needsStacks = command.pc == .user || model.grouping == .stack
+        do {
+            let capture = try inspector.capture(blocking: !command.process.nonBlocking, stacks: needsStacks)
+            model.update(samples(capture))
+            lastCapture = capture
+            lastError = nil
+        } catch {
+            if !inspector.procfs.exists { throw ProcessError.exited(pid: inspector.pid, during: "watching it") }
+            if let error = error as? ProcessError, case .exited = error { throw error }
+            lastError = Diagnosis.describe(error).message
+        }
+    }
+
+    func samples(_ capture: Inspector.Capture) -> [TopModel.Sample] {
+        let image = inspector.image
+        let snapshot = capture.snapshot
+        var labelReader: LabelReader?
+        if case .label = model.grouping { labelReader = LabelReader(image: image, memory: inspector.memory) }
+        var result: [TopModel.Sample] = []
+        result.reserveCapacity(snapshot.goroutines.count)
+        for (index, goroutine) in snapshot.goroutines.enumerated() {
+            if !command.all && image.isSystemGoroutine(goroutine) { continue }
+            let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc)
+            let name = location.map { "\($0.function) (\(($0.file as NSString).lastPathComponent):\($0.line))" } ?? "?"
+            var stack: [String] = []
+            if model.grouping == .stack, let stacks = capture.stacks, index < stacks.count {
+                stack = image.traceback(stacks[index]).frames.map(\.function)
+            }
+            var labels: [String: String] = [:]
+            if let labelReader { for pair in labelReader.labels(of: goroutine) { labels[pair.key] = pair.value } }
+            let waited = goroutine.waitSince != 0 && (goroutine.status == .waiting || goroutine.status == .syscall)
+                ? Double(snapshot.monotonicNow &- goroutine.waitSince) / 1e9 : nil
+            result.append(TopModel.Sample(id: goroutine.id, state: goroutine.stateText, runtimeWaitSeconds: waited,
+                                          location: name, stack: stack, labels: labels))
+        }
+        return result
+    }
+
+    func status() -> TopView.Status {
+        var counts: [String: Int] = [:]
+        for goroutine in lastCapture?.snapshot.goroutines ?? [] { counts[goroutine.status.name, default: 0] += 1 }
+        return TopView.Status(
+            pid: inspector.pid, binary: inspector.executableName, goVersion: inspector.image.executable.buildInfo.goVersion,
+            uptime: inspector.procfs.uptime(), gomaxprocs: lastCapture?.snapshot.gomaxprocs ?? 0,
+            goroutineCounts: counts, total: lastCapture?.snapshot.goroutines.count ?? 0,
+            threads: lastCapture?.threadStates ?? [:], snapshotSeconds: lastCapture?.elapsedSeconds,
+            stoppedSeconds: lastCapture?.stoppedSeconds, interval: command.interval, paused: paused,
+            grouping: model.grouping.description, sort: sort, filter: editingFilter.map { $0 + "_" } ?? filter,
+            error: lastError, unreadable: lastCapture?.snapshot.unreadableGoroutines ?? 0)
+    }
+
+    func lines(style: TerminalStyle, limit: Int?) -> [String] {
+        var lines = TopView.header(status(), style: style)
+        if showHelp { lines += [""] + TopView.help }
+        lines.append("")
+        lines.append(TopView.columns(style: style))
+        let rows = model.view(sort: sort, filter: filter)
+        let shown = limit.map { Array(rows.prefix(max(0, $0 - lines.count))) } ?? rows
+        lines += shown.map { TopView.row($0, style: style) }
+        return lines
+    }
+
+    func runPlain() throws {
+        let style = TerminalStyle(enabled: false)
+        var count = 0
+        while true {
+            try refresh()
+            count += 1
+            Output.write(lines(style: style, limit: nil).joined(separator: "\n") + "\n\n")
+            if let iterations = command.iterations, count >= iterations { return }
+            Thread.sleep(forTimeInterval: command.interval)
+        }
+    }
+
+    func runFullScreen() throws {
+        let terminal = Terminal()
+        terminal.enter()
+        defer { terminal.restore() }
+        let style = TerminalStyle(enabled: !command.noColor)
+        var nextRefresh = Date()
+        var lastSize = terminal.size()
+        var refreshes = 0
+        var dirty = true
+        while true {
+            if !paused && Date() >= nextRefresh {
+                try refresh()
+                refreshes += 1
+                nextRefresh = Date().addingTimeInterval(command.interval)
+                dirty = true
+                if let iterations = command.iterations, refreshes > iterations { return }
+            }
+            let size = terminal.size()
+            if size != lastSize {
+                lastSize = size
+                dirty = true
+            }
+            if dirty {
+                terminal.draw(lines(style: style, limit: size.rows))
+                dirty = false
+            }
+            let wait = paused ? 0.1 : min(0.1, max(0, nextRefresh.timeIntervalSinceNow))
+            let keys = terminal.readKeys(timeout: Int32(wait * 1000))
+            for key in keys {
+                if handle(key) == .quit { return }
+                dirty = true
+            }
+        }
+    }
+
+    enum KeyResult { case handled, quit }
+
+    func handle(_ key: UInt8) -> KeyResult {
+        if var text = editingFilter {
+            switch key {
+            case 0x0d, 0x0a:
+                filter = text
+                editingFilter = nil
+            case 0x1b:
+                filter = ""
+                editingFilter = nil
+            case 0x7f, 0x08:
+                if !text.isEmpty { text.removeLast() }
+                editingFilter = text
+            default:
+                if key >= 0x20 && key < 0x7f { text.append(Character(UnicodeScalar(key))) }
+                editingFilter = text
+            }
+            return .handled
+        }
+        switch Character(UnicodeScalar(key)) {
+        case "q", "\u{03}": return .quit
+        case "c": sort = .count
+        case "d": sort = .change
+        case "w": sort = .wait
+        case "n": sort = .name
+        case "/": editingFilter = ""
+        case "p": paused.toggle()
+        case "r": model.resetBaseline()
+        case "?", "h": showHelp.toggle()
+        case "g":
+            let index = groupings.firstIndex(of: model.grouping) ?? -1
+            model.setGrouping(groupings[(index + 1) % groupings.count])
+            if let capture = lastCapture, capture.stacks != nil || model.grouping != .stack { model.update(samples(capture)) }
+        default: break
+        }
+        return .handled
+    }
+}
