@@ -42,7 +42,7 @@ public struct RuntimeImage: Sendable {
     // MARK: - Symbolising process addresses
 
     /// A source location for a process address, as gospy prints it.
-    public struct Location: Sendable, Equatable, Codable {
+    public struct Location: Sendable, Hashable, Codable {
         /// The name as the runtime prints it (generic type arguments shown as "[...]").
         public let function: String
         public let file: String
@@ -166,6 +166,51 @@ final class SymbolCache: @unchecked Sendable {
     private var locations: [Key: RuntimeImage.Location?] = [:]
     private var names: [UInt64: String?] = [:]
     private var logical: [UInt64: [LogicalFrame]] = [:]
+    private var frameInfo: [UInt64: FrameInfo?] = [:]
+    private var tracebacks: [StackKey: TracebackBody] = [:]
+
+    /// What the unwinder needs of the function at a PC.
+    struct FrameInfo {
+        let entry: UInt64
+        let spDelta: Int32?
+        let topFrame: Bool
+        let writesSP: Bool
+        let funcID: UInt8
+    }
+
+    struct StackKey: Hashable {
+        let pcs: [UInt64]
+        let trapped: [Bool]
+        let showRuntime: Bool
+    }
+
+    func frameInfo(_ pc: UInt64, _ compute: () -> FrameInfo?) -> FrameInfo? {
+        lock.lock()
+        if let hit = frameInfo[pc] {
+            lock.unlock()
+            return hit
+        }
+        lock.unlock()
+        let value = compute()
+        lock.lock()
+        frameInfo[pc] = .some(value)
+        lock.unlock()
+        return value
+    }
+
+    func traceback(_ key: StackKey, _ compute: () -> TracebackBody) -> TracebackBody {
+        lock.lock()
+        if let hit = tracebacks[key] {
+            lock.unlock()
+            return hit
+        }
+        lock.unlock()
+        let value = compute()
+        lock.lock()
+        if tracebacks.count < 100_000 { tracebacks[key] = value }
+        lock.unlock()
+        return value
+    }
     private var logicalTrapped: [UInt64: [LogicalFrame]] = [:]
 
     func frames(_ pc: UInt64, _ trapped: Bool, _ compute: () -> [LogicalFrame]) -> [LogicalFrame] {

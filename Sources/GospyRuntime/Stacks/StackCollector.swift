@@ -6,7 +6,9 @@ public struct StackCollector {
     public let image: RuntimeImage
     public let memory: MemoryReader
     /// Bytes read up front from each goroutine's SP (most parked stacks are shallower).
-    public static let prefetch: UInt64 = 4096
+    public static let prefetch: UInt64 = 1024
+    /// Bytes read in the second pass for stacks the first did not cover.
+    public static let deepRead: UInt64 = 256 << 10
     /// Goroutines per gather, bounding memory for a million goroutines.
     public static let batch = 32_768
 
@@ -46,17 +48,43 @@ public struct StackCollector {
                 guard start.sp >= goroutine.stackLo, start.sp < goroutine.stackHi else { return MemoryRange(address: start.sp, size: 0) }
                 return MemoryRange(address: start.sp, size: Int(min(goroutine.stackHi - start.sp, Self.prefetch)))
             }
-            let gathered = memory.gather(ranges: ranges)
-            for (offset, (goroutine, start)) in zip(slice, starts).enumerated() {
-                let index = offset
+            // First pass: the top of every stack; a walk that needs more is redone after a
+            // second batched read of the deeper parts, so deep stacks cost no syscall each.
+            let first = memory.gather(ranges: ranges)
+            var stacks: [UnwoundStack] = []
+            var deep: [Int] = []
+            for (index, (goroutine, start)) in zip(slice, starts).enumerated() {
+                var missed = false
                 let stack = unwinder.unwind(
                     pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
                     trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin
                 ) { address in
-                    gathered.u64(index, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
+                    if let word = first.u64(index, at: address) { return word }
+                    missed = true
+                    return nil
                 }
-                result.append(stack)
+                stacks.append(stack)
+                if missed { deep.append(index) }
             }
+            if !deep.isEmpty {
+                let deepRanges = deep.map { index -> MemoryRange in
+                    let goroutine = slice[slice.startIndex + index]
+                    let sp = starts[index].sp
+                    return MemoryRange(address: sp, size: Int(min(goroutine.stackHi &- sp, Self.deepRead)))
+                }
+                let second = memory.gather(ranges: deepRanges)
+                for (slot, index) in deep.enumerated() {
+                    let goroutine = slice[slice.startIndex + index]
+                    let start = starts[index]
+                    stacks[index] = unwinder.unwind(
+                        pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
+                        trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin
+                    ) { address in
+                        second.u64(slot, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
+                    }
+                }
+            }
+            result.append(contentsOf: stacks)
             position += slice.count
         }
         return result

@@ -44,6 +44,18 @@ public struct StackUnwinder {
         cgocallback = ids["cgocallback"]
     }
 
+    /// The function facts at a PC, cached: stacks repeat the same PCs.
+    func frameInfo(_ pc: UInt64) -> SymbolCache.FrameInfo? {
+        image.cache.frameInfo(pc) {
+            let table = image.executable.pclntab
+            let bias = image.loadBias
+            guard pc >= bias, let function = table.function(containing: pc - bias) else { return nil }
+            return SymbolCache.FrameInfo(
+                entry: function.entry &+ bias, spDelta: table.spDelta(function: function, pc: pc - bias),
+                topFrame: function.isTopFrame, writesSP: function.writesSP, funcID: function.funcID)
+        }
+    }
+
     /// - Parameters:
     ///   - trapped: the start is a trap PC (registers), not a saved return address.
     ///   - fromSyscall: the start is g.syscallpc/sp (its function may write SP after saving them).
@@ -55,8 +67,6 @@ public struct StackUnwinder {
         var pc = startPC
         var sp = startSP
         var trap = trapped
-        let table = image.executable.pclntab
-        let bias = image.loadBias
         if pc == 0 {
             // A call through a nil function: start in the caller.
             guard let caller = word(sp) else {
@@ -72,22 +82,21 @@ public struct StackUnwinder {
                 stack.end = .truncated("sp 0x\(String(sp, radix: 16)) outside the goroutine's stack")
                 return stack
             }
-            guard pc >= bias, let function = table.function(containing: pc - bias) else {
+            guard let info = frameInfo(pc) else {
                 stack.end = .truncated("unknown pc 0x\(String(pc, radix: 16))")
                 return stack
             }
-            let entry = function.entry &+ bias
-            stack.frames.append(PhysicalFrame(pc: pc, sp: sp, entry: entry, trapped: trap))
-            if function.isTopFrame { return stack }
-            var writesSP = function.writesSP
-            if function.funcID == cgocallback && cgocallback != 0 { writesSP = false }
+            stack.frames.append(PhysicalFrame(pc: pc, sp: sp, entry: info.entry, trapped: trap))
+            if info.topFrame { return stack }
+            var writesSP = info.writesSP
+            if info.funcID == cgocallback && cgocallback != 0 { writesSP = false }
             if innermost && fromSyscall { writesSP = false }
             if writesSP {
                 // The frame moved SP in a way the tables do not describe: the runtime stops here
                 // too, silently.
                 return stack
             }
-            guard let delta = table.spDelta(function: function, pc: pc - bias), delta >= 0 else {
+            guard let delta = info.spDelta, delta >= 0 else {
                 stack.end = .truncated("no frame size for pc 0x\(String(pc, radix: 16))")
                 return stack
             }
@@ -96,7 +105,7 @@ public struct StackUnwinder {
                 stack.end = .truncated("stack unreadable at 0x\(String(fp &- 8, radix: 16))")
                 return stack
             }
-            trap = injected.contains(function.funcID)
+            trap = injected.contains(info.funcID)
             if returnAddress == 0 { return stack }
             guard fp > sp else {
                 stack.end = .truncated("frame did not advance")

@@ -96,6 +96,12 @@ extension RuntimeImage {
     /// 100 physical frames; 1.21+ prints the first and last 50 shown frames. If no frame would
     /// be shown, all are (the runtime retries with runtime frames included).
     public func traceback(_ stack: UnwoundStack, showRuntime: Bool = false) -> TracebackBody {
+        // Goroutines share stacks: a million goroutines often have a few hundred distinct ones.
+        let key = SymbolCache.StackKey(pcs: stack.frames.map(\.pc), trapped: stack.frames.map(\.trapped), showRuntime: showRuntime)
+        return cache.traceback(key) { uncachedTraceback(stack, showRuntime: showRuntime) }
+    }
+
+    private func uncachedTraceback(_ stack: UnwoundStack, showRuntime: Bool) -> TracebackBody {
         let legacy = !executable.version.atLeast(1, 21)
         let physical = legacy ? UnwoundStack(frames: Array(stack.frames.prefix(100)), end: stack.end, origin: stack.origin) : stack
         var shown = showRuntime ? logicalFrames(physical) : filterShown(logicalFrames(physical))

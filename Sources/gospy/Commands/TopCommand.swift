@@ -104,10 +104,19 @@ final class TopSession {
         if case .label = model.grouping { labelReader = LabelReader(image: image, memory: inspector.memory) }
         var result: [TopModel.Sample] = []
         result.reserveCapacity(snapshot.goroutines.count)
+        var names: [RuntimeImage.Location: String] = [:]
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             if !command.all && image.isSystemGoroutine(goroutine) { continue }
             let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc)
-            let name = location.map { "\($0.function) (\(($0.file as NSString).lastPathComponent):\($0.line))" } ?? "?"
+            var name = "?"
+            if let location {
+                if let known = names[location] {
+                    name = known
+                } else {
+                    name = "\(location.function) (\((location.file as NSString).lastPathComponent):\(location.line))"
+                    names[location] = name
+                }
+            }
             var stack: [String] = []
             if model.grouping == .stack, let stacks = capture.stacks, index < stacks.count {
                 stack = image.traceback(stacks[index]).frames.map(\.function)
@@ -150,11 +159,13 @@ final class TopSession {
         let style = TerminalStyle(enabled: false)
         var count = 0
         while true {
+            let started = Date()
             try refresh()
             count += 1
             Output.write(lines(style: style, limit: nil).joined(separator: "\n") + "\n\n")
             if let iterations = command.iterations, count >= iterations { return }
-            Thread.sleep(forTimeInterval: command.interval)
+            // Refreshes start every interval, whatever a snapshot costs.
+            Thread.sleep(forTimeInterval: max(0, command.interval - Date().timeIntervalSince(started)))
         }
     }
 
@@ -169,9 +180,10 @@ final class TopSession {
         var dirty = true
         while true {
             if !paused && Date() >= nextRefresh {
+                let started = Date()
                 try refresh()
                 refreshes += 1
-                nextRefresh = Date().addingTimeInterval(command.interval)
+                nextRefresh = started.addingTimeInterval(command.interval)
                 dirty = true
                 if let iterations = command.iterations, refreshes > iterations { return }
             }
