@@ -112,6 +112,15 @@ public final class ProcessStopper: @unchecked Sendable {
                 }
             }
             if pending.isEmpty { break }
+            // The target died meanwhile: its leader is reported only after every thread, so
+            // do not wait for the deadline.
+            if !procfs.exists || (try? procfs.stat())?.state == "Z" {
+                throw ProcessError.exited(pid: pid, during: "stopping it")
+            }
+            for tid in pending where access("/proc/\(pid)/task/\(tid)", F_OK) != 0 {
+                pending.remove(tid)
+                stopped[tid] = nil
+            }
             if Date() > deadline { throw ProcessError.stopTimedOut(pid: pid, tids: pending.sorted()) }
             usleep(pause)
             pause = min(pause * 2, 2000)
