@@ -114,37 +114,73 @@ public final class TopModel {
 
     /// Feeds one snapshot.
     public func update(_ samples: [Sample], now: Date = Date()) {
-        var counts: [String: Int] = [:]
-        var states: [String: [String: Int]] = [:]
-        var waits: [String: Double] = [:]
+        // Keys and states are interned to small integers: hashing a string once per distinct
+        // value instead of several times per goroutine.
+        var keyIDs: [String: Int] = [:]
+        var keys: [String] = []
+        var stateIDs: [String: Int] = [:]
+        var stateNames: [String] = []
+        var counts: [Int] = []
+        var stateCounts: [[Int: Int]] = []
+        var waits: [Double?] = []
         var nextSeen: [UInt64: (state: String, since: Date)] = [:]
         nextSeen.reserveCapacity(samples.count)
+        var lastKey = ""
+        var lastKeyID = -1
         for sample in samples {
             let key = key(of: sample)
-            counts[key, default: 0] += 1
-            states[key, default: [:]][sample.state, default: 0] += 1
-            let since = seen[sample.id].flatMap { $0.state == sample.state ? $0.since : nil } ?? now
-            nextSeen[sample.id] = (sample.state, since)
-            let observed = now.timeIntervalSince(since)
-            let wait = max(sample.runtimeWaitSeconds ?? 0, observed)
-            if ["running", "runnable"].contains(sample.state) { continue }
-            waits[key] = max(waits[key] ?? 0, wait)
+            let k: Int
+            if key == lastKey, lastKeyID >= 0 {
+                k = lastKeyID
+            } else if let known = keyIDs[key] {
+                k = known
+            } else {
+                k = keys.count
+                keyIDs[key] = k
+                keys.append(key)
+                counts.append(0)
+                stateCounts.append([:])
+                waits.append(nil)
+            }
+            lastKey = key
+            lastKeyID = k
+            let s: Int
+            if let known = stateIDs[sample.state] {
+                s = known
+            } else {
+                s = stateNames.count
+                stateIDs[sample.state] = s
+                stateNames.append(sample.state)
+            }
+            counts[k] += 1
+            stateCounts[k][s, default: 0] += 1
+            let previousSeen = seen[sample.id]
+            let since = previousSeen.flatMap { $0.state == sample.state ? $0.since : nil } ?? now
+            nextSeen[sample.id] = (previousSeen?.state == sample.state ? previousSeen!.state : sample.state, since)
+            if sample.state == "running" || sample.state == "runnable" { continue }
+            let wait = max(sample.runtimeWaitSeconds ?? 0, now.timeIntervalSince(since))
+            waits[k] = max(waits[k] ?? 0, wait)
         }
         seen = nextSeen
-        if baseline == nil { baseline = counts }
+        var byName: [String: Int] = [:]
+        for (index, key) in keys.enumerated() { byName[key] = counts[index] }
+        if baseline == nil { baseline = byName }
         var newStreaks: [String: Int] = [:]
-        rows = counts.map { key, count in
+        rows = keys.indices.map { index in
+            let key = keys[index]
+            let count = counts[index]
             let last = previous[key]
             let grew = last.map { count > $0 } ?? false
             let streak = grew ? (streaks[key] ?? 0) + 1 : 0
             newStreaks[key] = streak
+            let states = stateCounts[index].map { (state: stateNames[$0.key], count: $0.value) }
+                .sorted { ($0.count, $1.state) > ($1.count, $0.state) }
             return Row(key: key, count: count, changeSinceLast: count - (last ?? count),
-                       changeSinceStart: count - (baseline?[key] ?? 0),
-                       states: (states[key] ?? [:]).sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { ($0.key, $0.value) },
-                       longestWaitSeconds: waits[key], growing: streak >= leakStreak)
+                       changeSinceStart: count - (baseline?[key] ?? 0), states: states,
+                       longestWaitSeconds: waits[index], growing: streak >= leakStreak)
         }
         streaks = newStreaks
-        previous = counts
+        previous = byName
         total = samples.count
     }
 

@@ -134,6 +134,24 @@ def bench_dump(n, runs, target_path):
         target.close()
 
 
+def bench_top(n, target_path, iterations=10, interval=0.5):
+    target = Target(target_path, ["-scenario=many", f"-n={n}"])
+    try:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", GOSPY, "top", "--pid", str(target.pid), "--plain",
+                               "--iterations", str(iterations), "--interval", str(interval)], capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"bench: gospy top failed: {proc.stderr}")
+        user, system, rss = proc.stderr.strip().splitlines()[-1].split()
+        stopped = [float(line.split("target stopped ")[1].split(" ms")[0]) for line in proc.stdout.splitlines()
+                   if "target stopped" in line]
+        return dict(n=n, rate=iterations / wall, cpu=(float(user) + float(system)) / wall,
+                    stopped=median(stopped) if stopped else 0, rss=int(rss))
+    finally:
+        target.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -141,6 +159,7 @@ def main():
     parser.add_argument("--skip-info", action="store_true")
     parser.add_argument("--skip-summary", action="store_true")
     parser.add_argument("--dump-sizes", default="100000,1000000")
+    parser.add_argument("--top-sizes", default="100000")
     parser.add_argument("--release", default="1.27")
     parser.add_argument("--mode", default="distro")
     args = parser.parse_args()
@@ -174,6 +193,13 @@ def main():
             r = bench_dump(n, args.runs, target)
             print(f"| {r['n']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e6:.1f} MB) | {r['wall'] * 1000:.0f} ms | "
                   f"{r['stopped'] * 1000:.1f} ms | {r['size'] / 1e6:.1f} MB | {r['rss'] / 1024:.0f} MiB |", flush=True)
+    if args.top_sizes:
+        print("\n### gospy top --plain, 10 refreshes at --interval 0.5\n")
+        print("| goroutines | refreshes per second | gospy CPU (cores) | target stopped per refresh | gospy peak RSS |")
+        print("|---|---|---|---|---|")
+        for n in [int(s) for s in args.top_sizes.split(",")]:
+            r = bench_top(n, target)
+            print(f"| {r['n']:,} | {r['rate']:.2f} | {r['cpu']:.2f} | {r['stopped']:.1f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
 
 
 if __name__ == "__main__":

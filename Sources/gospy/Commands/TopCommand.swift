@@ -104,22 +104,41 @@ final class TopSession {
         if case .label = model.grouping { labelReader = LabelReader(image: image, memory: inspector.memory) }
         var result: [TopModel.Sample] = []
         result.reserveCapacity(snapshot.goroutines.count)
+        // A million goroutines share a few hundred stacks and start functions: name each once.
         var names: [RuntimeImage.Location: String] = [:]
+        var byStack: [[UInt64]: (name: String, stack: [String])] = [:]
+        var system: [UInt64: Bool] = [:]
+        func describe(_ location: RuntimeImage.Location?) -> String {
+            guard let location else { return "?" }
+            if let known = names[location] { return known }
+            let name = "\(location.function) (\((location.file as NSString).lastPathComponent):\(location.line))"
+            names[location] = name
+            return name
+        }
+        let perStack = command.pc == .user || model.grouping == .stack
         for (index, goroutine) in snapshot.goroutines.enumerated() {
-            if !command.all && image.isSystemGoroutine(goroutine) { continue }
-            let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc)
-            var name = "?"
-            if let location {
-                if let known = names[location] {
-                    name = known
-                } else {
-                    name = "\(location.function) (\((location.file as NSString).lastPathComponent):\(location.line))"
-                    names[location] = name
-                }
+            if !command.all {
+                let isSystem = system[goroutine.startPC] ?? {
+                    let value = image.isSystemGoroutine(goroutine)
+                    // Finalizer and cleanup goroutines depend on their state: do not cache those.
+                    if !(image.rawFunctionName(at: goroutine.startPC) ?? "").hasPrefix("runtime.run") { system[goroutine.startPC] = value }
+                    return value
+                }()
+                if isSystem { continue }
             }
+            var name: String
             var stack: [String] = []
-            if model.grouping == .stack, let stacks = capture.stacks, index < stacks.count {
-                stack = image.traceback(stacks[index]).frames.map(\.function)
+            if perStack, let stacks = capture.stacks, index < stacks.count {
+                let pcs = stacks[index].frames.map(\.pc)
+                if let known = byStack[pcs] {
+                    (name, stack) = known
+                } else {
+                    name = describe(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc))
+                    if model.grouping == .stack { stack = image.traceback(stacks[index]).frames.map(\.function) }
+                    byStack[pcs] = (name, stack)
+                }
+            } else {
+                name = describe(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc))
             }
             var labels: [String: String] = [:]
             if let labelReader { for pair in labelReader.labels(of: goroutine) { labels[pair.key] = pair.value } }
