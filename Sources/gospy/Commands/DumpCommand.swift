@@ -43,7 +43,7 @@ struct DumpCommand: ParsableCommand {
                 if system && !all { continue }
                 items.append(DumpedGoroutine(
                     goroutine: goroutine, stack: stack, body: image.traceback(stack, showRuntime: runtimeFrames),
-                    allFrames: image.logicalFrames(stack), createdBy: image.createdBy(goroutine),
+                    allFrames: { image.logicalFrames(stack) }, createdBy: image.createdBy(goroutine),
                     waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
             }
             // Labels are read after the target resumed: they are immutable once set.
@@ -52,23 +52,39 @@ struct DumpCommand: ParsableCommand {
             for item in items where item.goroutine.labels != 0 {
                 labels[item.goroutine.address] = labelReader.labels(of: item.goroutine).map { ($0.key, $0.value) }
             }
-            let text: String
-            switch format {
-            case .traceback: text = TracebackRenderer.render(items)
-            case .grouped: text = GroupedRenderer.render(items, labels: labels)
-            case .json:
-                text = try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
-                                    runtimeFrames: runtimeFrames).json()
-            }
+            // Written as it is produced: to the file, or to standard output.
+            var file: FileHandle?
             if let output {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output))
-            } else {
-                Output.write(text)
+                guard FileManager.default.createFile(atPath: output, contents: nil),
+                      let handle = FileHandle(forWritingAtPath: output) else {
+                    throw DumpError.cannotWrite(output)
+                }
+                file = handle
+            }
+            defer { try? file?.close() }
+            let sink: (String) -> Void = { text in
+                if let file { file.write(Data(text.utf8)) } else { Output.write(text) }
+            }
+            switch format {
+            case .traceback: TracebackRenderer.render(items, to: sink)
+            case .grouped: sink(GroupedRenderer.render(items, labels: labels))
+            case .json:
+                sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
+                                  runtimeFrames: runtimeFrames).json())
             }
             if process.verbose {
                 let stopped = capture.stoppedSeconds.map { String(format: "stopped %.3f ms, ", $0 * 1000) } ?? "not stopped, "
                 Output.error("gospy: \(items.count) goroutines; \(stopped)took \(String(format: "%.3f", capture.elapsedSeconds * 1000)) ms\n")
             }
+        }
+    }
+}
+
+enum DumpError: Error, CustomStringConvertible {
+    case cannotWrite(String)
+    var description: String {
+        switch self {
+        case let .cannotWrite(path): return "cannot write \(path): check the directory exists and is writable"
         }
     }
 }

@@ -7,7 +7,8 @@ struct DumpedGoroutine {
     let goroutine: Goroutine
     let stack: UnwoundStack
     let body: TracebackBody
-    let allFrames: [LogicalFrame]
+    /// Every logical frame, runtime ones included (computed when a format needs them).
+    let allFrames: () -> [LogicalFrame]
     let createdBy: CreatedBy?
     let waitMinutes: Int?
     let system: Bool
@@ -54,8 +55,19 @@ enum TracebackRenderer {
         return out
     }
 
-    static func render(_ items: [DumpedGoroutine]) -> String {
-        items.map(render).joined(separator: "\n")
+    /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
+    static func render(_ items: [DumpedGoroutine], to sink: (String) -> Void) {
+        var chunk = ""
+        chunk.reserveCapacity(1 << 17)
+        for (index, item) in items.enumerated() {
+            if index > 0 { chunk += "\n" }
+            chunk += render(item)
+            if chunk.utf8.count >= 1 << 16 {
+                sink(chunk)
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        if !chunk.isEmpty { sink(chunk) }
     }
 }
 
@@ -89,7 +101,7 @@ enum GroupedRenderer {
             }
             // Like the runtime's profile: runtime frames at the top are skipped, goexit never shown.
             var show = false
-            for frame in group.item.allFrames {
+            for frame in group.item.allFrames() {
                 if frame.rawName == "runtime.goexit" { continue }
                 if !show && frame.rawName.hasPrefix("runtime.") { continue }
                 show = true
@@ -146,7 +158,7 @@ struct DumpJSON: Encodable {
     init(goVersion: String, items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], runtimeFrames: Bool) {
         self.goVersion = goVersion
         goroutines = items.map { item in
-            let frames = runtimeFrames ? item.allFrames : item.body.frames + item.body.tail
+            let frames = runtimeFrames ? item.allFrames() : item.body.frames + item.body.tail
             var truncated: String?
             if case let .truncated(reason) = item.stack.end { truncated = reason }
             return Item(
