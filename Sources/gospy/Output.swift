@@ -20,4 +20,18 @@ enum Output {
     }
 
     static func error(_ text: String) { write(text, to: STDERR_FILENO) }
+
+    static func write(_ bytes: [UInt8], to fd: Int32 = STDOUT_FILENO) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+    }
 }

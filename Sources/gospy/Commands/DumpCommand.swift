@@ -13,12 +13,12 @@ struct DumpCommand: ParsableCommand {
         abstract: "Every goroutine's full stack: the runtime's traceback format, grouped, or JSON.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case traceback, grouped, json
+        case traceback, grouped, json, pprof
     }
 
     @OptionGroup var process: ProcessOptions
 
-    @Option(name: .long, help: "traceback (the runtime's debug=2 format), grouped (like debug=1), json.")
+    @Option(name: .long, help: "traceback (the runtime's debug=2 format), grouped (like debug=1), json, pprof (gzipped profile.proto for go tool pprof; use -o).")
     var format: Format = .traceback
 
     @Flag(name: .long, help: "Show system goroutines too.")
@@ -29,6 +29,12 @@ struct DumpCommand: ParsableCommand {
 
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
     var output: String?
+
+    func validate() throws {
+        if format == .pprof && output == nil && isatty(STDOUT_FILENO) == 1 {
+            throw ValidationError("--format pprof writes binary data: give -o FILE or redirect standard output")
+        }
+    }
 
     func run() throws {
         diagnosed {
@@ -71,6 +77,9 @@ struct DumpCommand: ParsableCommand {
             case .json:
                 sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
                                   runtimeFrames: runtimeFrames).json())
+            case .pprof:
+                let bytes = try PprofRenderer.render(items, labels: labels, image: image, binaryName: inspector.executableName)
+                if let file { file.write(Data(bytes)) } else { Output.write(bytes) }
             }
             if process.verbose {
                 let stopped = capture.stoppedSeconds.map { String(format: "stopped %.3f ms, ", $0 * 1000) } ?? "not stopped, "
