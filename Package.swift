@@ -52,10 +52,12 @@ let package = Package(
             name: "GospyOutputTests",
             dependencies: ["GospyOutput", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        .testTarget(name: "GospyBinaryTests", dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime"]),
+        // Test helpers shared by the test targets (building the Go probe, a seeded RNG).
+        .target(name: "GospyTestSupport", path: "Tests/GospyTestSupport"),
+        .testTarget(name: "GospyBinaryTests", dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyTestSupport"]),
         .testTarget(
             name: "GospyIntegrationTests",
-            dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector"]
+            dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyTestSupport"]
         ),
     ]
 )

@@ -5,18 +5,7 @@ import Glibc
 /// Unbuffered writes to a file descriptor (stdio's globals are not concurrency-safe in Swift 6).
 enum Output {
     static func write(_ text: String, to fd: Int32 = STDOUT_FILENO) {
-        var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
+        write(Array(text.utf8), to: fd)
     }
 
     static func error(_ text: String) { write(text, to: STDERR_FILENO) }

@@ -1,4 +1,5 @@
 import Testing
+import GospyTestSupport
 @testable import GospyBinary
 
 @Suite struct PclntabTests {
@@ -99,7 +100,7 @@ import Testing
     /// Random damage to a valid table: lookups may fail, never trap.
     @Test func randomDamageNeverTraps() throws {
         let (bytes, gofunc) = Self.sampleBuilder(.go120).build()
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         for _ in 0..<2000 {
             var damaged = bytes
             for _ in 0..<4 {
@@ -116,14 +117,3 @@ import Testing
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GospyTestSupport
 @testable import GospyBinary
 
 /// X86Decoder on literal encodings, on hostile bytes, and against objdump on real Go binaries.
@@ -296,7 +297,7 @@ import Testing
     }
 
     @Test func randomBytesNeverTrap() {
-        var rng = X86SplitMix(seed: 0x5EED_600D)
+        var rng = SeededGenerator(seed: 0x5EED_600D)
         var decoded = 0
         for round in 0..<4000 {
             let count = Int(rng.next() % 48)
@@ -341,17 +342,6 @@ import Testing
 }
 
 /// A tiny deterministic generator (SplitMix64) so the fuzz input is the same on every run.
-private struct X86SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Builds a Go program whose binary pulls in the runtime's and the crypto packages' assembly
 /// (SSE, AVX2, AVX-512, AES-NI, SHA-NI, BMI2, ADX), disassembles it with objdump, and compares

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GospyTestSupport
 
 /// Bad input gets one line naming the problem and a distinct exit code; never a trap.
 @Suite struct BadInputTests {

@@ -2,6 +2,7 @@ import Foundation
 import GospyBinary
 import GospyRuntime
 import Testing
+import GospyTestSupport
 
 /// The built-in layout tables (GeneratedLayouts.swift) against DWARF read again from the probe
 /// built with each toolchain, plus spot checks of the tables that need no toolchain.
@@ -248,80 +249,17 @@ import Testing
 
 // MARK: - Building the probe
 
-/// Builds scripts/layoutprobe with an installed toolchain, caching the result under
-/// ~/.cache/gospy/layoutprobe/ (keyed by release, toolchain version, flags and source).
-/// (The same helper as in GospyBinaryTests: test targets cannot share code here.)
+/// The probe builder (GospyTestSupport) plus the skip condition, which needs Testing.
 enum LayoutProbe {
-    static let home = FileManager.default.homeDirectoryForCurrentUser.path
-    static let toolchains = ProcessInfo.processInfo.environment["GOSPY_TOOLCHAINS"] ?? home + "/.cache/gospy/toolchains"
-    static let probeSource = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("scripts/layoutprobe").path
-
-    static func goroot(_ release: String) -> String { toolchains + "/go" + release }
+    static func goroot(_ release: String) -> String { GoProbe.goroot(release) }
 
     /// Runs a test only when Go `release`'s toolchain is installed; otherwise it is reported as
     /// skipped, naming the toolchain.
     static func toolchain(_ release: String) -> ConditionTrait {
-        .enabled(if: isInstalled(release), "needs the Go \(release) toolchain at \(goroot(release))")
+        .enabled(if: GoProbe.isInstalled(release), "needs the Go \(release) toolchain at \(goroot(release))")
     }
 
-    static func isInstalled(_ release: String) -> Bool {
-        FileManager.default.isExecutableFile(atPath: goroot(release) + "/bin/go")
-    }
-
-    /// The probe built with Go `release` (with DWARF, or with -ldflags=-s -w).
     static func binary(release: String, stripped: Bool = false) throws -> String {
-        let goroot = goroot(release)
-        let flags = stripped ? ["-ldflags=-s -w"] : []
-        var key = "\(release)|\(flags)|"
-        key += (try? String(contentsOfFile: goroot + "/VERSION", encoding: .utf8)) ?? "no VERSION"
-        for file in ["main.go", "go.mod"] {
-            key += (try? String(contentsOfFile: probeSource + "/" + file, encoding: .utf8)) ?? ""
-        }
-        let directory = home + "/.cache/gospy/layoutprobe/go\(release)-\(fnv1a(key))"
-        let output = directory + (stripped ? "/probe-stripped" : "/probe")
-        if FileManager.default.fileExists(atPath: output) { return output }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let temporary = output + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        var environment = ProcessInfo.processInfo.environment
-        environment["GOTOOLCHAIN"] = "local"
-        environment["GOFLAGS"] = ""
-        environment["GOENV"] = "off"
-        environment["GOROOT"] = goroot
-        environment["GOCACHE"] = home + "/.cache/gospy/gocache/go" + release
-        environment["GOOS"] = "linux"
-        environment["GOARCH"] = "amd64"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: goroot + "/bin/go")
-        process.arguments = ["build"] + flags + ["-o", temporary, "."]
-        process.currentDirectoryURL = URL(fileURLWithPath: probeSource)
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = errors
-        try process.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw LayoutProbeBuildError(release: release, output: message)
-        }
-        _ = rename(temporary, output)  // atomic: concurrent builds of the same probe are harmless
-        return output
+        try GoProbe.binary(release: release, stripped: stripped)
     }
-
-    private static func fnv1a(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
-    }
-}
-
-struct LayoutProbeBuildError: Error, CustomStringConvertible {
-    let release: String
-    let output: String
-    var description: String { "building scripts/layoutprobe with Go \(release) failed:\n\(output)" }
 }

@@ -23,7 +23,7 @@ struct InfoCommand: ParsableCommand {
 }
 
 /// Everything `gospy info` prints, gathered once and rendered as text or JSON.
-struct InfoReport: Encodable {
+struct InfoReport: JSONOutput {
     struct Global: Encodable {
         let name: String
         let address: String?
@@ -98,11 +98,6 @@ struct InfoReport: Encodable {
         waitReasons = globals.waitReasonCount
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
-    }
 
     func text() -> String {
         func yes(_ flag: Bool) -> String { flag ? "yes" : "no" }

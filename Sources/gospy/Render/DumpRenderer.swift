@@ -125,7 +125,7 @@ extension LogicalFrame {
 }
 
 /// One JSON object per goroutine.
-struct DumpJSON: Encodable {
+struct DumpJSON: JSONOutput {
     struct Frame: Encodable {
         let function: String
         let file: String
@@ -175,9 +175,4 @@ struct DumpJSON: Encodable {
         }
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
-    }
 }

@@ -3,7 +3,7 @@ import GospyInspector
 import GospyRuntime
 
 /// The summary of one snapshot, built once and rendered as text or JSON.
-struct SummaryReport: Encodable {
+struct SummaryReport: JSONOutput {
     struct Processor: Encodable {
         let id: Int32
         let status: String
@@ -123,11 +123,6 @@ struct SummaryReport: Encodable {
         self.locationKind = locationKind.rawValue
     }
 
-    func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
-    }
 
     func text(color: Bool, verbose: Bool) -> String {
         let style = TerminalStyle(enabled: color)
