@@ -15,6 +15,10 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
     static let maxIovecs = 1024
     /// Records closer than this are read as one range (fewer iovecs, a few wasted bytes).
     static let coalesceGap: UInt64 = 512
+    /// For variable ranges (stacks): neighbouring goroutine stacks share stack spans, so a
+    /// larger gap merges a span's stacks into one remote range; the kernel's cost is mostly
+    /// per range, not per byte.
+    static let rangeCoalesceGap: UInt64 = 8192
 
     /// System calls made, for the benchmarks.
     public private(set) var syscalls = 0
@@ -98,7 +102,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         }
         let failed = gathered.withUnsafeMutableStorage { records, valid in
             scatter(order: Array(addresses.indices), addresses: addresses, size: { _ in size },
-                    offset: { $0 * size }, into: records, valid: valid)
+                    offset: { $0 * size }, gap: Self.coalesceGap, into: records, valid: valid)
         }
         if useProcMem { return gather(addresses, size: size) }
         for index in failed {
@@ -120,7 +124,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         let offsets = gathered.offsets
         let failed = gathered.withUnsafeMutableStorage { bytes, valid in
             scatter(order: order, addresses: addresses, size: { requests[$0].size }, offset: { offsets[$0] },
-                    into: bytes, valid: valid)
+                    gap: Self.rangeCoalesceGap, into: bytes, valid: valid)
         }
         if useProcMem { return gather(ranges: requests) }
         for index in failed {
@@ -134,7 +138,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
     /// range; the local side scatters each record straight into place (gaps go to a sink), up
     /// to IOV_MAX iovecs per side per call. Returns the records to retry one by one (in a
     /// failed range, or overlapping another).
-    private func scatter(order: [Int], addresses: [UInt64], size: (Int) -> Int, offset: (Int) -> Int,
+    private func scatter(order: [Int], addresses: [UInt64], size: (Int) -> Int, offset: (Int) -> Int, gap coalesceGap: UInt64,
                          into records: UnsafeMutableRawBufferPointer, valid: UnsafeMutableBufferPointer<Bool>) -> [Int] {
         var failed: [Int] = []
         struct Range { var start: UInt64; var end: UInt64; var first: Int; var count: Int }
@@ -156,7 +160,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
                     failed.append(index)  // overlaps the previous record
                     continue
                 }
-                if start - ranges[last].end <= Self.coalesceGap, ranges[last].count < maxMembers,
+                if start - ranges[last].end <= coalesceGap, ranges[last].count < maxMembers,
                    end - ranges[last].start <= 1 << 22 {
                     ranges[last].end = end
                     ranges[last].count += 1
@@ -167,7 +171,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
             ranges.append(Range(start: start, end: end, first: members.count, count: 1))
             members.append(index)
         }
-        var sink = [UInt8](repeating: 0, count: Int(Self.coalesceGap))
+        var sink = [UInt8](repeating: 0, count: Int(coalesceGap))
         var locals: [iovec] = []
         var remotes: [iovec] = []
         locals.reserveCapacity(Self.maxIovecs)
