@@ -87,3 +87,40 @@ import Testing
         #expect(throws: MemoryReadError.self) { try reader.fetch(UInt64.self, from: 16) }
     }
 }
+
+@Suite struct LiveRangeGatherTests {
+    /// Ranges of different sizes, some neighbours close enough to share a remote range, one
+    /// unreadable: results in request order, the bad one alone marked invalid.
+    @Test func gathersVariableRangesInRequestOrder() throws {
+        let count = 3_000
+        let stride = 2_048  // like goroutine stacks in a span
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * stride, alignment: 16)
+        defer { buffer.deallocate() }
+        for index in 0..<(count * stride) { buffer[index] = UInt8(truncatingIfNeeded: index / 8) }
+        let base = UInt64(UInt(bitPattern: buffer.baseAddress!))
+        var generator = SystemRandomNumberGenerator()
+        // Each range: the top `used` bytes of a 2 KB slot, the way a stack's live part sits below hi.
+        var ranges = (0..<count).map { index -> MemoryRange in
+            let used = Int.random(in: 64...1_024, using: &generator) & ~7
+            return MemoryRange(address: base + UInt64(index * stride + stride - used), size: used)
+        }.shuffled()
+        ranges.insert(MemoryRange(address: 16, size: 64), at: 100)
+        let reader = LiveMemoryReader(pid: getpid())
+        let gathered = reader.gather(ranges: ranges)
+        #expect(gathered.count == ranges.count)
+        for (index, range) in ranges.enumerated() {
+            if range.address == 16 {
+                #expect(gathered.u64(index, at: 16) == nil)
+                continue
+            }
+            let first = Int(range.address - base)
+            let expectedFirst = (0..<8).reduce(UInt64(0)) { $0 | UInt64(UInt8(truncatingIfNeeded: (first + $1) / 8)) << (8 * $1) }
+            #expect(gathered.u64(index, at: range.address) == expectedFirst, "range \(index)")
+            let last = range.address + UInt64(range.size) - 8
+            #expect(gathered.u64(index, at: last) != nil)
+            // Outside the range: not answered, even if the memory exists.
+            #expect(gathered.u64(index, at: range.address + UInt64(range.size)) == nil)
+        }
+        #expect(reader.syscalls < 40, "\(reader.syscalls) system calls for \(ranges.count) ranges")
+    }
+}
