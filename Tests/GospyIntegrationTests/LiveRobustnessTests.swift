@@ -94,7 +94,12 @@ import Testing
         let target = try RunningTarget(try #require(Self.sample), arguments: ["-scenario=churn"])
         defer { target.stop() }
         let before = try target.ownDump()
-        let parked = before.goroutines.filter { !["running", "runnable", "syscall"].contains($0.state) && $0.id < 100 }
+        // The parked set (main.park*), not the churn's short-lived goroutines.
+        let parked = before.goroutines.filter { goroutine in
+            !["running", "runnable", "syscall"].contains(goroutine.state)
+                && goroutine.frames.contains { $0.function.hasPrefix("main.park") }
+        }
+        #expect(parked.count >= 20)
         var unreadable = 0
         for round in 0..<20 {
             let (summary, result) = try SummaryJSON.capture(pid: target.pid, ["--non-blocking"])
