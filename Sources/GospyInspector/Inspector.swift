@@ -157,14 +157,19 @@ public final class Inspector: @unchecked Sendable {
                 do {
                     if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
                     raw = try reader.collect(consistent: true)
+                    var captured: StackCollector.CapturedStacks?
                     if wantStacks {
-                        // Stacks must be walked while the target is stopped: decode now.
+                        // Stack bytes must be read while the target is stopped: decode now to
+                        // know where the stacks are; the walks wait until it runs again.
                         let decoded = try reader.decode(raw)
                         snapshot = decoded
-                        stacks = collectStacks(decoded.goroutines, machines: decoded.machines, stopper: stopper)
+                        captured = captureStacks(decoded.goroutines, machines: decoded.machines, stopper: stopper)
                     }
                     stopper.resume()
                     stopped = stopper.stoppedDuration
+                    if let captured, let decoded = snapshot {
+                        stacks = StackCollector(image: image, memory: memory).unwind(decoded.goroutines, captured)
+                    }
                 } catch {
                     stopper.resume()
                     throw error
@@ -186,17 +191,23 @@ public final class Inspector: @unchecked Sendable {
 }
 
 extension Inspector {
-    /// Walks every goroutine's stack; running goroutines from their thread's registers when
-    /// the target is stopped.
-    func collectStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?) -> [UnwoundStack] {
+    /// Reads every goroutine's used stack; running goroutines start from their thread's
+    /// registers when the target is stopped.
+    func captureStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?) -> StackCollector.CapturedStacks {
         var threads: [UInt64: Int64] = [:]
         for machine in machines { threads[machine.address] = machine.threadID }
         let collector = StackCollector(image: image, memory: memory)
-        return collector.collect(goroutines) { goroutine in
+        return collector.capture(goroutines) { goroutine in
             guard goroutine.status == .running, let stopper, let tid = threads[goroutine.m],
                   let registers = try? stopper.registers(of: Int32(truncatingIfNeeded: tid)) else { return nil }
             return (registers.pc, registers.sp)
         }
+    }
+
+    /// Captures and walks in one go (non-blocking reads).
+    func collectStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?) -> [UnwoundStack] {
+        StackCollector(image: image, memory: memory)
+            .unwind(goroutines, captureStacks(goroutines, machines: machines, stopper: stopper))
     }
 }
 

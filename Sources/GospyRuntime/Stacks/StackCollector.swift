@@ -1,14 +1,10 @@
 import GospyBinary
 
-/// Unwinds many goroutines at once: the top of every stack is read in one batched gather,
-/// deeper parts only when a walk needs them.
+/// Unwinds many goroutines at once. The used part of every stack is read in batched gathers
+/// while the target is stopped; the walks happen afterwards, from those bytes.
 public struct StackCollector {
     public let image: RuntimeImage
     public let memory: MemoryReader
-    /// Bytes read up front from each goroutine's SP (most parked stacks are shallower).
-    public static let prefetch: UInt64 = 1024
-    /// Bytes read in the second pass for stacks the first did not cover.
-    public static let deepRead: UInt64 = 256 << 10
     /// Goroutines per gather, bounding memory for a million goroutines.
     public static let batch = 32_768
 
@@ -35,58 +31,55 @@ public struct StackCollector {
                 goroutine.status == .running ? "sched (running: saved state may be stale)" : "sched")
     }
 
-    /// One stack per goroutine, in the same order.
-    public func collect(_ goroutines: [Goroutine], registers: (Goroutine) -> Registers? = { _ in nil }) -> [UnwoundStack] {
-        let unwinder = StackUnwinder(image: image)
-        var result: [UnwoundStack] = []
-        result.reserveCapacity(goroutines.count)
+    /// The bytes a stack walk needs, taken while the target is stopped: each goroutine's used
+    /// stack [sp, hi) (the walk never reads above hi), and where its walk starts.
+    public struct CapturedStacks: Sendable {
+        let starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)]
+        let batches: [GatheredRanges]
+    }
+
+    /// Used stack bytes read per goroutine at most; a deeper stack's walk reads the rest live.
+    public static let captureLimit: UInt64 = 1 << 20
+
+    /// Reads every goroutine's used stack in batched gathers (call while the target is stopped).
+    public func capture(_ goroutines: [Goroutine], registers: (Goroutine) -> Registers? = { _ in nil }) -> CapturedStacks {
+        let starts = goroutines.map { start(of: $0, registers: registers($0)) }
+        var batches: [GatheredRanges] = []
         var position = 0
         while position < goroutines.count {
-            let slice = goroutines[position..<min(goroutines.count, position + Self.batch)]
-            let starts = slice.map { start(of: $0, registers: registers($0)) }
-            let ranges = zip(slice, starts).map { goroutine, start -> MemoryRange in
-                guard start.sp >= goroutine.stackLo, start.sp < goroutine.stackHi else { return MemoryRange(address: start.sp, size: 0) }
-                return MemoryRange(address: start.sp, size: Int(min(goroutine.stackHi - start.sp, Self.prefetch)))
+            let end = min(goroutines.count, position + Self.batch)
+            let ranges = (position..<end).map { index -> MemoryRange in
+                let goroutine = goroutines[index]
+                let sp = starts[index].sp
+                guard sp >= goroutine.stackLo, sp < goroutine.stackHi else { return MemoryRange(address: sp, size: 0) }
+                return MemoryRange(address: sp, size: Int(min(goroutine.stackHi - sp, Self.captureLimit)))
             }
-            // First pass: the top of every stack; a walk that needs more is redone after a
-            // second batched read of the deeper parts, so deep stacks cost no syscall each.
-            let first = memory.gather(ranges: ranges)
-            var stacks: [UnwoundStack] = []
-            var deep: [Int] = []
-            for (index, (goroutine, start)) in zip(slice, starts).enumerated() {
-                var missed = false
-                let stack = unwinder.unwind(
-                    pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
-                    trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin
-                ) { address in
-                    if let word = first.u64(index, at: address) { return word }
-                    missed = true
-                    return nil
-                }
-                stacks.append(stack)
-                if missed { deep.append(index) }
-            }
-            if !deep.isEmpty {
-                let deepRanges = deep.map { index -> MemoryRange in
-                    let goroutine = slice[slice.startIndex + index]
-                    let sp = starts[index].sp
-                    return MemoryRange(address: sp, size: Int(min(goroutine.stackHi &- sp, Self.deepRead)))
-                }
-                let second = memory.gather(ranges: deepRanges)
-                for (slot, index) in deep.enumerated() {
-                    let goroutine = slice[slice.startIndex + index]
-                    let start = starts[index]
-                    stacks[index] = unwinder.unwind(
-                        pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
-                        trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin
-                    ) { address in
-                        second.u64(slot, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
-                    }
-                }
-            }
-            result.append(contentsOf: stacks)
-            position += slice.count
+            batches.append(memory.gather(ranges: ranges))
+            position = end
         }
-        return result
+        return CapturedStacks(starts: starts, batches: batches)
+    }
+
+    /// Walks the captured stacks (after the target has been resumed). Only a stack deeper than
+    /// `captureLimit` reads live memory, for its part beyond the capture.
+    public func unwind(_ goroutines: [Goroutine], _ captured: CapturedStacks) -> [UnwoundStack] {
+        let unwinder = StackUnwinder(image: image)
+        return goroutines.indices.map { index in
+            let goroutine = goroutines[index]
+            let start = captured.starts[index]
+            let batch = captured.batches[index / Self.batch]
+            let slot = index % Self.batch
+            return unwinder.unwind(
+                pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
+                trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin
+            ) { address in
+                batch.u64(slot, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
+            }
+        }
+    }
+
+    /// One stack per goroutine, in the same order (capture and walk in one go).
+    public func collect(_ goroutines: [Goroutine], registers: (Goroutine) -> Registers? = { _ in nil }) -> [UnwoundStack] {
+        unwind(goroutines, capture(goroutines, registers: registers))
     }
 }
