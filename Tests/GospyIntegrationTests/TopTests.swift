@@ -5,6 +5,8 @@ import Testing
 @Suite(.serialized) struct TopTests {
     static var sample: TargetBinary? { TestTargets.binary(release: "1.27", mode: "distro") ?? TestTargets.matrix.last }
     static let tmux = "/usr/bin/tmux"
+    /// A tmux server of the tests' own, apart from any the user runs.
+    static let socket = ["-L", "gospy-tests"]
 
     /// Parses top's table rows: (count, location) by location.
     static func rows(_ text: String) -> [String: (count: Int, growing: Bool)] {
@@ -45,11 +47,12 @@ import Testing
         try #require(FileManager.default.isExecutableFile(atPath: Self.tmux), "tmux is needed (scripts/install-deps.sh installs it)")
         let session = "gospy-top-\(getpid())-\(target.pid)"
         let command = ([Subprocess.gospy, "top", "--pid", String(target.pid), "--interval", "0.3"] + extra).joined(separator: " ")
-        try Subprocess.run(Self.tmux, ["new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash --norc --noprofile"])
-        defer { _ = try? Subprocess.run(Self.tmux, ["kill-session", "-t", session]) }
-        try Subprocess.run(Self.tmux, ["send-keys", "-t", session, "PS1='READY> '; clear; \(command); echo EXIT=$?", "Enter"])
-        let keys = { (text: String) in _ = try? Subprocess.run(Self.tmux, ["send-keys", "-t", session, text]) }
-        let screen = { (try? Subprocess.run(Self.tmux, ["capture-pane", "-p", "-t", session]).stdout) ?? "" }
+        // new-session may start the tmux server, which must not inherit our pipes.
+        try #require(try Subprocess.runDetached(Self.tmux, Self.socket + ["new-session", "-d", "-s", session, "-x", "200", "-y", "50", "bash --norc --noprofile"]) == 0)
+        defer { _ = try? Subprocess.runDetached(Self.tmux, Self.socket + ["kill-session", "-t", session]) }
+        try Subprocess.runDetached(Self.tmux, Self.socket + ["send-keys", "-t", session, "PS1='READY> '; clear; \(command); echo EXIT=$?", "Enter"])
+        let keys = { (text: String) in _ = try? Subprocess.runDetached(Self.tmux, Self.socket + ["send-keys", "-t", session, text]) }
+        let screen = { (try? Subprocess.run(Self.tmux, Self.socket + ["capture-pane", "-p", "-t", session]).stdout) ?? "" }
         try body(keys, screen)
     }
 
@@ -142,7 +145,7 @@ import Testing
         try withTop(target) { keys, screen in
             #expect(Self.eventually { screen().contains("main.parkChanRecv") })
             let session = "gospy-top-\(getpid())-\(target.pid)"
-            try Subprocess.run(Self.tmux, ["resize-window", "-t", session, "-x", "60", "-y", "12"])
+            try Subprocess.runDetached(Self.tmux, Self.socket + ["resize-window", "-t", session, "-x", "60", "-y", "12"])
             // Lines are cut to the new width, and only as many rows as fit are drawn.
             #expect(Self.eventually {
                 let lines = screen().split(separator: "\n")

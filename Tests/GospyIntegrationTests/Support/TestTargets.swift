@@ -65,6 +65,21 @@ enum Subprocess {
         let stderr: String
     }
 
+    /// Runs a program that may leave a daemon behind (tmux starts its server): output goes to
+    /// /dev/null, since a daemon holding our pipes would keep them from ever reaching EOF.
+    @discardableResult
+    static func runDetached(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], input: String? = nil,
                     environment: [String: String]? = nil) throws -> Result {
