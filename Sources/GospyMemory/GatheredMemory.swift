@@ -36,8 +36,6 @@ public struct GatheredMemory: Sendable {
         valid[index] = ok
     }
 
-    public mutating func markValid(_ index: Int, _ ok: Bool) { valid[index] = ok }
-
     /// Direct access to the record bytes and validity flags at once, for readers that scatter
     /// into the buffer themselves.
     public mutating func withUnsafeMutableStorage<R>(
@@ -46,11 +44,6 @@ public struct GatheredMemory: Sendable {
         try bytes.withUnsafeMutableBytes { records in
             try valid.withUnsafeMutableBufferPointer { flags in try body(records, flags) }
         }
-    }
-
-    /// Direct access to the whole buffer, for readers that scatter into it.
-    public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-        try bytes.withUnsafeMutableBytes(body)
     }
 
     @inline(__always)
@@ -68,12 +61,6 @@ public struct GatheredMemory: Sendable {
     @inline(__always)
     public func u8(_ record: Int, _ offset: Int) -> UInt8? { load(UInt8.self, record: record, offset: offset) }
 
-    /// Record `index` as a view (a copy), for parsing beyond fixed offsets.
-    public func view(_ index: Int) -> ByteView? {
-        guard index >= 0, index < count, valid[index] else { return nil }
-        let start = index * recordSize
-        return ByteView(bytes: Array(bytes[start..<(start + recordSize)]), baseAddress: addresses[index])
-    }
 }
 
 extension MemoryReader {

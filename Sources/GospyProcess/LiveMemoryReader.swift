@@ -58,7 +58,6 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
                     return
                 }
             }
-            if code == ESRCH { throw MemoryReadError.systemError(address: address, size: buffer.count, errno: code) }
             throw MemoryReadError.systemError(address: address, size: buffer.count, errno: code)
         }
         throw MemoryReadError.shortRead(address: address, size: buffer.count, got: result)

@@ -4,9 +4,16 @@ import GospyBinary
 /// symbols. The functions are found by name in the pclntab (which stripping keeps); their
 /// RIP-relative operands name the globals. Each rule below holds for Go 1.19–1.27 and is
 /// checked against the symbols of unstripped builds by the tests.
-struct CodeAnalysis {
+final class CodeAnalysis {
     let executable: GoExecutable
     let layout: RuntimeLayout
+    /// Each function's references, decoded once: several globals come from the same function.
+    private var decoded: [String: [Reference]] = [:]
+
+    init(executable: GoExecutable, layout: RuntimeLayout) {
+        self.executable = executable
+        self.layout = layout
+    }
 
     /// One reference to static data made by a function.
     struct Reference: Equatable {
@@ -111,6 +118,13 @@ struct CodeAnalysis {
     /// The static data references of a function, in code order. An atomic store through a
     /// register just loaded with LEA (`lea T, r; xchg x, (r)`) counts as an exchange at T.
     func references(in functionName: String) throws -> [Reference] {
+        if let known = decoded[functionName] { return known }
+        let result = try decodeReferences(in: functionName)
+        decoded[functionName] = result
+        return result
+    }
+
+    private func decodeReferences(in functionName: String) throws -> [Reference] {
         let table = executable.pclntab
         guard let function = table.function(named: functionName) else {
             throw RuntimeGlobalsError.functionMissing(functionName)

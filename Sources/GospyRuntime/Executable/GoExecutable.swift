@@ -91,8 +91,7 @@ public final class GoExecutable: @unchecked Sendable {
 
         // 4. The whole table: moduledata.pclntable says how far the _func records go.
         var length = tableLimit &- tableAddress
-        if moduleData.pclntableLength > 0, let header = try? Pclntab.readHeader(headerView) {
-            _ = header
+        if moduleData.pclntableLength > 0 {
             let pclnOffset = (try? headerView.u64(at: 64)) ?? 0
             let wanted = pclnOffset &+ moduleData.pclntableLength
             if wanted > 0, wanted <= length { length = wanted }

@@ -142,14 +142,21 @@ public struct RuntimeImage: Sendable {
     /// hides it from dumps (runtime.isSystemGoroutine): runtime.* start functions other than
     /// runtime.main; the finalizer and cleanup goroutines only while idle.
     public func isSystemGoroutine(_ goroutine: Goroutine) -> Bool {
-        guard let name = cache.name(goroutine.startPC, { rawFunctionName(at: goroutine.startPC) }) else { return false }
-        switch name {
-        case "runtime.main", "runtime.handleAsyncEvent", "runtime.corostart":
-            return false
-        case "runtime.runfinq", "runtime.runCleanups", "runtime.(*cleanupQueue).run":
-            return goroutine.status != .running && goroutine.status != .runnable
-        default:
-            return name.hasPrefix("runtime.")
+        let kind = cache.startKind(goroutine.startPC) {
+            guard let name = rawFunctionName(at: goroutine.startPC) else { return .user }
+            switch name {
+            case "runtime.main", "runtime.handleAsyncEvent", "runtime.corostart":
+                return .user
+            case "runtime.runfinq", "runtime.runCleanups", "runtime.(*cleanupQueue).run":
+                return .systemUnlessRunning
+            default:
+                return name.hasPrefix("runtime.") ? .system : .user
+            }
+        }
+        switch kind {
+        case .user: return false
+        case .system: return true
+        case .systemUnlessRunning: return goroutine.status != .running && goroutine.status != .runnable
         }
     }
 }
@@ -162,12 +169,12 @@ final class SymbolCache: @unchecked Sendable {
         case start(UInt64)
     }
 
-    private let lock = NSLock()
-    private var locations: [Key: RuntimeImage.Location?] = [:]
-    private var names: [UInt64: String?] = [:]
-    private var logical: [UInt64: [LogicalFrame]] = [:]
-    private var frameInfo: [UInt64: FrameInfo?] = [:]
-    private var tracebacks: [StackKey: TracebackBody] = [:]
+    /// How a start function classifies its goroutines (runtime.isSystemGoroutine).
+    enum StartKind {
+        case user, system
+        /// Finalizer and cleanup goroutines: system while idle, user while running user code.
+        case systemUnlessRunning
+    }
 
     /// What the unwinder needs of the function at a PC.
     struct FrameInfo {
@@ -184,74 +191,48 @@ final class SymbolCache: @unchecked Sendable {
         let showRuntime: Bool
     }
 
-    func frameInfo(_ pc: UInt64, _ compute: () -> FrameInfo?) -> FrameInfo? {
-        lock.lock()
-        if let hit = frameInfo[pc] {
-            lock.unlock()
-            return hit
-        }
-        lock.unlock()
-        let value = compute()
-        lock.lock()
-        frameInfo[pc] = .some(value)
-        lock.unlock()
-        return value
-    }
-
-    func traceback(_ key: StackKey, _ compute: () -> TracebackBody) -> TracebackBody {
-        lock.lock()
-        if let hit = tracebacks[key] {
-            lock.unlock()
-            return hit
-        }
-        lock.unlock()
-        let value = compute()
-        lock.lock()
-        if tracebacks.count < 100_000 { tracebacks[key] = value }
-        lock.unlock()
-        return value
-    }
+    private let lock = NSLock()
+    private var locations: [Key: RuntimeImage.Location?] = [:]
+    private var startKinds: [UInt64: StartKind] = [:]
+    private var logical: [UInt64: [LogicalFrame]] = [:]
     private var logicalTrapped: [UInt64: [LogicalFrame]] = [:]
+    private var frameInfos: [UInt64: FrameInfo?] = [:]
+    private var tracebacks: [StackKey: TracebackBody] = [:]
 
-    func frames(_ pc: UInt64, _ trapped: Bool, _ compute: () -> [LogicalFrame]) -> [LogicalFrame] {
+    /// The value for `key` in `table`, computed once (outside the lock: computing may consult
+    /// the cache again). `limit` bounds tables whose keys are not few.
+    private func memo<K: Hashable, V>(_ table: ReferenceWritableKeyPath<SymbolCache, [K: V]>, _ key: K,
+                                      limit: Int = .max, _ compute: () -> V) -> V {
         lock.lock()
-        if let hit = trapped ? logicalTrapped[pc] : logical[pc] {
+        if let hit = self[keyPath: table][key] {
             lock.unlock()
             return hit
         }
         lock.unlock()
         let value = compute()
         lock.lock()
-        if trapped { logicalTrapped[pc] = value } else { logical[pc] = value }
+        if self[keyPath: table].count < limit { self[keyPath: table][key] = value }
         lock.unlock()
         return value
     }
 
     func value(_ key: Key, _ compute: () -> RuntimeImage.Location?) -> RuntimeImage.Location? {
-        lock.lock()
-        if let hit = locations[key] {
-            lock.unlock()
-            return hit
-        }
-        lock.unlock()
-        let value = compute()
-        lock.lock()
-        locations[key] = .some(value)
-        lock.unlock()
-        return value
+        memo(\.locations, key, compute)
     }
 
-    func name(_ pc: UInt64, _ compute: () -> String?) -> String? {
-        lock.lock()
-        if let hit = names[pc] {
-            lock.unlock()
-            return hit
-        }
-        lock.unlock()
-        let value = compute()
-        lock.lock()
-        names[pc] = .some(value)
-        lock.unlock()
-        return value
+    func startKind(_ pc: UInt64, _ compute: () -> StartKind) -> StartKind {
+        memo(\.startKinds, pc, compute)
+    }
+
+    func frames(_ pc: UInt64, _ trapped: Bool, _ compute: () -> [LogicalFrame]) -> [LogicalFrame] {
+        memo(trapped ? \.logicalTrapped : \.logical, pc, compute)
+    }
+
+    func frameInfo(_ pc: UInt64, _ compute: () -> FrameInfo?) -> FrameInfo? {
+        memo(\.frameInfos, pc, compute)
+    }
+
+    func traceback(_ key: StackKey, _ compute: () -> TracebackBody) -> TracebackBody {
+        memo(\.tracebacks, key, limit: 100_000, compute)
     }
 }

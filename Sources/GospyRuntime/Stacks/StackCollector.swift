@@ -78,8 +78,4 @@ public struct StackCollector {
         }
     }
 
-    /// One stack per goroutine, in the same order (capture and walk in one go).
-    public func collect(_ goroutines: [Goroutine], registers: (Goroutine) -> Registers? = { _ in nil }) -> [UnwoundStack] {
-        unwind(goroutines, capture(goroutines, registers: registers))
-    }
 }

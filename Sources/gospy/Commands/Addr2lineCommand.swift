@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GospyRuntime
 #if canImport(Glibc)
 import Glibc
@@ -59,7 +60,7 @@ struct Addr2lineCommand: ParsableCommand {
             }
             if addresses.isEmpty {
                 while let line = readLine() {
-                    let trimmed = line.trimmingCharacters(in: [" ", "\t", "\r"])
+                    let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
                     if !trimmed.isEmpty { emit(trimmed) }
                 }
             } else {
@@ -70,11 +71,3 @@ struct Addr2lineCommand: ParsableCommand {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
-    }
-}

@@ -107,7 +107,6 @@ final class TopSession {
         // A million goroutines share a few hundred stacks and start functions: name each once.
         var names: [RuntimeImage.Location: String] = [:]
         var byStack: [[UInt64]: (name: String, stack: [String])] = [:]
-        var system: [UInt64: Bool] = [:]
         func describe(_ location: RuntimeImage.Location?) -> String {
             guard let location else { return "?" }
             if let known = names[location] { return known }
@@ -117,15 +116,7 @@ final class TopSession {
         }
         let perStack = command.pc == .user || model.grouping == .stack
         for (index, goroutine) in snapshot.goroutines.enumerated() {
-            if !command.all {
-                let isSystem = system[goroutine.startPC] ?? {
-                    let value = image.isSystemGoroutine(goroutine)
-                    // Finalizer and cleanup goroutines depend on their state: do not cache those.
-                    if !(image.rawFunctionName(at: goroutine.startPC) ?? "").hasPrefix("runtime.run") { system[goroutine.startPC] = value }
-                    return value
-                }()
-                if isSystem { continue }
-            }
+            if !command.all && image.isSystemGoroutine(goroutine) { continue }
             var name: String
             var stack: [String] = []
             if perStack, let stacks = capture.stacks, index < stacks.count {

@@ -139,7 +139,7 @@ struct SummaryReport: JSONOutput {
         if let s = scheduler {
             out += "Scheduler: \(s.idleProcessors) idle Ps, \(s.idleThreads) idle Ms, \(s.spinningThreads) spinning Ms, global runq \(s.globalRunQueue)\(s.gcWaiting ? ", GC waiting" : "")\n"
         }
-        let order = ["running", "runnable", "syscall", "waiting", "preempted", "copystack", "idle", "leaked"]
+        let order = Self.statusOrder
         let parts = order.compactMap { name in goroutineCounts[name].map { "\($0) \(name)" } }
             + goroutineCounts.keys.filter { !order.contains($0) }.sorted().map { "\(goroutineCounts[$0]!) \($0)" }
         out += "Goroutines: \(totalGoroutines) total" + (parts.isEmpty ? "" : ", " + parts.joined(separator: ", "))
@@ -170,6 +170,9 @@ struct SummaryReport: JSONOutput {
         }
         return out
     }
+
+    /// The order goroutine counts by status are listed in (summary and top).
+    static let statusOrder = ["running", "runnable", "syscall", "waiting", "preempted", "copystack", "idle", "leaked"]
 
     static func duration(_ seconds: Double) -> String {
         let total = Int(seconds)

@@ -27,8 +27,7 @@ struct TopView {
     static func header(_ s: Status, style: TerminalStyle) -> [String] {
         let uptime = s.uptime.map { "  uptime \(SummaryReport.duration($0))" } ?? ""
         var lines = [style.bold("gospy top") + " — pid \(s.pid)  \(s.binary)  \(s.goVersion)  GOMAXPROCS \(s.gomaxprocs)\(uptime)"]
-        let order = ["running", "runnable", "syscall", "waiting", "preempted", "copystack", "idle", "leaked"]
-        let states = order.compactMap { name in s.goroutineCounts[name].map { "\($0) \(name)" } }.joined(separator: ", ")
+        let states = SummaryReport.statusOrder.compactMap { name in s.goroutineCounts[name].map { "\($0) \(name)" } }.joined(separator: ", ")
         let threadTotal = s.threads.values.reduce(0, +)
         let threadStates = [("R", "running"), ("S", "sleeping"), ("D", "disk sleep"), ("t", "stopped"), ("T", "stopped"), ("Z", "zombie")]
             .compactMap { key, name in s.threads[Character(key)].map { "\($0) \(name)" } }.joined(separator: ", ")
