@@ -54,10 +54,12 @@ let package = Package(
         ),
         // Test helpers shared by the test targets (building the Go probe, a seeded RNG).
         .target(name: "GospyTestSupport", path: "Tests/GospyTestSupport"),
+        // Spawning a program with none of the test process's descriptors (tmux in the top tests).
+        .target(name: "CTestSpawn", path: "Tests/CTestSpawn"),
         .testTarget(name: "GospyBinaryTests", dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyTestSupport"]),
         .testTarget(
             name: "GospyIntegrationTests",
-            dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyTestSupport"]
+            dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyTestSupport", "CTestSpawn"]
         ),
     ]
 )

@@ -1,3 +1,4 @@
+import CTestSpawn
 import Foundation
 import Testing
 
@@ -65,19 +66,19 @@ enum Subprocess {
         let stderr: String
     }
 
-    /// Runs a program that may leave a daemon behind (tmux starts its server): output goes to
-    /// /dev/null, since a daemon holding our pipes would keep them from ever reaching EOF.
+    /// Runs a program that may leave a daemon behind (tmux starts its server). Not through
+    /// Foundation's Process: it gives each child a socket whose closing marks the child's exit,
+    /// and a daemon inheriting that socket keeps waitUntilExit from ever returning. The child
+    /// gets /dev/null for its standard descriptors and none of ours.
     @discardableResult
     static func runDetached(_ executable: String, _ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let status = test_spawn_detached(executable, argv)
+        guard status >= 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: -status) ?? .EIO)
+        }
+        return status
     }
 
     @discardableResult
