@@ -19,6 +19,7 @@
 //	debug2 PATH   goroutine profile, debug=2 to PATH -> DUMPED PATH
 //	pprof PATH    goroutine profile, debug=0 (gzipped protobuf) -> DUMPED PATH
 //	count         -> COUNT <runtime.NumGoroutine()>
+//	gc            runtime.GC() twice (records when parked goroutines began waiting) -> GC done
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	quit          exit 0
 //	(anything else, or a failed command) -> ERROR <message>
@@ -101,6 +102,13 @@ func controlLoop() {
 			return
 		case "count":
 			reply("COUNT %d", runtime.NumGoroutine())
+		case "gc":
+			// A collection's stack scan records when each parked goroutine was first
+			// seen blocked (g.waitsince, what the dump's "N minutes" counts from) as
+			// the start of the previous collection: zero before the first one.
+			runtime.GC()
+			runtime.GC()
+			reply("GC done")
 		case "stats":
 			reply("STATS goroutines=%d churned=%d leaked=%d spins=%d",
 				runtime.NumGoroutine(), churned.Load(), leaked.Load(), atomic.LoadUint64(&spinLaps))

@@ -50,3 +50,41 @@ import Testing
         #expect(elisionLines(result.stdout).count == elisionLines(try target.ownDumpText()).count)
     }
 }
+
+/// "N minutes" in the headers: the runtime counts them from g.waitsince, which a collection
+/// records for goroutines it finds blocked. Parks the target, collects, and waits past a minute.
+@Suite struct WaitMinutesTests {
+    static var binaries: [TargetBinary] {
+        [TestTargets.binary(release: "1.19", mode: "stripped"), TestTargets.binary(release: TestTargets.newestRelease, mode: "distro")]
+            .compactMap { $0 }
+    }
+
+    @Test(arguments: Self.binaries)
+    func minutesMatchTheRuntimesDump(binary: TargetBinary) throws {
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        #expect(try target.send("gc") == "GC done")
+        Thread.sleep(forTimeInterval: 63)
+        let result = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid)])
+        #expect(result.status == 0, "\(result.stderr)")
+        let mine = GoroutineDump(parsing: result.stdout)
+        let theirs = try target.ownDump()
+        // Parked goroutines; a goroutine in a syscall waits too, but may be running by the time
+        // the runtime dumps (the dumping goroutine is the one that was reading its stdin).
+        let waited = theirs.goroutines.filter { $0.minutes != nil && !DumpMatrixTests.isTransient($0.state) }
+        #expect(waited.count >= 10, "the runtime's own dump shows minutes for \(waited.count) goroutines")
+        var compared = 0
+        for runtime in theirs.goroutines where !DumpMatrixTests.isTransient(runtime.state) {
+            guard let gospy = mine.goroutine(runtime.id), !DumpMatrixTests.isTransient(gospy.state) else { continue }
+            #expect(gospy.header == runtime.header, "goroutine \(runtime.id)")
+            if runtime.minutes != nil { compared += 1 }
+        }
+        #expect(compared == waited.count)
+        // summary says the same: waited at least a minute.
+        let (summary, summaryResult) = try SummaryJSON.capture(pid: target.pid)
+        let report = try #require(summary, "\(summaryResult.stderr)")
+        for runtime in waited {
+            #expect(report.goroutines.first { $0.id == runtime.id }?.waitMinutes == runtime.minutes, "goroutine \(runtime.id)")
+        }
+    }
+}
