@@ -42,6 +42,33 @@ import Testing
         #expect(steady == 10)
     }
 
+    /// A snapshot that fails is shown and retried, not fatal: another gospy holds the target
+    /// (traced and stopped) while top starts, so top's first snapshots fail with "already
+    /// traced"; once it lets go, top's snapshots succeed again.
+    @Test func failedSnapshotIsReportedAndRetried() throws {
+        let target = try RunningTarget(try #require(Self.sample))
+        defer { target.stop() }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: Subprocess.gospy)
+        holder.arguments = ["summary", "--pid", String(target.pid), "--test-hold-stopped", "1.5"]
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        #expect(Self.eventually { ProcessState.anyStopped(target.pid) }, "the holder never stopped the target")
+        let result = try Subprocess.run(Subprocess.gospy, ["top", "--pid", String(target.pid), "--plain", "--iterations", "8", "--interval", "0.5"])
+        holder.waitUntilExit()
+        #expect(result.status == 0, "\(result.stderr)")
+        let snapshots = result.stdout.components(separatedBy: "gospy top —").dropFirst()
+        #expect(snapshots.count == 8)
+        #expect(snapshots.first?.contains("last snapshot failed") == true && snapshots.first?.contains("traced") == true,
+                "\(snapshots.first ?? "")")
+        let last = snapshots.last ?? ""
+        #expect(!last.contains("failed"), "\(last)")
+        #expect(Self.rows(last)["main.parkChanRecv"] != nil, "\(last)")
+        #expect(!ProcessState.anyStopped(target.pid))
+        #expect(try target.send("count").hasPrefix("COUNT "))
+    }
+
     /// Starts top in a tmux pane; returns a function to read the screen.
     func withTop(_ target: RunningTarget, extra: [String] = [], _ body: (_ keys: (String) -> Void, _ screen: () -> String) throws -> Void) throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.tmux), "tmux is needed (scripts/install-deps.sh installs it)")
