@@ -153,29 +153,26 @@ public final class Inspector: @unchecked Sendable {
                 if let bytes = reader.expectedGatherBytes() { memory.reserve(bytes: bytes) }
                 let stopper = ProcessStopper(pid: pid)
                 try stopper.stop()
-                let raw: SnapshotReader.RawSnapshot
                 do {
                     if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
-                    raw = try reader.collect(consistent: true)
+                    let raw = try reader.collect(consistent: true)
                     var captured: StackCollector.CapturedStacks?
                     if wantStacks {
-                        // Stack bytes must be read while the target is stopped: decode now to
-                        // know where the stacks are; the walks wait until it runs again.
-                        let decoded = try reader.decode(raw)
-                        snapshot = decoded
-                        captured = captureStacks(decoded.goroutines, machines: decoded.machines, stopper: stopper)
+                        // Stack bytes must be read while the target is stopped: only where the
+                        // stacks are is decoded now; the rest and the walks wait until it runs.
+                        captured = captureStacks(try reader.stackExtents(raw), machines: raw.machines, stopper: stopper)
                     }
                     stopper.resume()
                     stopped = stopper.stoppedDuration
-                    if let captured, let decoded = snapshot {
+                    let decoded = try reader.decode(raw)
+                    snapshot = decoded
+                    if let captured {
                         stacks = StackCollector(image: image, memory: memory).unwind(decoded.goroutines, captured)
                     }
                 } catch {
                     stopper.resume()
                     throw error
                 }
-                // Otherwise decoded with the target running again.
-                if !wantStacks { snapshot = try reader.decode(raw) }
             } else {
                 let decoded = try SnapshotReader(image: image, memory: memory).read(consistent: false)
                 snapshot = decoded
@@ -193,11 +190,11 @@ public final class Inspector: @unchecked Sendable {
 extension Inspector {
     /// Reads every goroutine's used stack; running goroutines start from their thread's
     /// registers when the target is stopped.
-    func captureStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?) -> StackCollector.CapturedStacks {
+    func captureStacks(_ extents: [StackExtent], machines: [Machine], stopper: ProcessStopper?) -> StackCollector.CapturedStacks {
         var threads: [UInt64: Int64] = [:]
         for machine in machines { threads[machine.address] = machine.threadID }
         let collector = StackCollector(image: image, memory: memory)
-        return collector.capture(goroutines) { goroutine in
+        return collector.capture(extents) { goroutine in
             guard goroutine.status == .running, let stopper, let tid = threads[goroutine.m],
                   let registers = try? stopper.registers(of: Int32(truncatingIfNeeded: tid)) else { return nil }
             return (registers.pc, registers.sp)
@@ -207,7 +204,7 @@ extension Inspector {
     /// Captures and walks in one go (non-blocking reads).
     func collectStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?) -> [UnwoundStack] {
         StackCollector(image: image, memory: memory)
-            .unwind(goroutines, captureStacks(goroutines, machines: machines, stopper: stopper))
+            .unwind(goroutines, captureStacks(goroutines.map(\.stackExtent), machines: machines, stopper: stopper))
     }
 }
 

@@ -83,6 +83,12 @@ import Testing
         try body(keys, screen)
     }
 
+    /// top is drawing (not just its command line typed at the prompt, which also says
+    /// "gospy top"): the header's counts and the table's column titles are on screen.
+    static func showsView(_ screen: String) -> Bool {
+        screen.contains("gospy top —") && screen.contains("Goroutines:") && screen.contains("COUNT")
+    }
+
     static func eventually(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -96,7 +102,7 @@ import Testing
         let target = try RunningTarget(try #require(Self.sample), arguments: ["-scenario=growing"])
         defer { target.stop() }
         try withTop(target) { keys, screen in
-            #expect(Self.eventually { screen().contains("gospy top") && screen().contains("main.steadyWorker") }, "\(screen())")
+            #expect(Self.eventually(15) { Self.showsView(screen()) && screen().contains("main.steadyWorker") }, "\(screen())")
             // The leak is marked after a few refreshes; the steady pool never is.
             #expect(Self.eventually(8) { Self.rows(screen())["main.leakyWorker"]?.growing == true }, "\(screen())")
             #expect(Self.rows(screen())["main.steadyWorker"]?.growing == false)
@@ -143,7 +149,7 @@ import Testing
         let target = try RunningTarget(try #require(Self.sample))
         defer { target.stop() }
         try withTop(target) { keys, screen in
-            #expect(Self.eventually { screen().contains("gospy top") })
+            #expect(Self.eventually(15) { Self.showsView(screen()) }, "\(screen())")
             keys("C-c")
             #expect(Self.eventually { screen().contains("EXIT=130") }, "\(screen())")
             #expect(!screen().contains("COUNT"))
@@ -155,7 +161,7 @@ import Testing
         let target = try RunningTarget(try #require(Self.sample))
         defer { target.stop() }
         try withTop(target) { _, screen in
-            #expect(Self.eventually { screen().contains("gospy top") })
+            #expect(Self.eventually(15) { Self.showsView(screen()) }, "\(screen())")
             let pids = try Subprocess.run("/usr/bin/pgrep", ["-f", "top --pid \(target.pid) "]).stdout
                 .split(separator: "\n").compactMap { Int32($0) }
             #expect(!pids.isEmpty)
@@ -186,7 +192,7 @@ import Testing
     @Test func targetExitEndsTheViewClearly() throws {
         let target = try RunningTarget(try #require(Self.sample))
         try withTop(target) { _, screen in
-            #expect(Self.eventually { screen().contains("gospy top") })
+            #expect(Self.eventually(15) { Self.showsView(screen()) }, "\(screen())")
             target.stop()
             #expect(Self.eventually { screen().contains("EXIT=7") }, "\(screen())")
             #expect(screen().contains("exited"))

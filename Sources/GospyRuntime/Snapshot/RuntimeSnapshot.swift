@@ -25,6 +25,21 @@ public enum GoroutineStatus: UInt32, Sendable, Codable, CaseIterable {
     public var isDead: Bool { self == .dead || self == .deadExtra }
 }
 
+/// What a stack walk needs of a goroutine: read while the target is stopped, before (and
+/// much faster than) decoding the rest.
+public struct StackExtent: Sendable, Equatable {
+    public let address: UInt64
+    public let status: GoroutineStatus
+    /// The M it runs on (g.m), whose thread's registers start a running goroutine's walk.
+    public let m: UInt64
+    public let schedPC: UInt64
+    public let schedSP: UInt64
+    public let syscallPC: UInt64
+    public let syscallSP: UInt64
+    public let stackLo: UInt64
+    public let stackHi: UInt64
+}
+
 /// One goroutine as read from the target's runtime.g.
 public struct Goroutine: Sendable, Equatable {
     public let address: UInt64
@@ -55,6 +70,11 @@ public struct Goroutine: Sendable, Equatable {
     public let labels: UInt64
 
     public var lockedToThread: Bool { lockedM != 0 }
+
+    public var stackExtent: StackExtent {
+        StackExtent(address: address, status: status, m: m, schedPC: schedPC, schedSP: schedSP,
+                    syscallPC: syscallPC, syscallSP: syscallSP, stackLo: stackLo, stackHi: stackHi)
+    }
 
     /// The state exactly as the runtime's dump header shows it: the wait reason for a waiting
     /// goroutine that has one, else the status name; " (scan)" while the GC scans it.

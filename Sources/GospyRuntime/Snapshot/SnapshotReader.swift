@@ -29,7 +29,7 @@ public struct SnapshotReader {
         fileprivate var unreadable: Int
         fileprivate var retried: Int
         fileprivate var processors: [Processor]
-        fileprivate var machines: [Machine]
+        public fileprivate(set) var machines: [Machine]
         fileprivate var scheduler: SchedulerState?
         fileprivate var gomaxprocs: Int32
         fileprivate var monotonicNow: Int64
@@ -112,6 +112,29 @@ public struct SnapshotReader {
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
             retries: raw.retried)
+    }
+
+    /// The fields stack walks need, for every live goroutine (call while the target is stopped:
+    /// decoding only these keeps the pause short; `decode` does the rest afterwards).
+    public func stackExtents(_ raw: RawSnapshot) throws -> [StackExtent] {
+        guard let records = raw.records else { return raw.goroutines.map(\.stackExtent) }
+        let g = try image.layout.g
+        var extents: [StackExtent] = []
+        extents.reserveCapacity(records.count)
+        for index in 0..<records.count {
+            let address = records.addresses[index]
+            guard let rawStatus = records.u32(index, g.atomicstatus),
+                  let status = GoroutineStatus(rawValue: rawStatus & ~0x1000), !status.isDead,
+                  records.u64(index, g.schedG) == address,
+                  let stackLo = records.u64(index, g.stackLo), let stackHi = records.u64(index, g.stackHi),
+                  stackLo < stackHi else { continue }
+            extents.append(StackExtent(
+                address: address, status: status, m: records.u64(index, g.m) ?? 0,
+                schedPC: records.u64(index, g.schedPC) ?? 0, schedSP: records.u64(index, g.schedSP) ?? 0,
+                syscallPC: records.u64(index, g.syscallpc) ?? 0, syscallSP: records.u64(index, g.syscallsp) ?? 0,
+                stackLo: stackLo, stackHi: stackHi))
+        }
+        return extents
     }
 
     /// nil: unreadable or inconsistent; .some(nil): a dead goroutine; else the goroutine.

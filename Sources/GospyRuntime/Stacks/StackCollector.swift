@@ -17,7 +17,7 @@ public struct StackCollector {
     }
 
     /// Where a goroutine's stack walk starts, as the runtime's traceback chooses it.
-    func start(of goroutine: Goroutine, registers: Registers?) -> (pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String) {
+    func start(of goroutine: StackExtent, registers: Registers?) -> (pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String) {
         if goroutine.status == .running, let registers,
            registers.sp >= goroutine.stackLo, registers.sp < goroutine.stackHi {
             return (registers.pc, registers.sp, true, false, "registers")
@@ -32,8 +32,10 @@ public struct StackCollector {
     }
 
     /// The bytes a stack walk needs, taken while the target is stopped: each goroutine's used
-    /// stack [sp, hi) (the walk never reads above hi), and where its walk starts.
+    /// stack [sp, hi) (the walk never reads above hi), and where its walk starts. Indexed like
+    /// the extents it was captured from; `unwind` finds each goroutine by its g's address.
     public struct CapturedStacks: Sendable {
+        let addresses: [UInt64]
         let starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)]
         let batches: [GatheredRanges]
     }
@@ -42,30 +44,36 @@ public struct StackCollector {
     public static let captureLimit: UInt64 = 1 << 20
 
     /// Reads every goroutine's used stack in batched gathers (call while the target is stopped).
-    public func capture(_ goroutines: [Goroutine], registers: (Goroutine) -> Registers? = { _ in nil }) -> CapturedStacks {
-        let starts = goroutines.map { start(of: $0, registers: registers($0)) }
+    public func capture(_ extents: [StackExtent], registers: (StackExtent) -> Registers? = { _ in nil }) -> CapturedStacks {
+        let starts = extents.map { start(of: $0, registers: registers($0)) }
         var batches: [GatheredRanges] = []
         var position = 0
-        while position < goroutines.count {
-            let end = min(goroutines.count, position + Self.batch)
+        while position < extents.count {
+            let end = min(extents.count, position + Self.batch)
             let ranges = (position..<end).map { index -> MemoryRange in
-                let goroutine = goroutines[index]
+                let extent = extents[index]
                 let sp = starts[index].sp
-                guard sp >= goroutine.stackLo, sp < goroutine.stackHi else { return MemoryRange(address: sp, size: 0) }
-                return MemoryRange(address: sp, size: Int(min(goroutine.stackHi - sp, Self.captureLimit)))
+                guard sp >= extent.stackLo, sp < extent.stackHi else { return MemoryRange(address: sp, size: 0) }
+                return MemoryRange(address: sp, size: Int(min(extent.stackHi - sp, Self.captureLimit)))
             }
             batches.append(memory.gather(ranges: ranges))
             position = end
         }
-        return CapturedStacks(starts: starts, batches: batches)
+        return CapturedStacks(addresses: extents.map(\.address), starts: starts, batches: batches)
     }
 
-    /// Walks the captured stacks (after the target has been resumed). Only a stack deeper than
-    /// `captureLimit` reads live memory, for its part beyond the capture.
+    /// Walks the captured stacks (after the target has been resumed), in `goroutines` order.
+    /// Only a stack deeper than `captureLimit` reads live memory, for its part beyond the
+    /// capture; a goroutine that was not captured gets an empty stack that says so.
     public func unwind(_ goroutines: [Goroutine], _ captured: CapturedStacks) -> [UnwoundStack] {
         let unwinder = StackUnwinder(image: image)
-        return goroutines.indices.map { index in
-            let goroutine = goroutines[index]
+        var slots: [UInt64: Int] = [:]
+        slots.reserveCapacity(captured.addresses.count)
+        for (index, address) in captured.addresses.enumerated() where slots[address] == nil { slots[address] = index }
+        return goroutines.map { goroutine in
+            guard let index = slots[goroutine.address] else {
+                return UnwoundStack(frames: [], end: .truncated("stack not captured"), origin: "none")
+            }
             let start = captured.starts[index]
             let batch = captured.batches[index / Self.batch]
             let slot = index % Self.batch
