@@ -188,16 +188,21 @@ public final class Inspector: @unchecked Sendable {
 }
 
 extension Inspector {
-    /// Reads every goroutine's used stack; running goroutines start from their thread's
-    /// registers when the target is stopped.
+    /// Reads every goroutine's used stack; when the target is stopped, running goroutines
+    /// start from their thread's registers, or from the VDSO call their thread is in.
     func captureStacks(_ extents: [StackExtent], machines: [Machine], stopper: ProcessStopper?) -> StackCollector.CapturedStacks {
-        var threads: [UInt64: Int64] = [:]
-        for machine in machines { threads[machine.address] = machine.threadID }
+        var byAddress: [UInt64: Machine] = [:]
+        for machine in machines { byAddress[machine.address] = machine }
         let collector = StackCollector(image: image, memory: memory)
         return collector.capture(extents) { goroutine in
-            guard goroutine.status == .running, let stopper, let tid = threads[goroutine.m],
-                  let registers = try? stopper.registers(of: Int32(truncatingIfNeeded: tid)) else { return nil }
-            return (registers.pc, registers.sp)
+            // Threads say where a goroutine is only while the target is stopped.
+            guard let stopper, goroutine.m != 0, let machine = byAddress[goroutine.m] else { return nil }
+            var context = StackCollector.ThreadContext()
+            if machine.vdsoSP != 0 { context.vdso = (machine.vdsoPC, machine.vdsoSP) }
+            if goroutine.status == .running {
+                context.registers = (try? stopper.registers(of: Int32(truncatingIfNeeded: machine.threadID))).map { ($0.pc, $0.sp) }
+            }
+            return context
         }
     }
 

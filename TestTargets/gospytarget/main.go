@@ -41,7 +41,7 @@ import (
 )
 
 var (
-	scenario = flag.String("scenario", "parked", "parked, many, churn or growing")
+	scenario = flag.String("scenario", "parked", "parked, many, churn, growing or clock")
 	manyN    = flag.Int("n", 10000, "number of extra goroutines for -scenario=many")
 )
 
@@ -50,9 +50,9 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing":
+	case "parked", "many", "churn", "growing", "clock":
 	default:
-		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn or growing)\n", *scenario)
+		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing or clock)\n", *scenario)
 		os.Exit(2)
 	}
 	if *scenario == "many" && *manyN < 0 {
@@ -68,6 +68,8 @@ func main() {
 		startChurn()
 	case "growing":
 		startGrowing()
+	case "clock":
+		startClock()
 	}
 	startSpinner()
 

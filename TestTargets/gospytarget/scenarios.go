@@ -160,3 +160,30 @@ func leakSpawner() {
 func leakyWorker(ch chan int) {
 	<-ch
 }
+
+// --- -scenario=clock ---
+
+// clockReads counts clockReader's loops, in steps of 1024, so the loop has an
+// effect the compiler must keep.
+var clockReads uint64
+
+// startClock starts two goroutines that read the clock in a loop. Stopped at
+// any moment, their threads are mostly inside the VDSO (time.Now calls
+// runtime.walltime and runtime.nanotime, which switch to g0's stack and call
+// vdso code that has no Go frame data): the case m.vdsoSP and m.vdsoPC exist for.
+func startClock() {
+	for i := 0; i < 2; i++ {
+		go clockReader()
+	}
+}
+
+//go:noinline
+func clockReader() {
+	var total int64
+	for i := 1; ; i++ {
+		total += time.Now().UnixNano() & 1
+		if i%1024 == 0 {
+			atomic.AddUint64(&clockReads, uint64(total&1)+1)
+		}
+	}
+}

@@ -134,6 +134,10 @@ public struct Machine: Sendable, Equatable {
     public let lockedG: UInt64
     public let g0: UInt64
     public let gsignal: UInt64
+    /// Set while the thread is inside a VDSO call (nanotime1, walltime): the caller's SP and
+    /// return PC, where the runtime's own tracebacks start instead of the registers.
+    public var vdsoSP: UInt64 = 0
+    public var vdsoPC: UInt64 = 0
 }
 
 /// Scheduler counters from runtime.sched.

@@ -199,7 +199,8 @@ public struct SnapshotReader {
                 threadID: try view.load(Int64.self, at: m.procid),
                 currentG: try view.u64(at: m.curg), p: try view.u64(at: m.p),
                 spinning: try view.u8(at: m.spinning) != 0, blocked: try view.u8(at: m.blocked) != 0,
-                lockedG: try view.u64(at: m.lockedg), g0: try view.u64(at: m.g0), gsignal: try view.u64(at: m.gsignal)))
+                lockedG: try view.u64(at: m.lockedg), g0: try view.u64(at: m.g0), gsignal: try view.u64(at: m.gsignal),
+                vdsoSP: try view.u64(at: m.vdsoSP), vdsoPC: try view.u64(at: m.vdsoPC)))
             next = try view.u64(at: m.alllink)
         }
         return result.sorted { $0.id < $1.id }

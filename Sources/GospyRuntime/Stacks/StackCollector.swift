@@ -16,9 +16,26 @@ public struct StackCollector {
         self.memory = memory
     }
 
-    /// Where a goroutine's stack walk starts, as the runtime's traceback chooses it.
-    func start(of goroutine: StackExtent, registers: Registers?) -> (pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String) {
-        if goroutine.status == .running, let registers,
+    /// What the target's threads say about a goroutine while it is stopped: its M's registers
+    /// (running goroutines), and the VDSO call its M is in, if any.
+    public struct ThreadContext: Sendable {
+        public var registers: Registers?
+        public var vdso: Registers?
+        public init(registers: Registers? = nil, vdso: Registers? = nil) {
+            self.registers = registers
+            self.vdso = vdso
+        }
+    }
+
+    /// Where a goroutine's stack walk starts, as the runtime's traceback chooses it: inside a
+    /// VDSO call the caller's saved SP and return PC (the thread itself is on g0's stack, in
+    /// code without Go frame data), else a running goroutine's registers, else the state saved
+    /// at its last syscall or switch.
+    func start(of goroutine: StackExtent, context: ThreadContext) -> (pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String) {
+        if let vdso = context.vdso, vdso.sp >= goroutine.stackLo, vdso.sp < goroutine.stackHi {
+            return (vdso.pc, vdso.sp, false, false, "vdso")
+        }
+        if goroutine.status == .running, let registers = context.registers,
            registers.sp >= goroutine.stackLo, registers.sp < goroutine.stackHi {
             return (registers.pc, registers.sp, true, false, "registers")
         }
@@ -44,8 +61,8 @@ public struct StackCollector {
     public static let captureLimit: UInt64 = 1 << 20
 
     /// Reads every goroutine's used stack in batched gathers (call while the target is stopped).
-    public func capture(_ extents: [StackExtent], registers: (StackExtent) -> Registers? = { _ in nil }) -> CapturedStacks {
-        let starts = extents.map { start(of: $0, registers: registers($0)) }
+    public func capture(_ extents: [StackExtent], context: (StackExtent) -> ThreadContext? = { _ in nil }) -> CapturedStacks {
+        let starts = extents.map { start(of: $0, context: context($0) ?? ThreadContext()) }
         var batches: [GatheredRanges] = []
         var position = 0
         while position < extents.count {

@@ -24,7 +24,7 @@ public struct UnwoundStack: Sendable, Equatable {
     }
     public var frames: [PhysicalFrame]
     public var end: End
-    /// Where the walk started, for messages ("registers", "syscall", "sched").
+    /// Where the walk started, for messages ("registers", "vdso", "syscall", "sched ...").
     public var origin: String
 }
 

@@ -42,7 +42,7 @@ enum TracebackRenderer {
         if case let .truncated(reason) = item.stack.end {
             out += "...stack truncated: \(reason)\n"
         }
-        if item.goroutine.status == .running && item.stack.origin != "registers" {
+        if item.goroutine.status == .running && item.stack.origin.hasPrefix("sched") {
             out += "...running goroutine: stack read from its last saved state, not its thread (may be stale)\n"
         }
         if let creator = item.createdBy {
@@ -150,6 +150,9 @@ struct DumpJSON: JSONOutput {
         let labels: [String: String]
         let frames: [Frame]
         let truncated: String?
+        /// Where the walk started: registers (a running goroutine's thread), vdso (the VDSO
+        /// call its thread is in), syscall, or sched (the state saved when it last stopped).
+        let stackFrom: String
         let createdBy: Creator?
     }
     let goVersion: String
@@ -171,6 +174,7 @@ struct DumpJSON: JSONOutput {
                           offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined)
                 },
                 truncated: truncated,
+                stackFrom: String(item.stack.origin.prefix { $0 != " " }),
                 createdBy: item.createdBy.map { Creator(function: $0.function, file: $0.file, line: $0.line, goroutine: $0.parentID) })
         }
     }
