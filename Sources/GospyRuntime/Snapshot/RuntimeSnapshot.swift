@@ -83,6 +83,8 @@ public struct Goroutine: Sendable, Equatable {
         if (status == .waiting || status == .leaked), waitReason != 0, let reason = waitReasonText {
             text = reason
         }
+        // Go 1.26+: a goroutine the GC proved can never wake (goroutine leak detection).
+        if status == .leaked { text += " (leaked)" }
         if scanning { text += " (scan)" }
         return text
     }
