@@ -19,6 +19,11 @@ import Testing
         #expect(!ProcessState.anyStopped(target.pid))
 
         #expect(Set(mine.goroutines.map(\.id)) == Set(theirs.goroutines.map(\.id)))
+        // The same order: the runtime prints the dumping goroutine first, then allgs order.
+        let dumping = theirs.goroutines.first?.id
+        let common = Set(mine.goroutines.map(\.id)).intersection(theirs.goroutines.map(\.id))
+        #expect(mine.goroutines.map(\.id).filter { common.contains($0) && $0 != dumping }
+                == theirs.goroutines.dropFirst().map(\.id).filter { common.contains($0) }, "goroutine order")
         var compared = 0
         var framesCompared = 0
         for runtime in theirs.goroutines {

@@ -165,8 +165,21 @@ public struct RuntimeSnapshot: Sendable {
     public var unreadableGoroutines: Int
     /// How many times inconsistent goroutines were re-read.
     public var retries: Int
+    /// The g pointers in allgs order: the order the runtime's own tracebacks print goroutines
+    /// in (`goroutines` is sorted by id).
+    public var allgs: [UInt64] = []
 
     public func machine(at address: UInt64) -> Machine? {
         machines.first { $0.address == address }
+    }
+
+    /// `items` in allgs order, found by their g's address; any not in allgs keep their order
+    /// after the rest.
+    public func inAllgsOrder<Item>(_ items: [Item], address: (Item) -> UInt64) -> [Item] {
+        var rank: [UInt64: Int] = [:]
+        rank.reserveCapacity(allgs.count)
+        for (index, pointer) in allgs.enumerated() where rank[pointer] == nil { rank[pointer] = index }
+        let keyed = items.enumerated().map { (rank: rank[address($0.element)] ?? allgs.count &+ $0.offset, item: $0.element) }
+        return keyed.sorted { $0.rank < $1.rank }.map(\.item)
     }
 }

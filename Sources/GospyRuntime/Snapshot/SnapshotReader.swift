@@ -33,6 +33,8 @@ public struct SnapshotReader {
         fileprivate var scheduler: SchedulerState?
         fileprivate var gomaxprocs: Int32
         fileprivate var monotonicNow: Int64
+        /// The g pointers in allgs order.
+        fileprivate var allgs: [UInt64] = []
     }
 
     public func read(consistent: Bool = true, retries: Int = 3) throws -> RuntimeSnapshot {
@@ -61,7 +63,7 @@ public struct SnapshotReader {
             records: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
             processors: [], machines: [], scheduler: nil,
             gomaxprocs: (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0,
-            monotonicNow: Self.monotonicNow())
+            monotonicNow: Self.monotonicNow(), allgs: plausible)
         if consistent {
             raw.records = memory.gather(plausible, size: Self.recordSize(g))
         } else {
@@ -111,7 +113,7 @@ public struct SnapshotReader {
         return RuntimeSnapshot(
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
-            retries: raw.retried)
+            retries: raw.retried, allgs: raw.allgs)
     }
 
     /// The fields stack walks need, for every live goroutine (call while the target is stopped:

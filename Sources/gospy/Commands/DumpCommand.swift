@@ -52,6 +52,8 @@ struct DumpCommand: ParsableCommand {
                     allFrames: { image.logicalFrames(stack) }, createdBy: image.createdBy(goroutine),
                     waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
             }
+            // The runtime's own order, so the output diffs against its dumps.
+            items = snapshot.inAllgsOrder(items) { $0.goroutine.address }
             // Labels are read after the target resumed: they are immutable once set.
             let labelReader = LabelReader(image: image, memory: inspector.memory)
             var labels: [UInt64: [(String, String)]] = [:]
