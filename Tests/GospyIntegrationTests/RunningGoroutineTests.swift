@@ -28,6 +28,7 @@ import Testing
         defer { target.stop() }
         var running = 0
         var fromVDSO = 0
+        var cannotWalk = 0
         for round in 0..<20 {
             let result = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid), "--format", "json"])
             #expect(result.status == 0, "\(result.stderr)")
@@ -37,7 +38,15 @@ import Testing
                 running += 1
                 let functions = item.frames.map(\.function)
                 #expect(["registers", "vdso"].contains(item.stackFrom), "round \(round), goroutine \(item.id): stack from \(item.stackFrom): \(functions)")
-                #expect(functions.last == "main.clockReader" && item.truncated == nil, "goroutine \(item.id): \(functions), \(item.truncated ?? "")")
+                if let truncated = item.truncated {
+                    // Stopped inside an assembly function that switches stacks (1.19's time.now)
+                    // while no VDSO call was marked: its callers cannot be found, and the dump
+                    // says so rather than guessing.
+                    #expect(truncated.contains("moves its stack pointer") && functions.count == 1, "goroutine \(item.id): \(functions), \(truncated)")
+                    cannotWalk += 1
+                } else {
+                    #expect(functions.last == "main.clockReader", "goroutine \(item.id): \(functions)")
+                }
                 if item.stackFrom == "vdso" {
                     fromVDSO += 1
                     #expect(functions.contains("time.Now"), "goroutine \(item.id): \(functions)")
@@ -46,6 +55,7 @@ import Testing
         }
         #expect(running >= 10, "clock readers seen running: \(running)")
         #expect(fromVDSO >= 1, "no stop found a clock reader inside the VDSO in \(running) sightings")
-        print("clock readers: \(running) seen running, \(fromVDSO) inside the VDSO")
+        #expect(cannotWalk * 4 <= running, "\(cannotWalk) of \(running) sightings could not be walked")
+        print("clock readers: \(running) seen running, \(fromVDSO) inside the VDSO, \(cannotWalk) not walkable")
     }
 }

@@ -93,7 +93,11 @@ public struct StackUnwinder {
             if innermost && fromSyscall { writesSP = false }
             if writesSP {
                 // The frame moved SP in a way the tables do not describe: the runtime stops here
-                // too, silently.
+                // too, silently. A thread stopped inside such a function (time.now switching to
+                // g0's stack and back) has callers that cannot be found: say so.
+                if innermost && trapped {
+                    stack.end = .truncated("stopped inside a function that moves its stack pointer (pc 0x\(String(pc, radix: 16))); its callers cannot be found")
+                }
                 return stack
             }
             guard let delta = info.spDelta, delta >= 0 else {
