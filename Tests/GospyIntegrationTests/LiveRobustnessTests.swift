@@ -36,12 +36,7 @@ import Testing
     func signalWhileTargetStopped(signal: Int32) throws {
         let target = try RunningTarget(try #require(Self.sample))
         defer { target.stop() }
-        let gospy = Process()
-        gospy.executableURL = URL(fileURLWithPath: Subprocess.gospy)
-        gospy.arguments = ["summary", "--pid", String(target.pid), "--test-hold-stopped", "30"]
-        gospy.standardOutput = FileHandle.nullDevice
-        gospy.standardError = FileHandle.nullDevice
-        try gospy.run()
+        let gospy = try Subprocess.startHoldingStopped(target.pid, seconds: 30)
         #expect(Self.eventually { ProcessState.anyStopped(target.pid) }, "gospy never stopped the target")
         kill(gospy.processIdentifier, signal)
         gospy.waitUntilExit()

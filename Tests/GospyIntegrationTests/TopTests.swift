@@ -48,12 +48,7 @@ import Testing
     @Test func failedSnapshotIsReportedAndRetried() throws {
         let target = try RunningTarget(try #require(Self.sample))
         defer { target.stop() }
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: Subprocess.gospy)
-        holder.arguments = ["summary", "--pid", String(target.pid), "--test-hold-stopped", "1.5"]
-        holder.standardOutput = FileHandle.nullDevice
-        holder.standardError = FileHandle.nullDevice
-        try holder.run()
+        let holder = try Subprocess.startHoldingStopped(target.pid, seconds: 1.5)
         #expect(Self.eventually { ProcessState.anyStopped(target.pid) }, "the holder never stopped the target")
         let result = try Subprocess.run(Subprocess.gospy, ["top", "--pid", String(target.pid), "--plain", "--iterations", "8", "--interval", "0.5"])
         holder.waitUntilExit()

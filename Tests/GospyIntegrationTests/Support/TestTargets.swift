@@ -66,6 +66,18 @@ enum Subprocess {
         let stderr: String
     }
 
+    /// Starts gospy holding `pid` stopped for `seconds` (`summary --test-hold-stopped`), its
+    /// output discarded; the caller waits for it or signals it.
+    static func startHoldingStopped(_ pid: Int32, seconds: Double) throws -> Process {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: gospy)
+        holder.arguments = ["summary", "--pid", String(pid), "--test-hold-stopped", String(seconds)]
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        return holder
+    }
+
     /// Runs a program that may leave a daemon behind (tmux starts its server). Not through
     /// Foundation's Process: it gives each child a socket whose closing marks the child's exit,
     /// and a daemon inheriting that socket keeps waitUntilExit from ever returning. The child
