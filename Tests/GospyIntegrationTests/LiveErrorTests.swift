@@ -73,25 +73,49 @@ import Testing
         let binary = try #require(TestTargets.matrix.first)
         let target = try RunningTarget(binary)
         defer { target.stop() }
-        // Another tracer: PTRACE_SEIZE (0x4206) from python, which then sleeps.
+        // Another tracer: PTRACE_SEIZE (0x4206) of the main thread from python, which then
+        // sleeps. The system python, not a version-manager shim that might not exec it.
         let script = """
         import ctypes, sys, time
         libc = ctypes.CDLL(None, use_errno=True)
         libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
         if libc.ptrace(0x4206, int(sys.argv[1]), None, None) != 0: sys.exit(1)
         print("seized", flush=True)
-        time.sleep(30)
+        time.sleep(60)
         """
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         let tracer = Process()
-        tracer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        tracer.arguments = ["python3", "-c", script, String(target.pid)]
+        tracer.executableURL = URL(fileURLWithPath: try #require(python, "python3 is needed for a second tracer"))
+        tracer.arguments = ["-c", script, String(target.pid)]
         let out = Pipe()
         tracer.standardOutput = out
         try tracer.run()
-        defer { tracer.terminate(); tracer.waitUntilExit() }
-        _ = out.fileHandleForReading.availableData  // "seized"
+        var tracerAlive = true
+        // SIGKILL: the test runner's children may inherit a mask that blocks SIGTERM.
+        let killTracer = {
+            guard tracerAlive else { return }
+            kill(tracer.processIdentifier, SIGKILL)
+            tracer.waitUntilExit()
+            tracerAlive = false
+        }
+        defer { killTracer() }
+        let seized = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        try #require(seized.hasPrefix("seized"), "the second tracer could not seize the target")
         try expectFailure(["summary", "--pid", String(target.pid)], status: 10,
                           mentions: ["already traced by pid \(tracer.processIdentifier)"])
-        #expect(!ProcessState.anyStopped(target.pid))
+        // While python traces the main thread, Go's own signals (SIGURG preemption) can hold
+        // that thread in a signal-delivery stop that only python could end: gospy is judged
+        // once python is gone. gospy seized nothing, so nothing stays stopped and the target
+        // answers.
+        killTracer()
+        var stillStopped = true
+        for _ in 0..<100 where stillStopped {
+            stillStopped = ProcessState.anyStopped(target.pid)
+            if stillStopped { usleep(20_000) }
+        }
+        #expect(!stillStopped, "threads: \(ProcessState.threadStates(target.pid))")
+        #expect(try target.send("count").hasPrefix("COUNT"))
     }
 }
