@@ -141,7 +141,9 @@ public final class Inspector: @unchecked Sendable {
     }
 
     /// Takes one snapshot. Blocking: every thread stopped for the read, resumed on every path.
-    public func capture(blocking: Bool = true, holdStopped: Double = 0, stacks wantStacks: Bool = false) throws -> Capture {
+    /// `arguments` (with `stacks`) also reads each frame's argument words, for tracebacks.
+    public func capture(blocking: Bool = true, holdStopped: Double = 0, stacks wantStacks: Bool = false,
+                        arguments: Bool = false) throws -> Capture {
         let started = DispatchTime.now()
         let states = threadStates()
         var stopped: Double?
@@ -167,7 +169,8 @@ public final class Inspector: @unchecked Sendable {
                     let decoded = try reader.decode(raw)
                     snapshot = decoded
                     if let captured {
-                        stacks = StackCollector(image: image, memory: memory).unwind(decoded.goroutines, captured)
+                        stacks = StackCollector(image: image, memory: memory)
+                            .unwind(decoded.goroutines, captured, arguments: arguments)
                     }
                 } catch {
                     stopper.resume()
@@ -176,7 +179,9 @@ public final class Inspector: @unchecked Sendable {
             } else {
                 let decoded = try SnapshotReader(image: image, memory: memory).read(consistent: false)
                 snapshot = decoded
-                if wantStacks { stacks = collectStacks(decoded.goroutines, machines: decoded.machines, stopper: nil) }
+                if wantStacks {
+                    stacks = collectStacks(decoded.goroutines, machines: decoded.machines, stopper: nil, arguments: arguments)
+                }
             }
         } catch {
             throw mapReadError(error, during: "reading its memory")
@@ -207,9 +212,11 @@ extension Inspector {
     }
 
     /// Captures and walks in one go (non-blocking reads).
-    func collectStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?) -> [UnwoundStack] {
+    func collectStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?,
+                       arguments: Bool = false) -> [UnwoundStack] {
         StackCollector(image: image, memory: memory)
-            .unwind(goroutines, captureStacks(goroutines.map(\.stackExtent), machines: machines, stopper: stopper))
+            .unwind(goroutines, captureStacks(goroutines.map(\.stackExtent), machines: machines, stopper: stopper),
+                    arguments: arguments)
     }
 }
 

@@ -26,6 +26,7 @@ import Testing
                 == theirs.goroutines.dropFirst().map(\.id).filter { common.contains($0) }, "goroutine order")
         var compared = 0
         var framesCompared = 0
+        var argumentsCompared = 0
         for runtime in theirs.goroutines {
             guard let gospy = mine.goroutine(runtime.id) else { continue }
             if Self.isTransient(runtime.state) || Self.isTransient(gospy.state) {
@@ -43,13 +44,17 @@ import Testing
             for (a, b) in zip(gospy.frames, runtime.frames) {
                 #expect(a.function == b.function && a.file == b.file && a.line == b.line && a.offset == b.offset,
                         "goroutine \(runtime.id): gospy \(a), runtime \(b)")
+                // Arguments too: a parked goroutine's frames hold the same words for both.
+                #expect(a.arguments == b.arguments, "goroutine \(runtime.id) \(a.function): gospy (\(a.arguments ?? "")), runtime (\(b.arguments ?? ""))")
                 framesCompared += 1
+                if !a.inlined && b.arguments?.isEmpty == false { argumentsCompared += 1 }
             }
             #expect(gospy.createdBy == runtime.createdBy, "goroutine \(runtime.id) created by")
             #expect(gospy.creatorID == runtime.creatorID, "goroutine \(runtime.id) creator id")
         }
         #expect(compared >= 25, "too few goroutines in stable states")
         #expect(framesCompared >= 100)
+        #expect(argumentsCompared >= 10, "too few frames with arguments")
         // The elided deep recursion is printed the way the runtime prints it.
         let elisionLines = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("...") && $0.contains("elided") } }
         #expect(elisionLines(result.stdout).count == elisionLines(try target.ownDumpText()).count)

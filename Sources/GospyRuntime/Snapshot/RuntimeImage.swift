@@ -198,6 +198,12 @@ final class SymbolCache: @unchecked Sendable {
     private var logicalTrapped: [UInt64: [LogicalFrame]] = [:]
     private var frameInfos: [UInt64: FrameInfo?] = [:]
     private var tracebacks: [StackKey: TracebackBody] = [:]
+    private var argumentPlans: [FrameKey: ArgumentPlan?] = [:]
+
+    struct FrameKey: Hashable {
+        let pc: UInt64
+        let trapped: Bool
+    }
 
     /// The value for `key` in `table`, computed once (outside the lock: computing may consult
     /// the cache again). `limit` bounds tables whose keys are not few.
@@ -234,5 +240,9 @@ final class SymbolCache: @unchecked Sendable {
 
     func traceback(_ key: StackKey, _ compute: () -> TracebackBody) -> TracebackBody {
         memo(\.tracebacks, key, limit: 100_000, compute)
+    }
+
+    func argumentPlan(_ key: FrameKey, _ compute: () -> ArgumentPlan?) -> ArgumentPlan? {
+        memo(\.argumentPlans, key, compute)
     }
 }

@@ -82,7 +82,8 @@ public struct StackCollector {
     /// Walks the captured stacks (after the target has been resumed), in `goroutines` order.
     /// Only a stack deeper than `captureLimit` reads live memory, for its part beyond the
     /// capture; a goroutine that was not captured gets an empty stack that says so.
-    public func unwind(_ goroutines: [Goroutine], _ captured: CapturedStacks) -> [UnwoundStack] {
+    /// With `arguments`, each frame's argument words are read too (for tracebacks).
+    public func unwind(_ goroutines: [Goroutine], _ captured: CapturedStacks, arguments: Bool = false) -> [UnwoundStack] {
         let unwinder = StackUnwinder(image: image)
         var slots: [UInt64: Int] = [:]
         slots.reserveCapacity(captured.addresses.count)
@@ -94,12 +95,14 @@ public struct StackCollector {
             let start = captured.starts[index]
             let batch = captured.batches[index / Self.batch]
             let slot = index % Self.batch
-            return unwinder.unwind(
-                pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
-                trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin
-            ) { address in
+            let word = { (address: UInt64) -> UInt64? in
                 batch.u64(slot, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
             }
+            var stack = unwinder.unwind(
+                pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
+                trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin, word: word)
+            if arguments { image.readArguments(of: &stack, word: word) }
+            return stack
         }
     }
 

@@ -26,6 +26,17 @@ public struct UnwoundStack: Sendable, Equatable {
     public var end: End
     /// Where the walk started, for messages ("registers", "vdso", "syscall", "sched ...").
     public var origin: String
+    /// The argument words of every physical frame in frame order, as each frame's
+    /// `RuntimeImage.argumentLayout(at:)` reads them; nil when arguments were not read.
+    public var argumentWords: [UInt64]?
+    /// Frames whose arguments could not be read (unknown layout or frame size, or memory).
+    public var unreadableArgumentFrames: [Int] = []
+
+    public init(frames: [PhysicalFrame], end: End, origin: String) {
+        self.frames = frames
+        self.end = end
+        self.origin = origin
+    }
 }
 
 /// Walks goroutine stacks the way the runtime's unwinder does on amd64: frame sizes from each

@@ -13,6 +13,8 @@ public struct LogicalFrame: Sendable, Equatable, Codable {
     public let entry: UInt64
     public let inlined: Bool
     public let funcID: UInt8
+    /// Which physical frame of its stack this belongs to (its arguments are that frame's).
+    public var physicalIndex: Int = 0
 
     public var offset: UInt64 { pc &- entry }
 }
@@ -40,7 +42,13 @@ public struct CreatedBy: Sendable, Equatable, Codable {
 extension RuntimeImage {
     /// Every logical frame of an unwound stack, innermost first (cached per PC).
     public func logicalFrames(_ stack: UnwoundStack) -> [LogicalFrame] {
-        stack.frames.flatMap { logicalFrames(at: $0) }
+        stack.frames.enumerated().flatMap { index, frame in
+            logicalFrames(at: frame).map { logical in
+                var placed = logical
+                placed.physicalIndex = index
+                return placed
+            }
+        }
     }
 
     public func logicalFrames(at frame: PhysicalFrame) -> [LogicalFrame] {

@@ -39,7 +39,9 @@ struct DumpCommand: ParsableCommand {
     func run() throws {
         diagnosed {
             let inspector = try Inspector(pid: process.pid, binary: process.bin)
-            let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true)
+            // Arguments only for the formats that print them (the traceback and JSON).
+            let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
+                                                arguments: format == .traceback || format == .json)
             let image = inspector.image
             let snapshot = capture.snapshot
             let stacks = capture.stacks ?? []
@@ -49,7 +51,7 @@ struct DumpCommand: ParsableCommand {
                 if system && !all { continue }
                 items.append(DumpedGoroutine(
                     goroutine: goroutine, stack: stack, body: image.traceback(stack, showRuntime: runtimeFrames),
-                    allFrames: { image.logicalFrames(stack) }, createdBy: image.createdBy(goroutine),
+                    createdBy: image.createdBy(goroutine),
                     waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
             }
             // The runtime's own order, so the output diffs against its dumps.
@@ -74,11 +76,11 @@ struct DumpCommand: ParsableCommand {
                 if let file { file.write(Data(text.utf8)) } else { Output.write(text) }
             }
             switch format {
-            case .traceback: TracebackRenderer.render(items, to: sink)
-            case .grouped: sink(GroupedRenderer.render(items, labels: labels))
+            case .traceback: TracebackRenderer.render(items, image: image, to: sink)
+            case .grouped: sink(GroupedRenderer.render(items, labels: labels, image: image))
             case .json:
                 sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
-                                  runtimeFrames: runtimeFrames).json())
+                                  runtimeFrames: runtimeFrames, image: image).json())
             case .pprof:
                 let bytes = try PprofRenderer.render(items, labels: labels, image: image, binaryName: inspector.executableName)
                 if let file { file.write(Data(bytes)) } else { Output.write(bytes) }

@@ -7,8 +7,6 @@ struct DumpedGoroutine {
     let goroutine: Goroutine
     let stack: UnwoundStack
     let body: TracebackBody
-    /// Every logical frame, runtime ones included (computed when a format needs them).
-    let allFrames: () -> [LogicalFrame]
     let createdBy: CreatedBy?
     let waitMinutes: Int?
     let system: Bool
@@ -23,20 +21,27 @@ enum TracebackRenderer {
         return "goroutine \(item.goroutine.id) [\(state)]:\n"
     }
 
-    static func frame(_ frame: LogicalFrame) -> String {
+    /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
+    /// arguments, or "(...)" when they could not be read.
+    static func frame(_ frame: LogicalFrame, arguments: [String?]) -> String {
         if frame.inlined {
             return "\(frame.function)(...)\n\t\(frame.file):\(frame.line)\n"
         }
         let offset = frame.pc > frame.entry ? " +0x\(String(frame.offset, radix: 16))" : ""
-        return "\(frame.function)(...)\n\t\(frame.file):\(frame.line)\(offset)\n"
+        let text = frame.physicalIndex < arguments.count ? arguments[frame.physicalIndex] ?? "..." : "..."
+        return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
     }
 
-    static func render(_ item: DumpedGoroutine) -> String {
+    static func render(_ item: DumpedGoroutine, image: RuntimeImage) -> String {
         var out = header(item)
-        for f in item.body.frames { out += frame(f) }
+        // Only the frames a traceback shows are printed.
+        var shown = [Bool](repeating: false, count: item.stack.frames.count)
+        for f in item.body.frames + item.body.tail where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
+        let arguments = image.argumentTexts(item.stack) { shown[$0] }
+        for f in item.body.frames { out += frame(f, arguments: arguments) }
         if let elided = item.body.elidedCount {
             out += "...\(elided) frames elided...\n"
-            for f in item.body.tail { out += frame(f) }
+            for f in item.body.tail { out += frame(f, arguments: arguments) }
         }
         if item.body.additionalElided { out += "...additional frames elided...\n" }
         if case let .truncated(reason) = item.stack.end {
@@ -56,12 +61,12 @@ enum TracebackRenderer {
     }
 
     /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
-    static func render(_ items: [DumpedGoroutine], to sink: (String) -> Void) {
+    static func render(_ items: [DumpedGoroutine], image: RuntimeImage, to sink: (String) -> Void) {
         var chunk = ""
         chunk.reserveCapacity(1 << 17)
         for (index, item) in items.enumerated() {
             if index > 0 { chunk += "\n" }
-            chunk += render(item)
+            chunk += render(item, image: image)
             if chunk.utf8.count >= 1 << 16 {
                 sink(chunk)
                 chunk.removeAll(keepingCapacity: true)
@@ -73,7 +78,7 @@ enum TracebackRenderer {
 
 /// Goroutines with identical stacks grouped with a count, like the runtime's `debug=1`.
 enum GroupedRenderer {
-    static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]]) -> String {
+    static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], image: RuntimeImage) -> String {
         struct Key: Hashable {
             let pcs: [UInt64]
             let labels: [String]
@@ -101,7 +106,7 @@ enum GroupedRenderer {
             }
             // Like the runtime's profile: runtime frames at the top are skipped, goexit never shown.
             var show = false
-            for frame in group.item.allFrames() {
+            for frame in image.logicalFrames(group.item.stack) {
                 if frame.rawName == "runtime.goexit" { continue }
                 if !show && frame.rawName.hasPrefix("runtime.") { continue }
                 show = true
@@ -133,6 +138,9 @@ struct DumpJSON: JSONOutput {
         let pc: String
         let offset: String
         let inlined: Bool
+        /// As the traceback prints them ("0xc000012345, 0x1"); absent for inlined calls and
+        /// where they could not be read.
+        let arguments: String?
     }
     struct Creator: Encodable {
         let function: String
@@ -158,10 +166,12 @@ struct DumpJSON: JSONOutput {
     let goVersion: String
     let goroutines: [Item]
 
-    init(goVersion: String, items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], runtimeFrames: Bool) {
+    init(goVersion: String, items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], runtimeFrames: Bool,
+         image: RuntimeImage) {
         self.goVersion = goVersion
         goroutines = items.map { item in
-            let frames = runtimeFrames ? item.allFrames() : item.body.frames + item.body.tail
+            let frames = runtimeFrames ? image.logicalFrames(item.stack) : item.body.frames + item.body.tail
+            let arguments = image.argumentTexts(item.stack)
             var truncated: String?
             if case let .truncated(reason) = item.stack.end { truncated = reason }
             return Item(
@@ -171,7 +181,8 @@ struct DumpJSON: JSONOutput {
                 labels: Dictionary((labels[item.goroutine.address] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { $1 }),
                 frames: frames.map {
                     Frame(function: $0.function, file: $0.file, line: $0.line, pc: "0x" + String($0.pc, radix: 16),
-                          offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined)
+                          offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined,
+                          arguments: $0.inlined || $0.physicalIndex >= arguments.count ? nil : arguments[$0.physicalIndex])
                 },
                 truncated: truncated,
                 stackFrom: String(item.stack.origin.prefix { $0 != " " }),

@@ -10,6 +10,9 @@ struct GoroutineDump: Equatable {
         let line: Int
         /// +0x offset from the function entry; nil for inlined frames (printed with "(...)").
         let offset: UInt64?
+        /// The text between the call's parentheses ("0xc000012345, 0x1?", "..."); nil for
+        /// "created by" lines, which have none.
+        var arguments: String? = nil
         var inlined: Bool { offset == nil }
     }
 
@@ -70,8 +73,10 @@ struct GoroutineDump: Equatable {
                     }
                     createdBy = Frame(function: rest, file: location.file, line: location.line, offset: location.offset)
                 } else {
-                    frames.append(Frame(function: Self.functionName(call), file: location.file,
-                                        line: location.line, offset: location.offset))
+                    let function = Self.functionName(call)
+                    let arguments = String(call.dropFirst(function.count).dropFirst().dropLast())
+                    frames.append(Frame(function: function, file: location.file,
+                                        line: location.line, offset: location.offset, arguments: arguments))
                 }
             }
             result.append(Goroutine(id: id, state: state, minutes: minutes, lockedToThread: locked,

@@ -1,0 +1,161 @@
+import GospyMemory
+
+/// How the runtime prints a function's arguments in a traceback (runtime.printArgs): the
+/// compiler's _FUNCDATA_ArgInfo program (offsets and sizes of argument words from the frame's
+/// argp, with aggregate brackets), and, at one PC, which register-argument spill slots hold
+/// live values (_FUNCDATA_ArgLiveInfo + _PCDATA_ArgLiveIndex; a stale slot prints with "?").
+public struct ArgumentLayout: Sendable, Equatable {
+    public enum Item: Sendable, Equatable {
+        /// A word of `size` bytes at argp + `offset`.
+        case word(offset: UInt8, size: UInt8, live: Bool)
+        case startAggregate
+        case endAggregate
+        /// More arguments than the compiler records: "...".
+        case ellipsis
+        /// An argument beyond the encodable offsets: "_".
+        case offsetTooLarge
+    }
+
+    public let items: [Item]
+
+    /// The number of `.word` items: how many words a frame of this function contributes.
+    public let wordCount: Int
+
+    public init(items: [Item]) {
+        self.items = items
+        wordCount = items.reduce(0) { count, item in
+            if case .word = item { return count + 1 }
+            return count
+        }
+    }
+
+    /// A function without _FUNCDATA_ArgInfo: the runtime prints "()".
+    public static let noArguments = ArgumentLayout(items: [])
+
+    // The compiler's encoding (cmd/compile/internal/ssagen.emitArgInfo, internal/abi).
+    static let endSequence: UInt8 = 0xff
+    static let startAggregateByte: UInt8 = 0xfe
+    static let endAggregateByte: UInt8 = 0xfd
+    static let ellipsisByte: UInt8 = 0xfc
+    static let offsetTooLargeByte: UInt8 = 0xfb
+    /// abi.TraceArgsMaxLen: (maxDepth*3+2)*limit + 1.
+    public static let maxEncodedLength = (5 * 3 + 2) * 10 + 1
+
+    /// Parses an ArgInfo program. `isLive(offset, slotIndex)` answers the liveness question
+    /// the runtime asks for each word; nil means every word is live.
+    public init(parsing bytes: [UInt8], isLive: ((UInt8, UInt8) -> Bool)? = nil,
+                liveStartOffset: UInt8 = 0xff) throws {
+        var items: [Item] = []
+        var index = 0
+        var slot: UInt8 = 0
+        func next() throws -> UInt8 {
+            guard index < bytes.count, index < Self.maxEncodedLength else {
+                throw ByteViewError.badOffset("argument info runs past \(min(bytes.count, Self.maxEncodedLength)) bytes without an end")
+            }
+            defer { index += 1 }
+            return bytes[index]
+        }
+        loop: while true {
+            let op = try next()
+            switch op {
+            case Self.endSequence: break loop
+            case Self.startAggregateByte: items.append(.startAggregate)
+            case Self.endAggregateByte: items.append(.endAggregate)
+            case Self.ellipsisByte: items.append(.ellipsis)
+            case Self.offsetTooLargeByte: items.append(.offsetTooLarge)
+            default:
+                let size = try next()
+                guard size >= 1, size <= 8 else {
+                    throw ByteViewError.badOffset("argument word of \(size) bytes")
+                }
+                items.append(.word(offset: op, size: size, live: isLive?(op, slot) ?? true))
+                if op >= liveStartOffset { slot &+= 1 }
+            }
+        }
+        self.init(items: items)
+    }
+
+    /// The text between the parentheses, from the words this layout reads (in order), exactly
+    /// as runtime.printArgs prints it: "0xc000012345, {0x1, 0x2}, 0x0?".
+    public func render(_ words: ArraySlice<UInt64>) -> String {
+        var out = ""
+        var start = true
+        var wordIndex = words.startIndex
+        func comma() { if !start { out += ", " } }
+        for item in items {
+            switch item {
+            case .startAggregate:
+                comma()
+                out += "{"
+                start = true
+                continue
+            case .endAggregate:
+                out += "}"
+            case .ellipsis:
+                comma()
+                out += "..."
+            case .offsetTooLarge:
+                comma()
+                out += "_"
+            case let .word(_, size, live):
+                comma()
+                var value: UInt64 = wordIndex < words.endIndex ? words[wordIndex] : 0
+                wordIndex += 1
+                if size < 8 { value &= (UInt64(1) << (UInt64(size) * 8)) - 1 }
+                out += "0x" + String(value, radix: 16)
+                if !live { out += "?" }
+            }
+            start = false
+        }
+        return out
+    }
+}
+
+extension Pclntab {
+    public static let pcdataArgLiveIndex = 3
+    public static let funcdataArgInfo = 5
+    public static let funcdataArgLiveInfo = 6
+
+    /// How a traceback prints `function`'s arguments at `pc` (the PC a traceback symbolises:
+    /// pc-1 for a return address). `.noArguments` when the function has no argument info (the
+    /// runtime prints "()"); nil when the info exists but cannot be read.
+    public func argumentLayout(of function: Function, at pc: UInt64) -> ArgumentLayout? {
+        guard let infoAddress = funcdataAddress(Self.funcdataArgInfo, of: function) else {
+            // No funcdata slot: the runtime prints nothing. Unknown gofunc: we cannot tell.
+            return gofunc == nil ? nil : ArgumentLayout.noArguments
+        }
+        guard let reader, let bytes = Self.readUpTo(ArgumentLayout.maxEncodedLength, from: infoAddress, reader: reader) else {
+            return nil
+        }
+        var liveStart: UInt8 = 0xff
+        var isLive: ((UInt8, UInt8) -> Bool)?
+        if let liveAddress = funcdataAddress(Self.funcdataArgLiveInfo, of: function) {
+            guard let start = try? reader.fetch(UInt8.self, from: liveAddress) else { return nil }
+            liveStart = start
+            let liveIndex = pcdataTable(Self.pcdataArgLiveIndex, of: function)
+                .flatMap { pcvalue(tableOffset: $0, function: function, pc: pc) } ?? -1
+            if liveIndex > 0 {
+                isLive = { offset, slot in
+                    if offset < start { return true }
+                    let address = liveAddress &+ UInt64(liveIndex) &+ UInt64(slot / 8)
+                    // An unreadable bitmap byte: treat as live, as a missing table is.
+                    guard let bits = try? reader.fetch(UInt8.self, from: address) else { return true }
+                    return bits & (1 << (slot % 8)) != 0
+                }
+            }
+        }
+        return try? ArgumentLayout(parsing: bytes, isLive: isLive, liveStartOffset: liveStart)
+    }
+
+    /// Up to `count` bytes at `address`, fewer when the readable memory ends first.
+    static func readUpTo(_ count: Int, from address: UInt64, reader: MemoryReader) -> [UInt8]? {
+        if let bytes = try? reader.fetchBytes(from: address, count: count) { return bytes }
+        var bytes: [UInt8] = []
+        for offset in 0..<UInt64(count) {
+            guard let byte = try? reader.fetch(UInt8.self, from: address &+ offset) else { break }
+            bytes.append(byte)
+            if byte == ArgumentLayout.endSequence { break }
+        }
+        return bytes.isEmpty ? nil : bytes
+    }
+}

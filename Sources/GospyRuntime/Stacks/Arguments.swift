@@ -1,0 +1,90 @@
+import GospyBinary
+
+/// What reading and printing one frame's arguments takes, per PC.
+struct ArgumentPlan {
+    let layout: ArgumentLayout
+    /// argp - sp: the frame's size plus its return address (sys.MinFrameSize is 0 on amd64);
+    /// nil when the frame size is unknown.
+    let argpOffset: UInt64?
+}
+
+/// Function arguments as a traceback prints them (runtime.printArgs): the words at each
+/// frame's argp (the caller's SP: fp on amd64) that the function's ArgInfo names. Read from
+/// the same stack bytes as the walk, so a parked goroutine shows the values the runtime's own
+/// dump shows; a stale register-argument spill slot ends in "?", as there.
+extension RuntimeImage {
+    /// How a physical frame's arguments are read and printed, cached per PC; nil when unknown.
+    func argumentPlan(at frame: PhysicalFrame) -> ArgumentPlan? {
+        cache.argumentPlan(SymbolCache.FrameKey(pc: frame.pc, trapped: frame.trapped)) {
+            let table = executable.pclntab
+            guard frame.pc >= loadBias, let function = table.function(containing: frame.pc - loadBias) else { return nil }
+            let linkPC = frame.pc - loadBias
+            // The runtime's symPC: the call instruction for a return address.
+            let symbolPC = !frame.trapped && linkPC > function.entry ? linkPC - 1 : linkPC
+            guard let layout = table.argumentLayout(of: function, at: symbolPC) else { return nil }
+            let delta = table.spDelta(function: function, pc: linkPC)
+            return ArgumentPlan(layout: layout, argpOffset: delta.flatMap { $0 >= 0 ? UInt64($0) + 8 : nil })
+        }
+    }
+
+    /// How a physical frame's arguments are printed; nil when unknown.
+    public func argumentLayout(at frame: PhysicalFrame) -> ArgumentLayout? {
+        argumentPlan(at: frame)?.layout
+    }
+
+    /// Reads every frame's argument words into `stack` with `word` (the walk's reader).
+    public func readArguments(of stack: inout UnwoundStack, word: (UInt64) -> UInt64?) {
+        var words: [UInt64] = []
+        var unreadable: [Int] = []
+        for (index, frame) in stack.frames.enumerated() {
+            guard let plan = argumentPlan(at: frame) else {
+                unreadable.append(index)
+                continue
+            }
+            guard plan.layout.wordCount > 0 else { continue }
+            guard let argpOffset = plan.argpOffset else {
+                unreadable.append(index)
+                words.append(contentsOf: repeatElement(0, count: plan.layout.wordCount))
+                continue
+            }
+            let argp = frame.sp &+ argpOffset
+            var readable = true
+            for item in plan.layout.items {
+                guard case let .word(offset, _, _) = item else { continue }
+                if let value = word(argp &+ UInt64(offset)) {
+                    words.append(value)
+                } else {
+                    words.append(0)
+                    readable = false
+                }
+            }
+            if !readable { unreadable.append(index) }
+        }
+        stack.argumentWords = words
+        stack.unreadableArgumentFrames = unreadable
+    }
+
+    /// The text between each physical frame's parentheses ("0xc000012345, 0x1"), or nil for a
+    /// frame whose arguments were not read. `wanted` picks the frames to print (the rest nil).
+    public func argumentTexts(_ stack: UnwoundStack, wanted: (Int) -> Bool = { _ in true }) -> [String?] {
+        guard let words = stack.argumentWords else { return Array(repeating: nil, count: stack.frames.count) }
+        var position = 0
+        var texts: [String?] = []
+        texts.reserveCapacity(stack.frames.count)
+        for (index, frame) in stack.frames.enumerated() {
+            guard let layout = argumentPlan(at: frame)?.layout else {
+                texts.append(nil)
+                continue
+            }
+            let end = min(words.count, position + layout.wordCount)
+            defer { position = end }
+            guard wanted(index), end - position == layout.wordCount,
+                  stack.unreadableArgumentFrames.isEmpty || !stack.unreadableArgumentFrames.contains(index) else {
+                texts.append(nil)
+                continue
+            }
+            texts.append(layout.render(words[position..<end]))
+        }
+        return texts
+    }
+}
