@@ -199,6 +199,15 @@ final class SymbolCache: @unchecked Sendable {
     private var frameInfos: [UInt64: FrameInfo?] = [:]
     private var tracebacks: [StackKey: TracebackBody] = [:]
     private var argumentPlans: [FrameKey: ArgumentPlan?] = [:]
+    private var creatorSites: [UInt64: CreatorSite?] = [:]
+
+    /// Where a go statement is, as "created by" prints it; nil when tracebacks hide it.
+    struct CreatorSite {
+        let function: String
+        let file: String
+        let line: Int
+        let offset: UInt64?
+    }
 
     struct FrameKey: Hashable {
         let pc: UInt64
@@ -244,5 +253,9 @@ final class SymbolCache: @unchecked Sendable {
 
     func argumentPlan(_ key: FrameKey, _ compute: () -> ArgumentPlan?) -> ArgumentPlan? {
         memo(\.argumentPlans, key, compute)
+    }
+
+    func creatorSite(_ pc: UInt64, _ compute: () -> CreatorSite?) -> CreatorSite? {
+        memo(\.creatorSites, pc, compute)
     }
 }

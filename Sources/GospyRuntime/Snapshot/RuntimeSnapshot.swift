@@ -173,13 +173,14 @@ public struct RuntimeSnapshot: Sendable {
         machines.first { $0.address == address }
     }
 
-    /// `items` in allgs order, found by their g's address; any not in allgs keep their order
-    /// after the rest.
-    public func inAllgsOrder<Item>(_ items: [Item], address: (Item) -> UInt64) -> [Item] {
+    /// The positions of `addresses` in allgs order (the order of the runtime's own
+    /// tracebacks); any not in allgs keep their order after the rest. Positions, not items,
+    /// so that a million large items are never copied through a sort.
+    public func allgsOrder(of addresses: [UInt64]) -> [Int] {
         var rank: [UInt64: Int] = [:]
         rank.reserveCapacity(allgs.count)
         for (index, pointer) in allgs.enumerated() where rank[pointer] == nil { rank[pointer] = index }
-        let keyed = items.enumerated().map { (rank: rank[address($0.element)] ?? allgs.count &+ $0.offset, item: $0.element) }
-        return keyed.sorted { $0.rank < $1.rank }.map(\.item)
+        let ranks = addresses.enumerated().map { rank[$0.element] ?? allgs.count &+ $0.offset }
+        return ranks.indices.sorted { ranks[$0] < ranks[$1] }
     }
 }

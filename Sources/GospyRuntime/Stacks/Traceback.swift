@@ -135,17 +135,24 @@ extension RuntimeImage {
     }
 
     /// The "created by" line, as runtime.printcreatedby decides: not for goroutine 1, and not
-    /// when the creating function is one a traceback hides.
+    /// when the creating function is one a traceback hides. The site is cached per PC.
     public func createdBy(_ goroutine: Goroutine) -> CreatedBy? {
         let pc = goroutine.creatorPC
-        guard goroutine.id != 1, pc >= loadBias, let function = executable.pclntab.function(containing: pc - loadBias),
-              let raw = try? executable.pclntab.name(of: function),
-              showsFrame(rawName: raw, funcID: function.funcID, calleeFuncID: 0, firstFrame: false) else { return nil }
-        let linkPC = pc - loadBias
-        let position = executable.pclntab.fileLine(function: function, pc: linkPC > function.entry ? linkPC - 1 : linkPC)
-        let offset = linkPC > function.entry ? linkPC - function.entry : nil
+        guard goroutine.id != 1, let site = creatorSite(pc) else { return nil }
         let parent = executable.version.atLeast(1, 21) ? goroutine.parentID.flatMap { $0 == 0 ? nil : $0 } : nil
-        return CreatedBy(function: Self.printedName(raw), file: position.file, line: position.line,
-                         offset: offset, parentID: parent, pc: pc)
+        return CreatedBy(function: site.function, file: site.file, line: site.line,
+                         offset: site.offset, parentID: parent, pc: pc)
+    }
+
+    func creatorSite(_ pc: UInt64) -> SymbolCache.CreatorSite? {
+        cache.creatorSite(pc) {
+            guard pc >= loadBias, let function = executable.pclntab.function(containing: pc - loadBias),
+                  let raw = try? executable.pclntab.name(of: function),
+                  showsFrame(rawName: raw, funcID: function.funcID, calleeFuncID: 0, firstFrame: false) else { return nil }
+            let linkPC = pc - loadBias
+            let position = executable.pclntab.fileLine(function: function, pc: linkPC > function.entry ? linkPC - 1 : linkPC)
+            let offset = linkPC > function.entry ? linkPC - function.entry : nil
+            return SymbolCache.CreatorSite(function: Self.printedName(raw), file: position.file, line: position.line, offset: offset)
+        }
     }
 }

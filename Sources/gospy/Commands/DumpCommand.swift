@@ -46,7 +46,10 @@ struct DumpCommand: ParsableCommand {
             let snapshot = capture.snapshot
             let stacks = capture.stacks ?? []
             var items: [DumpedGoroutine] = []
-            for (goroutine, stack) in zip(snapshot.goroutines, stacks) {
+            // The runtime's own order, so the output diffs against its dumps.
+            for index in snapshot.allgsOrder(of: snapshot.goroutines.map(\.address)) where index < stacks.count {
+                let goroutine = snapshot.goroutines[index]
+                let stack = stacks[index]
                 let system = image.isSystemGoroutine(goroutine)
                 if system && !all { continue }
                 items.append(DumpedGoroutine(
@@ -54,8 +57,6 @@ struct DumpCommand: ParsableCommand {
                     createdBy: image.createdBy(goroutine),
                     waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
             }
-            // The runtime's own order, so the output diffs against its dumps.
-            items = snapshot.inAllgsOrder(items) { $0.goroutine.address }
             // Labels are read after the target resumed: they are immutable once set.
             let labelReader = LabelReader(image: image, memory: inspector.memory)
             var labels: [UInt64: [(String, String)]] = [:]
