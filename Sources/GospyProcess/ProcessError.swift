@@ -20,6 +20,9 @@ public enum ProcessError: Error, Equatable, CustomStringConvertible {
         case notRoot
         case ptraceScope(Int)
         case container
+        /// The target holds capabilities gospy lacks (named).
+        case missingCapabilities([String])
+        /// Refused although gospy has root and CAP_SYS_PTRACE.
         case other(errno: Int32)
     }
 
@@ -35,12 +38,16 @@ public enum ProcessError: Error, Equatable, CustomStringConvertible {
             switch reason {
             case .notRoot:
                 return "no permission to read process \(pid): run gospy as root (sudo) or give it CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep gospy)"
+            case let .ptraceScope(scope) where scope >= 3:
+                return "no permission to read process \(pid): kernel.yama.ptrace_scope is \(scope), which forbids ptrace to everyone until the next boot; boot with a lower setting"
             case let .ptraceScope(scope):
                 return "no permission to read process \(pid): kernel.yama.ptrace_scope is \(scope); run as root, or set it to 0 with `sysctl kernel.yama.ptrace_scope=0`"
+            case let .missingCapabilities(names):
+                return "no permission to read process \(pid): it holds capabilities gospy lacks (\(names.joined(separator: ", "))); run gospy with at least the target's capabilities, e.g. as full root on the host"
             case .container:
                 return "no permission to read process \(pid): this container lacks CAP_SYS_PTRACE; run it with --cap-add SYS_PTRACE (Docker) or the SYS_PTRACE capability (Kubernetes securityContext)"
             case let .other(errno):
-                return "no permission to read process \(pid) (\(String(cString: strerror(errno)))): run as root or with CAP_SYS_PTRACE"
+                return "no permission to read process \(pid) (\(String(cString: strerror(errno)))) although gospy has root and CAP_SYS_PTRACE: a security module (AppArmor, SELinux) or sandbox confines gospy or the target; run gospy outside that profile, on the host"
             }
         case let .alreadyTraced(pid, tracer, name):
             return "process \(pid) is already traced by pid \(tracer)\(name.map { " (\($0))" } ?? ""): detach that debugger first"

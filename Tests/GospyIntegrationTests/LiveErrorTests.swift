@@ -28,7 +28,7 @@ import Testing
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
         sleeper.arguments = ["30"]
         try sleeper.run()
-        defer { sleeper.terminate(); sleeper.waitUntilExit() }
+        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }  // SIGTERM may be blocked in the test runner's children
         try expectFailure(["summary", "--pid", String(sleeper.processIdentifier)], status: 4, mentions: ["not a Go program"])
     }
 
@@ -38,7 +38,7 @@ import Testing
         parent.executableURL = URL(fileURLWithPath: "/bin/sh")
         parent.arguments = ["-c", "sleep 0 & exec sleep 30"]
         try parent.run()
-        defer { parent.terminate(); parent.waitUntilExit() }
+        defer { kill(parent.processIdentifier, SIGKILL); parent.waitUntilExit() }
         var zombiePID: Int32?
         for _ in 0..<100 where zombiePID == nil {
             usleep(20_000)

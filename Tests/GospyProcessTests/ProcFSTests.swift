@@ -124,3 +124,39 @@ import Testing
         #expect(reader.syscalls < 40, "\(reader.syscalls) system calls for \(ranges.count) ranges")
     }
 }
+
+/// Which fix a refusal names, from what /proc says about gospy and the target.
+@Suite struct PermissionDiagnosisTests {
+    static let all: UInt64 = 0x1ff_ffff_ffff
+    static let ptrace: UInt64 = 1 << 19
+    static let sysResource: UInt64 = 1 << 24
+
+    @Test func unprivilegedUserIsToldRootOrTheCapability() {
+        #expect(Permissions.diagnose(euid: 1000, capabilities: 0, targetCapabilities: 0, ptraceScope: 1, errno: EPERM) == .notRoot)
+    }
+
+    @Test func rootWithoutTheCapabilityIsAContainer() {
+        #expect(Permissions.diagnose(euid: 0, capabilities: Self.all & ~Self.ptrace, targetCapabilities: 0,
+                                     ptraceScope: nil, errno: EPERM) == .container)
+    }
+
+    @Test func scopeThreeForbidsEveryone() {
+        #expect(Permissions.diagnose(euid: 0, capabilities: Self.all, targetCapabilities: 0, ptraceScope: 3, errno: EPERM) == .ptraceScope(3))
+        // At 1 and 2, CAP_SYS_PTRACE is enough: the scope is not what refused.
+        #expect(Permissions.diagnose(euid: 0, capabilities: Self.all, targetCapabilities: 0, ptraceScope: 2, errno: EPERM) == .other(errno: EPERM))
+    }
+
+    @Test func targetWithMoreCapabilitiesIsNamed() {
+        let reason = Permissions.diagnose(euid: 0, capabilities: Self.all & ~Self.sysResource, targetCapabilities: Self.all,
+                                          ptraceScope: nil, errno: EPERM)
+        #expect(reason == .missingCapabilities(["CAP_SYS_RESOURCE"]))
+        let message = ProcessError.permissionDenied(pid: 1, reason: reason).description
+        #expect(message.contains("CAP_SYS_RESOURCE") && !message.contains("\n"))
+    }
+
+    @Test func refusedDespitePrivilegesBlamesAConfinement() {
+        let reason = Permissions.diagnose(euid: 0, capabilities: Self.all, targetCapabilities: Self.all, ptraceScope: 0, errno: EACCES)
+        #expect(reason == .other(errno: EACCES))
+        #expect(ProcessError.permissionDenied(pid: 1, reason: reason).description.contains("security module"))
+    }
+}
