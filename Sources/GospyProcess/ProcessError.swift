@@ -18,6 +18,7 @@ public enum ProcessError: Error, Equatable, CustomStringConvertible {
 
     public enum PermissionReason: Equatable, Sendable {
         case notRoot
+        /// Yama's ptrace_scope at 3 (at 1 and 2 CAP_SYS_PTRACE suffices, so those are not it).
         case ptraceScope(Int)
         case container
         /// The target holds capabilities gospy lacks (named).
@@ -38,10 +39,8 @@ public enum ProcessError: Error, Equatable, CustomStringConvertible {
             switch reason {
             case .notRoot:
                 return "no permission to read process \(pid): run gospy as root (sudo) or give it CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep gospy)"
-            case let .ptraceScope(scope) where scope >= 3:
-                return "no permission to read process \(pid): kernel.yama.ptrace_scope is \(scope), which forbids ptrace to everyone until the next boot; boot with a lower setting"
             case let .ptraceScope(scope):
-                return "no permission to read process \(pid): kernel.yama.ptrace_scope is \(scope); run as root, or set it to 0 with `sysctl kernel.yama.ptrace_scope=0`"
+                return "no permission to read process \(pid): kernel.yama.ptrace_scope is \(scope), which forbids ptrace to everyone until the next boot; boot with a lower setting"
             case let .missingCapabilities(names):
                 return "no permission to read process \(pid): it holds capabilities gospy lacks (\(names.joined(separator: ", "))); run gospy with at least the target's capabilities, e.g. as full root on the host"
             case .container:

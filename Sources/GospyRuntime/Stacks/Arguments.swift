@@ -17,19 +17,11 @@ extension RuntimeImage {
     func argumentPlan(at frame: PhysicalFrame) -> ArgumentPlan? {
         cache.argumentPlan(SymbolCache.FrameKey(pc: frame.pc, trapped: frame.trapped)) {
             let table = executable.pclntab
-            guard frame.pc >= loadBias, let function = table.function(containing: frame.pc - loadBias) else { return nil }
-            let linkPC = frame.pc - loadBias
-            // The runtime's symPC: the call instruction for a return address.
-            let symbolPC = !frame.trapped && linkPC > function.entry ? linkPC - 1 : linkPC
-            guard let layout = table.argumentLayout(of: function, at: symbolPC) else { return nil }
+            guard let (function, linkPC, symbolPC) = symbolization(of: frame),
+                  let layout = table.argumentLayout(of: function, at: symbolPC) else { return nil }
             let delta = table.spDelta(function: function, pc: linkPC)
             return ArgumentPlan(layout: layout, argpOffset: delta.flatMap { $0 >= 0 ? UInt64($0) + 8 : nil })
         }
-    }
-
-    /// How a physical frame's arguments are printed; nil when unknown.
-    public func argumentLayout(at frame: PhysicalFrame) -> ArgumentLayout? {
-        argumentPlan(at: frame)?.layout
     }
 
     /// Reads every frame's argument words into `stack` with `word` (the walk's reader).
@@ -37,11 +29,8 @@ extension RuntimeImage {
         var words: [UInt64] = []
         var unreadable: [Int] = []
         for (index, frame) in stack.frames.enumerated() {
-            guard let plan = argumentPlan(at: frame) else {
-                unreadable.append(index)
-                continue
-            }
-            guard plan.layout.wordCount > 0 else { continue }
+            // No plan: no words, and argumentTexts already answers nil for the frame.
+            guard let plan = argumentPlan(at: frame), plan.layout.wordCount > 0 else { continue }
             guard let argpOffset = plan.argpOffset else {
                 unreadable.append(index)
                 words.append(contentsOf: repeatElement(0, count: plan.layout.wordCount))
@@ -79,7 +68,7 @@ extension RuntimeImage {
             let end = min(words.count, position + layout.wordCount)
             defer { position = end }
             guard wanted(index), end - position == layout.wordCount,
-                  stack.unreadableArgumentFrames.isEmpty || !stack.unreadableArgumentFrames.contains(index) else {
+                  !stack.unreadableArgumentFrames.contains(index) else {
                 texts.append(nil)
                 continue
             }

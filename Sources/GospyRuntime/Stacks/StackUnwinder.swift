@@ -26,10 +26,11 @@ public struct UnwoundStack: Sendable, Equatable {
     public var end: End
     /// Where the walk started, for messages ("registers", "vdso", "syscall", "sched ...").
     public var origin: String
-    /// The argument words of every physical frame in frame order, as each frame's
-    /// `RuntimeImage.argumentLayout(at:)` reads them; nil when arguments were not read.
+    /// The argument words of every physical frame in frame order, as each frame's argument
+    /// layout (RuntimeImage.readArguments) names them; nil when arguments were not read.
     public var argumentWords: [UInt64]?
-    /// Frames whose arguments could not be read (unknown layout or frame size, or memory).
+    /// Frames whose words could not be read (unknown frame size, or memory); frames with an
+    /// unknown layout contribute no words and print "(...)" without being listed.
     public var unreadableArgumentFrames: [Int] = []
 
     public init(frames: [PhysicalFrame], end: End, origin: String) {

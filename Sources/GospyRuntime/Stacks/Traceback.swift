@@ -51,13 +51,19 @@ extension RuntimeImage {
         }
     }
 
+    /// A physical frame's function and link-time PCs: its own (frame sizes are looked up
+    /// there) and the one a traceback symbolises (runtime symPC: the call instruction, pc-1,
+    /// for a return address).
+    func symbolization(of frame: PhysicalFrame) -> (function: Pclntab.Function, linkPC: UInt64, symbolPC: UInt64)? {
+        guard frame.pc >= loadBias, let function = executable.pclntab.function(containing: frame.pc - loadBias) else { return nil }
+        let linkPC = frame.pc - loadBias
+        return (function, linkPC, !frame.trapped && linkPC > function.entry ? linkPC - 1 : linkPC)
+    }
+
     public func logicalFrames(at frame: PhysicalFrame) -> [LogicalFrame] {
         cache.frames(frame.pc, frame.trapped) {
-            let table = executable.pclntab
-            guard frame.pc >= loadBias, let function = table.function(containing: frame.pc - loadBias) else { return [] }
-            let linkPC = frame.pc - loadBias
-            let symbolPC = !frame.trapped && linkPC > function.entry ? linkPC - 1 : linkPC
-            return table.frames(at: symbolPC, in: function).map { source in
+            guard let (function, _, symbolPC) = symbolization(of: frame) else { return [] }
+            return executable.pclntab.frames(at: symbolPC, in: function).map { source in
                 LogicalFrame(function: Self.printedName(source.function), rawName: source.function,
                              file: source.file, line: source.line, pc: frame.pc, entry: frame.entry,
                              inlined: source.inlined, funcID: source.funcID)

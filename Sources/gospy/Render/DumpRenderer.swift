@@ -36,7 +36,9 @@ enum TracebackRenderer {
         var out = header(item)
         // Only the frames a traceback shows are printed.
         var shown = [Bool](repeating: false, count: item.stack.frames.count)
-        for f in item.body.frames + item.body.tail where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
+        for body in [item.body.frames, item.body.tail] {
+            for f in body where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
+        }
         let arguments = image.argumentTexts(item.stack) { shown[$0] }
         for f in item.body.frames { out += frame(f, arguments: arguments) }
         if let elided = item.body.elidedCount {
