@@ -17,6 +17,12 @@ public final class Inspector: @unchecked Sendable {
     public let binaryPath: String
     public let image: RuntimeImage
     public let memory: LiveMemoryReader
+    /// Stops and resumes the target for every snapshot: one tracer thread for the life of
+    /// the inspector, however many snapshots it takes.
+    let stopper: ProcessStopper
+    /// The last snapshot's goroutines and walked stacks, kept by `capture(incremental:)` so
+    /// the next one re-reads and re-walks only goroutines that changed.
+    var baseline: Baseline?
 
     public init(pid: Int32, binary: String? = nil) throws {
         self.pid = pid
@@ -51,6 +57,7 @@ public final class Inspector: @unchecked Sendable {
         let bias = try Self.loadBias(procfs: procfs, executable: running)
         image = try RuntimeImage(executable: analysed, loadBias: bias)
         memory = LiveMemoryReader(pid: pid)
+        stopper = ProcessStopper(pid: pid)
         try checkReadable()
     }
 
@@ -126,97 +133,6 @@ public final class Inspector: @unchecked Sendable {
             if let stat = procfs.threadStat(tid) { counts[stat.state, default: 0] += 1 }
         }
         return counts
-    }
-
-    public struct Capture: Sendable {
-        public let snapshot: RuntimeSnapshot
-        /// Each goroutine's stack, in `snapshot.goroutines` order, when stacks were asked for.
-        public let stacks: [UnwoundStack]?
-        /// Thread states read before the stop (while stopped they would all read "t").
-        public let threadStates: [Character: Int]
-        /// How long the target was stopped (nil in non-blocking mode).
-        public let stoppedSeconds: Double?
-        /// How long the whole capture took.
-        public let elapsedSeconds: Double
-    }
-
-    /// Takes one snapshot. Blocking: every thread stopped for the read, resumed on every path.
-    /// `arguments` (with `stacks`) also reads each frame's argument words, for tracebacks.
-    public func capture(blocking: Bool = true, holdStopped: Double = 0, stacks wantStacks: Bool = false,
-                        arguments: Bool = false) throws -> Capture {
-        let started = DispatchTime.now()
-        let states = threadStates()
-        var stopped: Double?
-        var snapshot: RuntimeSnapshot?
-        var stacks: [UnwoundStack]?
-        do {
-            if blocking {
-                let reader = SnapshotReader(image: image, memory: memory)
-                if let bytes = reader.expectedGatherBytes() { memory.reserve(bytes: bytes) }
-                let stopper = ProcessStopper(pid: pid)
-                try stopper.stop()
-                do {
-                    if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
-                    let raw = try reader.collect(consistent: true)
-                    var captured: StackCollector.CapturedStacks?
-                    if wantStacks {
-                        // Stack bytes must be read while the target is stopped: only where the
-                        // stacks are is decoded now; the rest and the walks wait until it runs.
-                        captured = captureStacks(try reader.stackExtents(raw), machines: raw.machines, stopper: stopper)
-                    }
-                    stopper.resume()
-                    stopped = stopper.stoppedDuration
-                    let decoded = try reader.decode(raw)
-                    snapshot = decoded
-                    if let captured {
-                        stacks = StackCollector(image: image, memory: memory)
-                            .unwind(decoded.goroutines, captured, arguments: arguments)
-                    }
-                } catch {
-                    stopper.resume()
-                    throw error
-                }
-            } else {
-                let decoded = try SnapshotReader(image: image, memory: memory).read(consistent: false)
-                snapshot = decoded
-                if wantStacks {
-                    stacks = collectStacks(decoded.goroutines, machines: decoded.machines, stopper: nil, arguments: arguments)
-                }
-            }
-        } catch {
-            throw mapReadError(error, during: "reading its memory")
-        }
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        guard let snapshot else { throw ProcessError.unreadable(pid: pid, what: "runtime state") }
-        return Capture(snapshot: snapshot, stacks: stacks, threadStates: states, stoppedSeconds: stopped, elapsedSeconds: elapsed)
-    }
-}
-
-extension Inspector {
-    /// Reads every goroutine's used stack; when the target is stopped, running goroutines
-    /// start from their thread's registers, or from the VDSO call their thread is in.
-    func captureStacks(_ extents: [StackExtent], machines: [Machine], stopper: ProcessStopper?) -> StackCollector.CapturedStacks {
-        var byAddress: [UInt64: Machine] = [:]
-        for machine in machines { byAddress[machine.address] = machine }
-        let collector = StackCollector(image: image, memory: memory)
-        return collector.capture(extents) { goroutine in
-            // Threads say where a goroutine is only while the target is stopped.
-            guard let stopper, goroutine.m != 0, let machine = byAddress[goroutine.m] else { return nil }
-            var context = StackCollector.ThreadContext()
-            if machine.vdsoSP != 0 { context.vdso = (machine.vdsoPC, machine.vdsoSP) }
-            if goroutine.status == .running {
-                context.registers = (try? stopper.registers(of: Int32(truncatingIfNeeded: machine.threadID))).map { ($0.pc, $0.sp) }
-            }
-            return context
-        }
-    }
-
-    /// Captures and walks in one go (non-blocking reads).
-    func collectStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?,
-                       arguments: Bool = false) -> [UnwoundStack] {
-        StackCollector(image: image, memory: memory)
-            .unwind(goroutines, captureStacks(goroutines.map(\.stackExtent), machines: machines, stopper: stopper),
-                    arguments: arguments)
     }
 }
 

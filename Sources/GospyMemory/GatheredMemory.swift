@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Fixed-size records read from many addresses at once (goroutines, Ps, Ms): one buffer, one
 /// validity flag per record, and bounds-checked accessors, so a million records cost one
 /// allocation and no per-record copies.
@@ -52,6 +56,19 @@ public struct GatheredMemory: Sendable {
               offset + MemoryLayout<T>.size <= recordSize else { return nil }
         let start = record * recordSize + offset
         return bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: T.self)) }
+    }
+
+    /// Whether record `index`'s first `count` bytes equal record `otherIndex`'s of `other`
+    /// (both read; false otherwise).
+    public func prefixEquals(_ index: Int, _ other: GatheredMemory, _ otherIndex: Int, count: Int) -> Bool {
+        guard index >= 0, index < self.count, valid[index], otherIndex >= 0, otherIndex < other.count,
+              other.valid[otherIndex], count >= 0, count <= recordSize, count <= other.recordSize else { return false }
+        if count == 0 { return true }
+        return bytes.withUnsafeBytes { mine in
+            other.bytes.withUnsafeBytes { theirs in
+                memcmp(mine.baseAddress! + index * recordSize, theirs.baseAddress! + otherIndex * other.recordSize, count) == 0
+            }
+        }
     }
 
     @inline(__always)

@@ -307,6 +307,9 @@ extension RuntimeLayout {
         /// From 1.21.
         public let parentGoid: Int?
         public let gopc: Int, ancestors: Int, startpc: Int, waiting: Int, labels: Int
+        /// Incremented by casgstatus at every transition out of _Grunning (1.17+): a g whose
+        /// bytes through this field are unchanged has not run in between (modulo 256 runs).
+        public let trackingSeq: Int?
     }
 
     /// The `runtime.m` fields used to map threads to goroutines.
@@ -367,7 +370,7 @@ extension RuntimeLayout {
                 parentGoid: optionalOffset(s, "parentGoid"),
                 gopc: try offset(s, "gopc"), ancestors: try offset(s, "ancestors"),
                 startpc: try offset(s, "startpc"), waiting: try offset(s, "waiting"),
-                labels: try offset(s, "labels"))
+                labels: try offset(s, "labels"), trackingSeq: optionalOffset(s, "trackingSeq"))
         }
     }
 

@@ -24,6 +24,10 @@ public struct SnapshotReader {
     public struct RawSnapshot: Sendable {
         /// Every g of allgs, as bytes (blocking reads), or
         fileprivate var records: GatheredMemory?
+        /// which of `records` still hold at the stop (nil: all of them; see `validate`), and
+        fileprivate var keep: [Bool]?
+        /// the records re-read while stopped because they had changed (see `validate`), or
+        fileprivate var fresh: GatheredMemory?
         /// the goroutines already validated one by one (non-blocking reads).
         fileprivate var goroutines: [Goroutine]
         fileprivate var unreadable: Int
@@ -35,6 +39,34 @@ public struct SnapshotReader {
         fileprivate var monotonicNow: Int64
         /// The g pointers in allgs order.
         fileprivate var allgs: [UInt64] = []
+        /// The first `validationSize` bytes of every g at the stop, by address (see `validate`):
+        /// what the next snapshot compares with to reuse this one's stacks.
+        public fileprivate(set) var validated: GatheredMemory?
+        /// How `validate` judged the records read while the target ran.
+        public fileprivate(set) var validation: ValidationCounts?
+
+        /// Every g as `collect` read it (blocking reads).
+        public var readRecords: GatheredMemory? { records }
+
+        /// The gs `validate` re-read while stopped (their earlier records and stacks are void).
+        public var rereadAddresses: [UInt64] { fresh?.addresses ?? [] }
+    }
+
+    /// What validating a snapshot read while the target ran found, for --verbose.
+    public struct ValidationCounts: Sendable, Equatable {
+        /// gs in allgs at the stop.
+        public var goroutines = 0
+        /// Unchanged since they were read while running: their records and stacks stand.
+        public var unchanged = 0
+        /// Re-read while stopped: their validation bytes differed,
+        public var changed = 0
+        /// they were not in allgs (or unreadable) when read while running,
+        public var added = 0
+        /// or they are running or in a system call (their stacks can change without their g).
+        public var active = 0
+        /// Bytes of each g compared.
+        public var comparedBytes = 0
+        public var reread: Int { changed + added + active }
     }
 
     public func read(consistent: Bool = true, retries: Int = 3) throws -> RuntimeSnapshot {
@@ -46,21 +78,9 @@ public struct SnapshotReader {
     /// inconsistent ones re-read up to `retries` times.
     public func collect(consistent: Bool = true, retries: Int = 3) throws -> RawSnapshot {
         let g = try image.layout.g
-        // allglen before allgptr: allgadd publishes the array before the length, so this order
-        // gives a consistent prefix even while goroutines are being created.
-        let length = try memory.fetch(UInt64.self, from: try image.address(of: .allglen))
-        let array = try memory.fetchPointer(from: try image.address(of: .allgptr))
-        guard length <= UInt64(Self.maxGoroutines) else {
-            throw SnapshotError.implausible("allglen is \(length)")
-        }
-        var pointers: [UInt64] = []
-        if length > 0 {
-            let view = try memory.fetchView(from: array, count: Int(length) * 8)
-            pointers = (0..<Int(length)).map { (try? view.u64(at: $0 * 8)) ?? 0 }
-        }
-        let plausible = pointers.filter { $0 != 0 && $0 % 8 == 0 }
+        let (pointers, plausible) = try readAllgs()
         var raw = RawSnapshot(
-            records: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
+            records: nil, keep: nil, fresh: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
             processors: [], machines: [], scheduler: nil,
             gomaxprocs: (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0,
             monotonicNow: Self.monotonicNow(), allgs: plausible)
@@ -94,14 +114,93 @@ public struct SnapshotReader {
         return raw
     }
 
+    /// allgs as the runtime publishes it: every pointer, and the plausible ones in order.
+    /// allglen before allgptr: allgadd publishes the array before the length, so this order
+    /// gives a consistent prefix even while goroutines are being created.
+    private func readAllgs() throws -> (all: [UInt64], plausible: [UInt64]) {
+        let length = try memory.fetch(UInt64.self, from: try image.address(of: .allglen))
+        let array = try memory.fetchPointer(from: try image.address(of: .allgptr))
+        guard length <= UInt64(Self.maxGoroutines) else {
+            throw SnapshotError.implausible("allglen is \(length)")
+        }
+        var pointers: [UInt64] = []
+        if length > 0 {
+            let view = try memory.fetchView(from: array, count: Int(length) * 8)
+            pointers = (0..<Int(length)).map { (try? view.u64(at: $0 * 8)) ?? 0 }
+        }
+        return (pointers, pointers.filter { $0 != 0 && $0 % 8 == 0 })
+    }
+
+    /// Checks a snapshot `collect`ed while the target ran against the target as it is now
+    /// (call while it is stopped): re-reads allgs and only the first `validationSize` bytes of
+    /// every g, the fields a walk and a header depend on up to `trackingSeq`, which the runtime
+    /// bumps whenever a goroutine stops running. A g whose bytes are identical has not run
+    /// since: its record and its stack, read while it ran, stand. Every other g (new, changed,
+    /// unreadable before, or running or in a system call now) is re-read whole while stopped.
+    /// The result decodes to exactly what a snapshot read wholly while stopped decodes to.
+    public func validate(_ early: RawSnapshot) throws -> RawSnapshot {
+        let g = try image.layout.g
+        let (pointers, plausible) = try readAllgs()
+        let compared = Self.validationSize(g)
+        let now = memory.gather(plausible, size: compared)
+        let before = early.records ?? GatheredMemory(addresses: [], recordSize: Self.recordSize(g))
+        let beforeIndex = AddressIndex(before.addresses)
+        var keep = [Bool](repeating: false, count: before.count)
+        var stale: [UInt64] = []
+        var counts = ValidationCounts(goroutines: now.count, comparedBytes: compared)
+        for index in 0..<now.count {
+            let address = now.addresses[index]
+            guard let status = now.u32(index, g.atomicstatus).flatMap({ GoroutineStatus(rawValue: $0 & ~0x1000) }) else {
+                counts.added += 1
+                stale.append(address)  // unreadable now: re-read whole, and decode says so
+                continue
+            }
+            if status.isDead { continue }
+            // On a thread now: its stack moves without its g changing, and the walk starts from
+            // the thread's registers or VDSO state, which only a stopped target shows.
+            if status == .running || status == .syscall || (now.u64(index, g.m) ?? 0) != 0 {
+                counts.active += 1
+                stale.append(address)
+                continue
+            }
+            guard let previous = beforeIndex.position(of: address), early.keep?[previous] ?? true,
+                  before.valid[previous] else {
+                counts.added += 1
+                stale.append(address)
+                continue
+            }
+            if before.prefixEquals(previous, now, index, count: compared) {
+                keep[previous] = true
+                counts.unchanged += 1
+            } else {
+                counts.changed += 1
+                stale.append(address)
+            }
+        }
+        var raw = early
+        raw.keep = keep
+        raw.fresh = memory.gather(stale, size: Self.recordSize(g))
+        raw.goroutines = []
+        raw.unreadable = pointers.count - plausible.count
+        raw.allgs = plausible
+        raw.gomaxprocs = (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0
+        raw.monotonicNow = Self.monotonicNow()
+        raw.processors = (try? readProcessors()) ?? []
+        raw.machines = (try? readMachines()) ?? []
+        raw.scheduler = try? readScheduler()
+        raw.validation = counts
+        raw.validated = now
+        return raw
+    }
+
     /// Turns raw bytes into goroutines (run after the target has been resumed).
     public func decode(_ raw: RawSnapshot) throws -> RuntimeSnapshot {
         var goroutines = raw.goroutines
         var unreadable = raw.unreadable
-        if let records = raw.records {
-            let g = try image.layout.g
-            goroutines.reserveCapacity(records.count)
-            for index in 0..<records.count {
+        let g = try image.layout.g
+        for (records, keep) in raw.recordSets {
+            goroutines.reserveCapacity(goroutines.count + records.count)
+            for index in 0..<records.count where keep?[index] ?? true {
                 switch decodeGoroutine(records, index, g) {
                 case .some(.some(let goroutine)): goroutines.append(goroutine)
                 case .some(.none): break
@@ -118,25 +217,43 @@ public struct SnapshotReader {
 
     /// The fields stack walks need, for every live goroutine (call while the target is stopped:
     /// decoding only these keeps the pause short; `decode` does the rest afterwards).
-    public func stackExtents(_ raw: RawSnapshot) throws -> [StackExtent] {
-        guard let records = raw.records else { return raw.goroutines.map(\.stackExtent) }
+    /// `which` picks the records: all that stand, only those re-read while stopped, or (for a
+    /// snapshot read while running) only the parked ones, whose stacks can be read before the
+    /// stop.
+    public func stackExtents(_ raw: RawSnapshot, _ which: ExtentSelection = .all) throws -> [StackExtent] {
+        guard raw.records != nil else { return raw.goroutines.map(\.stackExtent) }
         let g = try image.layout.g
         var extents: [StackExtent] = []
-        extents.reserveCapacity(records.count)
-        for index in 0..<records.count {
-            let address = records.addresses[index]
-            guard let rawStatus = records.u32(index, g.atomicstatus),
-                  let status = GoroutineStatus(rawValue: rawStatus & ~0x1000), !status.isDead,
-                  records.u64(index, g.schedG) == address,
-                  let stackLo = records.u64(index, g.stackLo), let stackHi = records.u64(index, g.stackHi),
-                  stackLo < stackHi else { continue }
-            extents.append(StackExtent(
-                address: address, status: status, m: records.u64(index, g.m) ?? 0,
-                schedPC: records.u64(index, g.schedPC) ?? 0, schedSP: records.u64(index, g.schedSP) ?? 0,
-                syscallPC: records.u64(index, g.syscallpc) ?? 0, syscallSP: records.u64(index, g.syscallsp) ?? 0,
-                stackLo: stackLo, stackHi: stackHi))
+        let sets = which == .reread ? (raw.fresh.map { [($0, nil)] } ?? []) : raw.recordSets
+        for (records, keep) in sets {
+            extents.reserveCapacity(extents.count + records.count)
+            for index in 0..<records.count where keep?[index] ?? true {
+                let address = records.addresses[index]
+                guard let rawStatus = records.u32(index, g.atomicstatus),
+                      let status = GoroutineStatus(rawValue: rawStatus & ~0x1000), !status.isDead,
+                      records.u64(index, g.schedG) == address,
+                      let stackLo = records.u64(index, g.stackLo), let stackHi = records.u64(index, g.stackHi),
+                      stackLo < stackHi else { continue }
+                let m = records.u64(index, g.m) ?? 0
+                if which == .parked && (status == .running || status == .syscall || m != 0) { continue }
+                extents.append(StackExtent(
+                    address: address, status: status, m: m,
+                    schedPC: records.u64(index, g.schedPC) ?? 0, schedSP: records.u64(index, g.schedSP) ?? 0,
+                    syscallPC: records.u64(index, g.syscallpc) ?? 0, syscallSP: records.u64(index, g.syscallsp) ?? 0,
+                    stackLo: stackLo, stackHi: stackHi))
+            }
         }
         return extents
+    }
+
+    public enum ExtentSelection: Sendable {
+        /// Every live goroutine the snapshot holds.
+        case all
+        /// Only the goroutines `validate` re-read while stopped.
+        case reread
+        /// Goroutines on no thread: neither running nor in a system call (read while the
+        /// target runs; `validate` re-reads the others while stopped).
+        case parked
     }
 
     /// nil: unreadable or inconsistent; .some(nil): a dead goroutine; else the goroutine.
@@ -225,19 +342,75 @@ public struct SnapshotReader {
         return min(g.size, (used.max() ?? g.size) + 8)
     }
 
-    /// How many bytes a blocking read of `goroutines` will gather (for `LiveMemoryReader.reserve`).
+    /// The bytes of a g that validation compares: through every field a walk or a header
+    /// depends on that the runtime changes while the g is parked (status, stack bounds, saved
+    /// registers, wait reason and time), up to `trackingSeq`, which changes whenever it ran.
+    /// Without `trackingSeq` in the layout, the whole record.
+    public static func validationSize(_ g: RuntimeLayout.GLayout) -> Int {
+        guard let trackingSeq = g.trackingSeq else { return recordSize(g) }
+        let used = [g.stackLo + 8, g.stackHi + 8, g.m + 8, g.schedSP + 8, g.schedPC + 8, g.schedG + 8, g.schedBP + 8,
+                    g.syscallsp + 8, g.syscallpc + 8, (g.syscallbp ?? 0) + 8, g.atomicstatus + 4, g.goid + 8,
+                    g.waitsince + 8, g.waitreason + 1, trackingSeq + 1]
+        return min(recordSize(g), used.max() ?? recordSize(g))
+    }
+
+    /// How many bytes validating a snapshot will gather while stopped (for `LiveMemoryReader.reserve`).
     public func expectedGatherBytes() -> Int? {
         guard let g = try? image.layout.g,
               let length = try? memory.fetch(UInt64.self, from: try image.address(of: .allglen)),
               length <= UInt64(Self.maxGoroutines) else { return nil }
         // Room for goroutines created before the stop.
-        return (Int(length) + Int(length) / 8 + 1024) * Self.recordSize(g)
+        return (Int(length) + Int(length) / 8 + 1024) * Self.validationSize(g)
     }
 
     static func monotonicNow() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}
+
+extension SnapshotReader.RawSnapshot {
+    /// The records that make the snapshot, with which of them stand (nil: all): those read
+    /// first, then those re-read while stopped.
+    fileprivate var recordSets: [(GatheredMemory, [Bool]?)] {
+        var sets: [(GatheredMemory, [Bool]?)] = []
+        if let records { sets.append((records, keep)) }
+        if let fresh { sets.append((fresh, nil)) }
+        return sets
+    }
+}
+
+/// Finds a record by address: by binary search when the addresses are sorted (as the live
+/// reader returns them), else through a dictionary.
+struct AddressIndex {
+    private let addresses: [UInt64]
+    private let byAddress: [UInt64: Int]?
+
+    init(_ addresses: [UInt64]) {
+        self.addresses = addresses
+        var sorted = true
+        for index in addresses.indices.dropFirst() where addresses[index - 1] >= addresses[index] {
+            sorted = false
+            break
+        }
+        if sorted {
+            byAddress = nil
+        } else {
+            var map: [UInt64: Int] = [:]
+            for (index, address) in addresses.enumerated() where map[address] == nil { map[address] = index }
+            byAddress = map
+        }
+    }
+
+    func position(of address: UInt64) -> Int? {
+        if let byAddress { return byAddress[address] }
+        var low = 0, high = addresses.count
+        while low < high {
+            let middle = (low + high) / 2
+            if addresses[middle] < address { low = middle + 1 } else { high = middle }
+        }
+        return low < addresses.count && addresses[low] == address ? low : nil
     }
 }
 

@@ -52,9 +52,22 @@ public struct StackCollector {
     /// stack [sp, hi) (the walk never reads above hi), and where its walk starts. Indexed like
     /// the extents it was captured from; `unwind` finds each goroutine by its g's address.
     public struct CapturedStacks: Sendable {
-        let addresses: [UInt64]
+        var addresses: [UInt64]
         let starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)]
         let batches: [GatheredRanges]
+
+        public static let empty = CapturedStacks(addresses: [], starts: [], batches: [])
+
+        /// The goroutines captured.
+        public var count: Int { addresses.count }
+
+        /// The same captures less those of `stale` goroutines (their g changed after the capture).
+        public func removing(_ stale: Set<UInt64>) -> CapturedStacks {
+            guard !stale.isEmpty else { return self }
+            var copy = self
+            for index in copy.addresses.indices where stale.contains(copy.addresses[index]) { copy.addresses[index] = 0 }
+            return copy
+        }
     }
 
     /// Used stack bytes read per goroutine at most; a deeper stack's walk reads the rest live.
@@ -83,15 +96,25 @@ public struct StackCollector {
     /// Only a stack deeper than `captureLimit` reads live memory, for its part beyond the
     /// capture; a goroutine that was not captured gets an empty stack that says so.
     /// With `arguments`, each frame's argument words are read too (for tracebacks).
+    /// With several captures, a goroutine's first capture found, in `captured` order, counts.
     public func unwind(_ goroutines: [Goroutine], _ captured: CapturedStacks, arguments: Bool = false) -> [UnwoundStack] {
+        unwind(goroutines, [captured], arguments: arguments)
+    }
+
+    public func unwind(_ goroutines: [Goroutine], _ captures: [CapturedStacks], arguments: Bool = false) -> [UnwoundStack] {
         let unwinder = StackUnwinder(image: image)
-        var slots: [UInt64: Int] = [:]
-        slots.reserveCapacity(captured.addresses.count)
-        for (index, address) in captured.addresses.enumerated() where slots[address] == nil { slots[address] = index }
+        var slots: [UInt64: (set: Int, index: Int)] = [:]
+        slots.reserveCapacity(captures.reduce(0) { $0 + $1.count })
+        for (set, captured) in captures.enumerated() {
+            for (index, address) in captured.addresses.enumerated() where address != 0 && slots[address] == nil {
+                slots[address] = (set, index)
+            }
+        }
         return goroutines.map { goroutine in
-            guard let index = slots[goroutine.address] else {
+            guard let (set, index) = slots[goroutine.address] else {
                 return UnwoundStack(frames: [], end: .truncated("stack not captured"), origin: "none")
             }
+            let captured = captures[set]
             let start = captured.starts[index]
             let batch = captured.batches[index / Self.batch]
             let slot = index % Self.batch

@@ -87,8 +87,7 @@ struct DumpCommand: ParsableCommand {
                 if let file { file.write(Data(bytes)) } else { Output.write(bytes) }
             }
             if process.verbose {
-                let stopped = capture.stoppedSeconds.map { String(format: "stopped %.3f ms, ", $0 * 1000) } ?? "not stopped, "
-                Output.error("gospy: \(items.count) goroutines; \(stopped)took \(String(format: "%.3f", capture.elapsedSeconds * 1000)) ms\n")
+                Output.error("gospy: \(items.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
             }
         }
     }

@@ -34,7 +34,8 @@ struct SummaryCommand: ParsableCommand {
             if json {
                 Output.write(try report.json())
             } else {
-                Output.write(report.text(color: !noColor && isatty(STDOUT_FILENO) == 1, verbose: process.verbose))
+                Output.write(report.text(color: !noColor && isatty(STDOUT_FILENO) == 1,
+                                         snapshotLines: process.verbose ? CapturePhasesText.lines(capture) : []))
             }
         }
     }

@@ -86,7 +86,7 @@ final class TopSession {
     func refresh() throws {
         let needsStacks = command.pc == .user || model.grouping == .stack
         do {
-            let capture = try inspector.capture(blocking: !command.process.nonBlocking, stacks: needsStacks)
+            let capture = try inspector.capture(blocking: !command.process.nonBlocking, stacks: needsStacks, incremental: true)
             model.update(samples(capture))
             lastCapture = capture
             lastError = nil

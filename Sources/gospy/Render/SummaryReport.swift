@@ -124,7 +124,8 @@ struct SummaryReport: JSONOutput {
     }
 
 
-    func text(color: Bool, verbose: Bool) -> String {
+    /// `snapshotLines`: --verbose's account of the snapshot, printed after the counts.
+    func text(color: Bool, snapshotLines: [String] = []) -> String {
         let style = TerminalStyle(enabled: color)
         var out = ""
         out.reserveCapacity(128 * (goroutines.count + 16))
@@ -148,10 +149,7 @@ struct SummaryReport: JSONOutput {
         if unreadableGoroutines > 0 {
             out += style.yellow("\(unreadableGoroutines) goroutines changed while being read and are not shown") + "\n"
         }
-        if verbose {
-            let stopped = stoppedSeconds.map { String(format: "stopped %.3f ms, ", $0 * 1000) } ?? "not stopped, "
-            out += "Snapshot: \(stopped)took \(String(format: "%.3f", elapsedSeconds * 1000)) ms\n"
-        }
+        for line in snapshotLines { out += line + "\n" }
         out += "\n"
         for g in goroutines {
             var line = String(g.id)

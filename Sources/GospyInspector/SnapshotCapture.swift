@@ -1,0 +1,271 @@
+import Foundation
+import GospyMemory
+import GospyProcess
+import GospyRuntime
+
+/// Taking a snapshot of a live process. Blocking snapshots read everything while the target
+/// runs and stop it only to validate: allgs and the first bytes of every g are re-read while
+/// stopped, and only goroutines that changed, or that are on a thread, are read again; the
+/// rest of what was read while running stands. The result is what a snapshot read wholly
+/// while stopped gives.
+extension Inspector {
+    public struct Capture: Sendable {
+        public let snapshot: RuntimeSnapshot
+        /// Each goroutine's stack, in `snapshot.goroutines` order, when stacks were asked for.
+        public let stacks: [UnwoundStack]?
+        /// Thread states read before the stop (while stopped they would all read "t").
+        public let threadStates: [Character: Int]
+        /// How long the target was stopped (nil in non-blocking mode).
+        public let stoppedSeconds: Double?
+        /// How long the whole capture took.
+        public let elapsedSeconds: Double
+        /// Where the time went and what was re-read, for --verbose.
+        public let phases: Phases
+    }
+
+    /// The phases of one capture.
+    public struct Phases: Sendable {
+        /// Reading gs and the stacks of parked goroutines while the target ran.
+        public var readWhileRunning: Double = 0
+        /// From the first stop request to the last thread resumed: validating and re-reading.
+        public var stopped: Double = 0
+        /// Decoding and walking stacks after the target resumed.
+        public var afterResume: Double = 0
+        /// What validation found (blocking snapshots read while running).
+        public var validation: SnapshotReader.ValidationCounts?
+        /// Stacks read while the target ran, read while it was stopped, and taken from the
+        /// previous snapshot unchanged (incremental captures).
+        public var stacksReadWhileRunning = 0
+        public var stacksReadWhileStopped = 0
+        public var stacksReused = 0
+    }
+
+    /// How to take a snapshot.
+    public enum CaptureMode: Sendable {
+        /// Read while running, stop only to validate (the default).
+        case validated
+        /// Stop for the whole read (what validated snapshots must equal; for tests).
+        case fullyStopped
+        /// Never stop: each goroutine validated as it is read, the rest counted.
+        case nonBlocking
+    }
+
+    /// Takes one snapshot, resuming the target on every path. `stacks` walks every
+    /// goroutine's stack; `arguments` (with `stacks`) also reads each frame's argument words,
+    /// for tracebacks. `incremental` keeps this snapshot so that the next one re-reads and
+    /// re-walks only goroutines that changed (for repeated snapshots: top).
+    public func capture(blocking: Bool = true, holdStopped: Double = 0, stacks wantStacks: Bool = false,
+                        arguments: Bool = false, incremental: Bool = false, mode: CaptureMode? = nil) throws -> Capture {
+        let started = DispatchTime.now()
+        let states = threadStates()
+        let mode = mode ?? (blocking ? .validated : .nonBlocking)
+        var result: (snapshot: RuntimeSnapshot, stacks: [UnwoundStack]?, phases: Phases)
+        do {
+            switch mode {
+            case .validated:
+                result = try captureValidated(holdStopped: holdStopped, stacks: wantStacks, arguments: arguments,
+                                              incremental: incremental)
+            case .fullyStopped:
+                result = try captureFullyStopped(holdStopped: holdStopped, stacks: wantStacks, arguments: arguments)
+            case .nonBlocking:
+                result = captureNonBlocking(try SnapshotReader(image: image, memory: memory).read(consistent: false),
+                                            stacks: wantStacks, arguments: arguments)
+            }
+        } catch {
+            throw mapReadError(error, during: "reading its memory")
+        }
+        if !incremental { baseline = nil }
+        return Capture(snapshot: result.snapshot, stacks: result.stacks, threadStates: states,
+                       stoppedSeconds: mode == .nonBlocking ? nil : result.phases.stopped,
+                       elapsedSeconds: Self.seconds(since: started), phases: result.phases)
+    }
+
+    /// `alsoWhileStopped` runs after the validated read, before the target resumes (tests
+    /// read the whole snapshot there too, to compare).
+    func captureValidated(holdStopped: Double, stacks wantStacks: Bool, arguments: Bool, incremental: Bool,
+                          alsoWhileStopped: (() throws -> Void)? = nil) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
+        var phases = Phases()
+        let reader = SnapshotReader(image: image, memory: memory)
+        let collector = StackCollector(image: image, memory: memory)
+        let previous = incremental && wantStacks ? baseline.flatMap { $0.arguments == arguments ? $0 : nil } : nil
+
+        // While the target runs: every g, and the stacks of goroutines on no thread (except
+        // those unchanged since the previous snapshot, whose walked stacks are kept).
+        var clock = DispatchTime.now()
+        let early = try reader.collect(consistent: true)
+        var earlyStacks = StackCollector.CapturedStacks.empty
+        var reused: [UInt64: UnwoundStack] = [:]
+        if wantStacks {
+            var extents = try reader.stackExtents(early, .parked)
+            if let previous {
+                reused = previous.unchangedStacks(in: early, compared: SnapshotReader.validationSize(try image.layout.g))
+                if !reused.isEmpty { extents.removeAll { reused[$0.address] != nil } }
+            }
+            earlyStacks = collector.capture(extents)
+            phases.stacksReadWhileRunning = extents.count
+        }
+        if let bytes = reader.expectedGatherBytes() { memory.reserve(bytes: bytes) }
+        phases.readWhileRunning = Self.seconds(since: clock)
+
+        // Stopped: re-read allgs and the first bytes of each g; re-read whole only what changed.
+        try stopper.stop()
+        var raw: SnapshotReader.RawSnapshot
+        var lateStacks = StackCollector.CapturedStacks.empty
+        do {
+            if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
+            raw = try reader.validate(early)
+            if wantStacks {
+                let extents = try reader.stackExtents(raw, .reread)
+                lateStacks = captureStacks(extents, machines: raw.machines, whileStopped: true)
+                phases.stacksReadWhileStopped = extents.count
+            }
+            try alsoWhileStopped?()
+        } catch {
+            stopper.resume()
+            throw error
+        }
+        stopper.resume()
+        phases.stopped = stopper.stoppedDuration ?? 0
+        phases.validation = raw.validation
+
+        // After the target resumed: decode and walk.
+        clock = DispatchTime.now()
+        let snapshot = try reader.decode(raw)
+        var stacks: [UnwoundStack]?
+        if wantStacks {
+            let reread = Set(raw.rereadAddresses)
+            for address in reread { reused[address] = nil }
+            let captures = [lateStacks, earlyStacks.removing(reread)]
+            if reused.isEmpty {
+                stacks = collector.unwind(snapshot.goroutines, captures, arguments: arguments)
+            } else {
+                let walk = snapshot.goroutines.filter { reused[$0.address] == nil }
+                var walked = collector.unwind(walk, captures, arguments: arguments).makeIterator()
+                stacks = snapshot.goroutines.map { reused[$0.address] ?? walked.next()! }
+                phases.stacksReused = snapshot.goroutines.count - walk.count
+            }
+        }
+        if incremental, wantStacks, let stacks, let validated = raw.validated {
+            baseline = Baseline(records: validated, goroutines: snapshot.goroutines, stacks: stacks, arguments: arguments)
+        }
+        phases.afterResume = Self.seconds(since: clock)
+        return (snapshot, stacks, phases)
+    }
+
+    /// The whole read while stopped: what validated snapshots must equal.
+    private func captureFullyStopped(holdStopped: Double, stacks wantStacks: Bool,
+                                     arguments: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
+        var phases = Phases()
+        if let bytes = SnapshotReader(image: image, memory: memory).expectedGatherBytes() { memory.reserve(bytes: bytes) }
+        try stopper.stop()
+        let read: StoppedRead
+        do {
+            if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
+            read = try readWhileStopped(stacks: wantStacks)
+        } catch {
+            stopper.resume()
+            throw error
+        }
+        stopper.resume()
+        phases.stopped = stopper.stoppedDuration ?? 0
+        phases.stacksReadWhileStopped = read.captured?.count ?? 0
+        let clock = DispatchTime.now()
+        let (snapshot, stacks) = try finish(read, arguments: arguments)
+        phases.afterResume = Self.seconds(since: clock)
+        return (snapshot, stacks, phases)
+    }
+
+    /// Everything a snapshot needs, read while the target is stopped.
+    struct StoppedRead {
+        let raw: SnapshotReader.RawSnapshot
+        let captured: StackCollector.CapturedStacks?
+    }
+
+    /// Reads every g and (with `stacks`) every used stack; the target must be stopped. Only
+    /// where the stacks are is decoded now; the rest and the walks wait until it runs.
+    func readWhileStopped(stacks wantStacks: Bool) throws -> StoppedRead {
+        let reader = SnapshotReader(image: image, memory: memory)
+        let raw = try reader.collect(consistent: true)
+        let captured = wantStacks ? captureStacks(try reader.stackExtents(raw), machines: raw.machines, whileStopped: true) : nil
+        return StoppedRead(raw: raw, captured: captured)
+    }
+
+    /// Decodes and walks a `readWhileStopped` (after the target resumed).
+    func finish(_ read: StoppedRead, arguments: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?) {
+        let snapshot = try SnapshotReader(image: image, memory: memory).decode(read.raw)
+        let stacks = read.captured.map {
+            StackCollector(image: image, memory: memory).unwind(snapshot.goroutines, $0, arguments: arguments)
+        }
+        return (snapshot, stacks)
+    }
+
+    /// Non-blocking: goroutines were validated as they were read; stacks are read live.
+    private func captureNonBlocking(_ snapshot: RuntimeSnapshot, stacks wantStacks: Bool,
+                                    arguments: Bool) -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
+        var phases = Phases()
+        guard wantStacks else { return (snapshot, nil, phases) }
+        let captured = captureStacks(snapshot.goroutines.map(\.stackExtent), machines: snapshot.machines, whileStopped: false)
+        phases.stacksReadWhileRunning = snapshot.goroutines.count
+        let stacks = StackCollector(image: image, memory: memory).unwind(snapshot.goroutines, captured, arguments: arguments)
+        return (snapshot, stacks, phases)
+    }
+
+    /// Reads goroutines' used stacks. While the target is stopped, goroutines on a thread start
+    /// from their thread's registers, or from the VDSO call their thread is in.
+    func captureStacks(_ extents: [StackExtent], machines: [Machine], whileStopped: Bool) -> StackCollector.CapturedStacks {
+        var byAddress: [UInt64: Machine] = [:]
+        for machine in machines { byAddress[machine.address] = machine }
+        let stopper = self.stopper
+        return StackCollector(image: image, memory: memory).capture(extents) { goroutine in
+            // Threads say where a goroutine is only while the target is stopped.
+            guard whileStopped, goroutine.m != 0, let machine = byAddress[goroutine.m] else { return nil }
+            var context = StackCollector.ThreadContext()
+            if machine.vdsoSP != 0 { context.vdso = (machine.vdsoPC, machine.vdsoSP) }
+            if goroutine.status == .running {
+                context.registers = (try? stopper.registers(of: Int32(truncatingIfNeeded: machine.threadID))).map { ($0.pc, $0.sp) }
+            }
+            return context
+        }
+    }
+
+    static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+}
+
+/// The last snapshot an incremental capture took: every g's validation bytes at its stop and
+/// each live goroutine's walked stack. A goroutine whose g still holds those bytes has not run
+/// since, so its stack is the same and need not be read or walked again.
+struct Baseline {
+    let records: GatheredMemory
+    let stacks: [UInt64: UnwoundStack]
+    let arguments: Bool
+
+    init(records: GatheredMemory, goroutines: [Goroutine], stacks: [UnwoundStack], arguments: Bool) {
+        self.records = records
+        var byAddress: [UInt64: UnwoundStack] = [:]
+        byAddress.reserveCapacity(goroutines.count)
+        for (goroutine, stack) in zip(goroutines, stacks) where stack.frames.count > 0 || stack.end == .complete {
+            byAddress[goroutine.address] = stack
+        }
+        self.stacks = byAddress
+        self.arguments = arguments
+    }
+
+    /// The stacks of goroutines whose g in `early` still holds the validation bytes it held at
+    /// the baseline's stop.
+    func unchangedStacks(in early: SnapshotReader.RawSnapshot, compared: Int) -> [UInt64: UnwoundStack] {
+        guard let current = early.readRecords else { return [:] }
+        var positions: [UInt64: Int] = [:]
+        positions.reserveCapacity(records.count)
+        for (index, address) in records.addresses.enumerated() where positions[address] == nil { positions[address] = index }
+        var unchanged: [UInt64: UnwoundStack] = [:]
+        for index in 0..<current.count {
+            let address = current.addresses[index]
+            guard let stack = stacks[address], let position = positions[address],
+                  records.prefixEquals(position, current, index, count: compared) else { continue }
+            unchanged[address] = stack
+        }
+        return unchanged
+    }
+}

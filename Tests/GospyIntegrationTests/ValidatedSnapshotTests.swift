@@ -1,0 +1,96 @@
+import Foundation
+@testable import GospyInspector
+import GospyRuntime
+import Testing
+
+/// Blocking snapshots read while the target runs and stop it only to validate. Inside one
+/// stop, these tests take the validated snapshot and then read the whole snapshot the old way
+/// (everything while stopped): both must be identical, goroutine for goroutine and frame for
+/// frame, also while the target creates and ends goroutines at a high rate.
+@Suite(.serialized) struct ValidatedSnapshotTests {
+    /// The validated read and a whole read inside the same stop.
+    static func bothWays(_ inspector: Inspector, incremental: Bool = false)
+        throws -> (validated: Inspector.Capture, whole: (RuntimeSnapshot, [UnwoundStack]?)) {
+        var whole: Inspector.StoppedRead?
+        let (snapshot, stacks, phases) = try inspector.captureValidated(
+            holdStopped: 0, stacks: true, arguments: true, incremental: incremental,
+            alsoWhileStopped: { whole = try inspector.readWhileStopped(stacks: true) })
+        let validated = Inspector.Capture(snapshot: snapshot, stacks: stacks, threadStates: [:], stoppedSeconds: phases.stopped,
+                                          elapsedSeconds: 0, phases: phases)
+        return (validated, try inspector.finish(try #require(whole), arguments: true))
+    }
+
+    static func expectIdentical(_ validated: Inspector.Capture, _ whole: (RuntimeSnapshot, [UnwoundStack]?),
+                                _ context: String) {
+        let (snapshot, stacks) = whole
+        #expect(validated.snapshot.allgs == snapshot.allgs, "\(context): allgs")
+        #expect(validated.snapshot.goroutines.count == snapshot.goroutines.count, "\(context): goroutine count")
+        #expect(validated.snapshot.unreadableGoroutines == snapshot.unreadableGoroutines, "\(context): unreadable")
+        #expect(validated.snapshot.machines == snapshot.machines, "\(context): Ms")
+        #expect(validated.snapshot.processors == snapshot.processors, "\(context): Ps")
+        var differing = 0
+        for (index, goroutine) in snapshot.goroutines.enumerated() where index < validated.snapshot.goroutines.count {
+            let mine = validated.snapshot.goroutines[index]
+            let sameStack = validated.stacks?[index] == stacks?[index]
+            if mine != goroutine || !sameStack {
+                differing += 1
+                if differing <= 3 {
+                    Issue.record("\(context): goroutine \(goroutine.id) differs: validated \(mine.status) \(validated.stacks?[index].frames.count ?? -1) frames, whole \(goroutine.status) \(stacks?[index].frames.count ?? -1) frames")
+                }
+            }
+        }
+        #expect(differing == 0, "\(context): \(differing) goroutines differ")
+    }
+
+    /// Every release and build mode, a quiet target: identical, and most goroutines are not
+    /// read again while stopped.
+    @Test(arguments: TestTargets.matrix)
+    func validatedEqualsWholeRead(binary: TargetBinary) throws {
+        TestTargets.requireMatrix()
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        let inspector = try Inspector(pid: target.pid)
+        for round in 0..<3 {
+            let (validated, whole) = try Self.bothWays(inspector)
+            Self.expectIdentical(validated, whole, "\(binary.testDescription) round \(round)")
+            let counts = try #require(validated.phases.validation)
+            #expect(counts.unchanged > counts.reread, "\(binary.testDescription): \(counts)")
+            #expect(validated.phases.stacksReadWhileStopped < validated.phases.stacksReadWhileRunning)
+        }
+    }
+
+    /// A target creating and ending thousands of goroutines a second: never a goroutine that
+    /// did not exist at the stop, never a stack read at another moment than its g.
+    @Test(arguments: ["1.19", "1.27"])
+    func validatedEqualsWholeReadUnderChurn(release: String) throws {
+        let binary = try #require(TestTargets.binary(release: release, mode: release == "1.27" ? "distro" : "plain"))
+        let target = try RunningTarget(binary, arguments: ["-scenario=churn"])
+        defer { target.stop() }
+        let inspector = try Inspector(pid: target.pid)
+        var reread = 0
+        for round in 0..<25 {
+            let (validated, whole) = try Self.bothWays(inspector, incremental: round % 2 == 1)
+            Self.expectIdentical(validated, whole, "go\(release) churn round \(round)")
+            reread += validated.phases.validation?.reread ?? 0
+        }
+        // The churn really changed goroutines between the two reads.
+        #expect(reread > 0)
+        #expect(try target.send("count").hasPrefix("COUNT "))
+    }
+
+    /// Incremental captures (top's): goroutines unchanged since the last snapshot keep their
+    /// walked stacks, and the result is still identical to a whole read.
+    @Test func incrementalReusesUnchangedStacks() throws {
+        let binary = try #require(TestTargets.binary(release: "1.27", mode: "distro") ?? TestTargets.matrix.last)
+        let target = try RunningTarget(binary, arguments: ["-scenario=churn"])
+        defer { target.stop() }
+        let inspector = try Inspector(pid: target.pid)
+        var reused = 0
+        for round in 0..<10 {
+            let (validated, whole) = try Self.bothWays(inspector, incremental: true)
+            Self.expectIdentical(validated, whole, "incremental round \(round)")
+            if round > 0 { reused += validated.phases.stacksReused }
+        }
+        #expect(reused > 0, "no stack was reused from a previous snapshot")
+    }
+}
