@@ -11,7 +11,6 @@ public struct MemoryMap: Sendable, Equatable {
         public let inode: UInt64
         public let path: String
 
-        public var isReadable: Bool { permissions.hasPrefix("r") }
         public var isExecutable: Bool { permissions.count >= 3 && Array(permissions)[2] == "x" }
     }
 
