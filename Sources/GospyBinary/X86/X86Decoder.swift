@@ -76,85 +76,85 @@ public enum X86MemoryAccess: Sendable, Hashable {
 }
 
 /// A segment override prefix.
-public enum X86Segment: UInt8, Sendable, Hashable {
+enum X86Segment: UInt8, Sendable, Hashable {
     case es, cs, ss, ds, fs, gs
 }
 
 /// Legacy prefixes present on an instruction.
-public struct X86Prefixes: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+struct X86Prefixes: OptionSet, Sendable, Hashable {
+    let rawValue: UInt8
+    init(rawValue: UInt8) { self.rawValue = rawValue }
     /// 66
-    public static let operandSize = X86Prefixes(rawValue: 1 << 0)
+    static let operandSize = X86Prefixes(rawValue: 1 << 0)
     /// 67
-    public static let addressSize = X86Prefixes(rawValue: 1 << 1)
+    static let addressSize = X86Prefixes(rawValue: 1 << 1)
     /// F3 (REP/REPE)
-    public static let rep = X86Prefixes(rawValue: 1 << 2)
+    static let rep = X86Prefixes(rawValue: 1 << 2)
     /// F2 (REPNE)
-    public static let repne = X86Prefixes(rawValue: 1 << 3)
+    static let repne = X86Prefixes(rawValue: 1 << 3)
     /// F0
-    public static let lock = X86Prefixes(rawValue: 1 << 4)
+    static let lock = X86Prefixes(rawValue: 1 << 4)
 }
 
 /// How an instruction transfers control.
-public enum X86ControlFlow: Sendable, Hashable {
+enum X86ControlFlow: Sendable, Hashable {
     case call, jump, conditionalJump, `return`
 }
 
 /// An explicit memory operand (ModRM/SIB addressing, or the absolute moffs of A0–A3).
 /// Implicit memory (string instructions, the stack of PUSH/CALL) is not described.
 public struct X86MemoryOperand: Sendable, Hashable {
-    public var access: X86MemoryAccess
+    var access: X86MemoryAccess
     /// Bytes read or written (1, 2, 4, 8, 10, 16, 32, 64…); nil when not fixed by the
     /// instruction (LEA, XSAVE, gathers' whole footprint…) or not known to this decoder.
     public var size: Int?
-    public var segment: X86Segment?
+    var segment: X86Segment?
     /// Base register number (0–15); nil for RIP-relative and absolute operands.
     public var base: UInt8?
     /// Index register number (0–15), or a vector register (0–31) for VSIB gathers/scatters.
     public var index: UInt8?
-    public var scale: UInt8
+    var scale: UInt8
     /// The encoded displacement, sign-extended. An EVEX disp8 is stored unscaled (the CPU
     /// multiplies it by the operand's tuple size); disp32 and RIP-relative ones are exact.
     public var displacement: Int64
-    public var isRIPRelative: Bool
+    var isRIPRelative: Bool
     /// The address named without registers: the end of the instruction plus the displacement for
     /// RIP-relative operands, the displacement alone for `[disp32]` and moffs forms. It is an
     /// offset from the FS or GS base when `segment` is one of those.
-    public var target: UInt64?
+    var target: UInt64?
 }
 
 /// One decoded instruction.
 public struct X86Instruction: Sendable, Hashable {
-    public var address: UInt64
-    public var length: Int
-    public var opcode: X86Opcode
-    public var prefixes: X86Prefixes
+    var address: UInt64
+    var length: Int
+    var opcode: X86Opcode
+    var prefixes: X86Prefixes
     /// 66, F3 or F2 when it selects among SSE/AVX instructions sharing an opcode (VEX/EVEX pp, or
     /// the legacy prefix: the last F2/F3, else 66); 0 when none. For general-purpose opcodes it
     /// is just the prefix present.
-    public var simdPrefix: UInt8
+    var simdPrefix: UInt8
     /// REX.W, VEX.W or EVEX.W.
-    public var isWide: Bool
+    var isWide: Bool
     /// The REX byte (40–4F) if one applied.
-    public var rex: UInt8?
-    public var modRM: UInt8?
+    var rex: UInt8?
+    var modRM: UInt8?
     /// ModRM.reg extended by REX.R / VEX.R (and EVEX.R'): a register number, or an opcode
     /// extension for group opcodes (its low three bits).
     public var reg: UInt8?
     public var memory: X86MemoryOperand?
     /// The first immediate, sign-extended from its encoded width (zero-extended for the 16-bit
     /// operands of RET and ENTER). Branch displacements are in `branchTarget` instead.
-    public var immediate: Int64?
-    public var flow: X86ControlFlow?
+    var immediate: Int64?
+    var flow: X86ControlFlow?
     /// Absolute target of a rel8/rel32 CALL, JMP, Jcc, LOOP or JRCXZ.
     public var branchTarget: UInt64?
 
-    public var nextAddress: UInt64 { address &+ UInt64(length) }
+    var nextAddress: UInt64 { address &+ UInt64(length) }
     /// The absolute address of a RIP-relative memory operand (`address + length + disp32`).
     public var ripTarget: UInt64? { memory.flatMap { $0.isRIPRelative ? $0.target : nil } }
     /// A memory address fixed by the instruction alone, RIP-relative or absolute (not FS/GS).
-    public var staticAddress: UInt64? {
+    var staticAddress: UInt64? {
         guard let memory, memory.segment != .fs, memory.segment != .gs else { return nil }
         return memory.target
     }
@@ -164,8 +164,8 @@ public struct X86Instruction: Sendable, Hashable {
     public var isCall: Bool { flow == .call }
     /// Any jump, conditional or not.
     public var isJump: Bool { flow == .jump || flow == .conditionalJump }
-    public var isConditionalJump: Bool { flow == .conditionalJump }
-    public var isReturn: Bool { flow == .return }
+    var isConditionalJump: Bool { flow == .conditionalJump }
+    var isReturn: Bool { flow == .return }
     /// XCHG (86, 87, or 90+r other than NOP). LOCK CMPXCHG and XADD are `.loadStore` too.
     public var isExchange: Bool {
         guard opcode.encoding == .legacy, opcode.map == .primary else { return false }
