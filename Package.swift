@@ -56,6 +56,8 @@ let package = Package(
         .target(name: "GospyTestSupport", path: "Tests/GospyTestSupport"),
         // Spawning a program with none of the test process's descriptors (tmux in the top tests).
         .target(name: "CTestSpawn", path: "Tests/CTestSpawn"),
+        // TopModel (grouping, leak streaks, sorting) lives in the gospy executable, next to the view.
+        .testTarget(name: "GospyTopModelTests", dependencies: ["gospy"]),
         .testTarget(name: "GospyBinaryTests", dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyTestSupport"]),
         .testTarget(
             name: "GospyIntegrationTests",

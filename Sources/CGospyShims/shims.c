@@ -2,9 +2,6 @@
 #include "gospy_shims.h"
 #include <sys/ptrace.h>
 #include <sys/user.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <errno.h>
 
 long gospy_ptrace_seize(pid_t tid, unsigned long options) {
     return ptrace(PTRACE_SEIZE, tid, 0, (void *)options);
@@ -16,18 +13,6 @@ long gospy_ptrace_interrupt(pid_t tid) {
 
 long gospy_ptrace_detach(pid_t tid, int signal) {
     return ptrace(PTRACE_DETACH, tid, 0, (void *)(long)signal);
-}
-
-long gospy_ptrace_cont(pid_t tid, int signal) {
-    return ptrace(PTRACE_CONT, tid, 0, (void *)(long)signal);
-}
-
-long gospy_ptrace_getregs(pid_t tid, void *regs) {
-    return ptrace(PTRACE_GETREGS, tid, 0, regs);
-}
-
-long gospy_ptrace_geteventmsg(pid_t tid, unsigned long *message) {
-    return ptrace(PTRACE_GETEVENTMSG, tid, 0, message);
 }
 
 long gospy_ptrace_registers(pid_t tid, gospy_registers *out) {
@@ -46,8 +31,4 @@ long gospy_ptrace_registers(pid_t tid, gospy_registers *out) {
 ssize_t gospy_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
                                const struct iovec *remote, unsigned long remote_count) {
     return process_vm_readv(pid, local, local_count, remote, remote_count, 0);
-}
-
-int gospy_tgkill(pid_t tgid, pid_t tid, int signal) {
-    return (int)syscall(SYS_tgkill, tgid, tid, signal);
 }

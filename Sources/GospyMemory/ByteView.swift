@@ -42,7 +42,7 @@ public struct ByteView: Sendable {
         return bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
     }
 
-    @inline(__always) public func u16(at offset: Int) throws -> UInt16 { try load(UInt16.self, at: offset) }
+    @inline(__always) func u16(at offset: Int) throws -> UInt16 { try load(UInt16.self, at: offset) }
     @inline(__always) public func u32(at offset: Int) throws -> UInt32 { try load(UInt32.self, at: offset) }
     @inline(__always) public func i32(at offset: Int) throws -> Int32 { try load(Int32.self, at: offset) }
     @inline(__always) public func u64(at offset: Int) throws -> UInt64 { try load(UInt64.self, at: offset) }

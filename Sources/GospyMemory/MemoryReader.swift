@@ -71,7 +71,7 @@ extension MemoryReader {
     }
 
     /// A NUL-terminated string at `address`, at most `maxLength` bytes, read in chunks.
-    public func fetchCString(from address: UInt64, maxLength: Int = 4096) throws -> String {
+    func fetchCString(from address: UInt64, maxLength: Int = 4096) throws -> String {
         var collected: [UInt8] = []
         var cursor = address
         let chunk = 64

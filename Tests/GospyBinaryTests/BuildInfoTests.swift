@@ -1,5 +1,6 @@
 import Testing
 @testable import GospyBinary
+@testable import GospyMemory
 
 @Suite struct BuildInfoTests {
     static func blob(version: String, modinfo: String) -> [UInt8] {

@@ -1,5 +1,5 @@
 import Foundation
-import GospyBinary
+@testable import GospyBinary
 import Testing
 import GospyTestSupport
 

@@ -1,6 +1,7 @@
 import Testing
 import GospyTestSupport
 @testable import GospyBinary
+@testable import GospyMemory
 
 @Suite struct PclntabTests {
     static let gofuncAddress: UInt64 = 0x60_0000

@@ -1,4 +1,5 @@
 import Foundation
+@testable import GospyBinary
 import GospyRuntime
 import Testing
 

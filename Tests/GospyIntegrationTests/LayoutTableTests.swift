@@ -1,6 +1,6 @@
 import Foundation
 import GospyBinary
-import GospyRuntime
+@testable import GospyRuntime
 import Testing
 import GospyTestSupport
 

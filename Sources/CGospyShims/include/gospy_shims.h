@@ -10,9 +10,6 @@
 long gospy_ptrace_seize(pid_t tid, unsigned long options);
 long gospy_ptrace_interrupt(pid_t tid);
 long gospy_ptrace_detach(pid_t tid, int signal);
-long gospy_ptrace_cont(pid_t tid, int signal);
-long gospy_ptrace_getregs(pid_t tid, void *regs /* struct user_regs_struct */);
-long gospy_ptrace_geteventmsg(pid_t tid, unsigned long *message);
 
 /* The x86-64 registers gospy reads from a stopped thread. */
 typedef struct {
@@ -24,8 +21,5 @@ long gospy_ptrace_registers(pid_t tid, gospy_registers *out);
 /* process_vm_readv, declared here so Swift sees one signature on every glibc. */
 ssize_t gospy_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
                                const struct iovec *remote, unsigned long remote_count);
-
-/* Thread-directed signal (tgkill has no glibc wrapper on older systems). */
-int gospy_tgkill(pid_t tgid, pid_t tid, int signal);
 
 #endif

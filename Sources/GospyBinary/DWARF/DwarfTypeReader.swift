@@ -114,7 +114,7 @@ public final class DwarfTypeReader {
     /// The file this reader reads.
     public let path: String
     /// The names of the debug sections that were stored compressed in the file.
-    public let compressedSections: [String]
+    let compressedSections: [String]
 
     private let fd: Int32
     private let elf: OpaquePointer
@@ -200,7 +200,7 @@ public final class DwarfTypeReader {
 
     /// The names of all struct types (and typedefs of them), sorted; `prefix` ("runtime.")
     /// narrows them.
-    public func structTypeNames(withPrefix prefix: String = "") throws(DwarfError) -> [String] {
+    func structTypeNames(withPrefix prefix: String = "") throws(DwarfError) -> [String] {
         try index().keys.filter { $0.hasPrefix(prefix) }.sorted()
     }
 

@@ -14,7 +14,6 @@ public final class ElfFile: @unchecked Sendable {
         public let offset: UInt64
         public let size: UInt64
         public let link: UInt32
-        public let entrySize: UInt64
 
         public var occupiesFile: Bool { type != UInt32(SHT_NOBITS) }
         public func contains(address probe: UInt64) -> Bool {
@@ -48,7 +47,6 @@ public final class ElfFile: @unchecked Sendable {
     public let path: String
     /// ET_EXEC or ET_DYN.
     public let elfType: UInt16
-    public let entryPoint: UInt64
     public let sections: [Section]
     public let segments: [Segment]
     /// `R_X86_64_RELATIVE` relocations (target address -> addend), sorted by address. They say
@@ -88,7 +86,6 @@ public final class ElfFile: @unchecked Sendable {
                 throw BinaryError.unsupportedELF(path: path, reason: "machine \(header.e_machine), not x86-64")
             }
             elfType = header.e_type
-            entryPoint = header.e_entry
             // A cut-off file: the section header table (at the end) or a segment's bytes missing.
             let sectionTableEnd = header.e_shoff.addingReportingOverflow(UInt64(header.e_shnum) &* UInt64(header.e_shentsize))
             guard !sectionTableEnd.overflow, sectionTableEnd.partialValue <= UInt64(rawSize) else {
@@ -261,7 +258,7 @@ public final class ElfFile: @unchecked Sendable {
             let name = elf_strptr(elf, stringIndex, Int(header.sh_name)).map { String(cString: $0) } ?? ""
             result.append(Section(
                 name: name, type: header.sh_type, flags: header.sh_flags, address: header.sh_addr,
-                offset: header.sh_offset, size: header.sh_size, link: header.sh_link, entrySize: header.sh_entsize))
+                offset: header.sh_offset, size: header.sh_size, link: header.sh_link))
             scn = elf_nextscn(elf, section)
         }
         return result

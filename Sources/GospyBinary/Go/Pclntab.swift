@@ -63,7 +63,6 @@ public final class Pclntab: @unchecked Sendable {
 
         public var isTopFrame: Bool { flag & 1 != 0 }
         public var writesSP: Bool { flag & 2 != 0 }
-        public var isAssembly: Bool { flag & 4 != 0 }
     }
 
     /// Reads the header of the table in `data` (which starts at `address`).
@@ -366,7 +365,7 @@ public final class Pclntab: @unchecked Sendable {
     }
 
     /// All function names with their index, for lookups by name.
-    public func functionNames() -> [(index: Int, name: String)] {
+    func functionNames() -> [(index: Int, name: String)] {
         (0..<functionCount).compactMap { index in
             guard let function = try? function(at: index), let name = try? name(of: function) else { return nil }
             return (index, name)

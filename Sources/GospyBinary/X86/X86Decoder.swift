@@ -1,10 +1,18 @@
 // A small x86-64 instruction decoder: instruction boundaries, memory operands (with the absolute
 // target of RIP-relative ones), how the memory is accessed and how wide it is, and relative branch
-// targets. It exists so that gospy can find runtime globals in stripped Go binaries by reading the
-// RIP-relative operands of small runtime functions; it does not produce mnemonics.
+// targets. It does not produce mnemonics.
+//
+// What production needs from it: gospy derives runtime globals (allgs, allglen, sched, …) from
+// the machine code of small runtime functions when a binary has no symbols (CodeAnalysis), and
+// finds the callee of wrapper functions (RuntimeImage). That takes exact instruction lengths (a
+// whole function is decoded linearly, so one wrong length derails the rest), the targets of
+// RIP-relative operands and of direct calls, and the access kind and operand size of
+// general-purpose loads, stores and exchanges (gomaxprocs is the global procresize exchanges
+// 4 bytes of, allglen one that allgadd exchanges 8 bytes of). The widths of x87, system and vector operands, which only the objdump cross-check
+// in the tests needs in full, are in X86OperandWidths.swift.
 //
 // Decoding is table driven: each opcode map has a table of shapes (ModRM? immediate?) and memory
-// roles; groups (/digit opcodes), x87 and the SSE/AVX families are resolved by short rules below.
+// roles; groups (/digit opcodes), x87 and the SSE/AVX families are resolved by short rules.
 // Bytes are untrusted: every read is checked and every address sum wraps, so no input traps.
 
 // MARK: - Public types
@@ -68,85 +76,85 @@ public enum X86MemoryAccess: Sendable, Hashable {
 }
 
 /// A segment override prefix.
-public enum X86Segment: UInt8, Sendable, Hashable {
+enum X86Segment: UInt8, Sendable, Hashable {
     case es, cs, ss, ds, fs, gs
 }
 
 /// Legacy prefixes present on an instruction.
-public struct X86Prefixes: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+struct X86Prefixes: OptionSet, Sendable, Hashable {
+    let rawValue: UInt8
+    init(rawValue: UInt8) { self.rawValue = rawValue }
     /// 66
-    public static let operandSize = X86Prefixes(rawValue: 1 << 0)
+    static let operandSize = X86Prefixes(rawValue: 1 << 0)
     /// 67
-    public static let addressSize = X86Prefixes(rawValue: 1 << 1)
+    static let addressSize = X86Prefixes(rawValue: 1 << 1)
     /// F3 (REP/REPE)
-    public static let rep = X86Prefixes(rawValue: 1 << 2)
+    static let rep = X86Prefixes(rawValue: 1 << 2)
     /// F2 (REPNE)
-    public static let repne = X86Prefixes(rawValue: 1 << 3)
+    static let repne = X86Prefixes(rawValue: 1 << 3)
     /// F0
-    public static let lock = X86Prefixes(rawValue: 1 << 4)
+    static let lock = X86Prefixes(rawValue: 1 << 4)
 }
 
 /// How an instruction transfers control.
-public enum X86ControlFlow: Sendable, Hashable {
+enum X86ControlFlow: Sendable, Hashable {
     case call, jump, conditionalJump, `return`
 }
 
 /// An explicit memory operand (ModRM/SIB addressing, or the absolute moffs of A0–A3).
 /// Implicit memory (string instructions, the stack of PUSH/CALL) is not described.
 public struct X86MemoryOperand: Sendable, Hashable {
-    public var access: X86MemoryAccess
+    var access: X86MemoryAccess
     /// Bytes read or written (1, 2, 4, 8, 10, 16, 32, 64…); nil when not fixed by the
     /// instruction (LEA, XSAVE, gathers' whole footprint…) or not known to this decoder.
     public var size: Int?
-    public var segment: X86Segment?
+    var segment: X86Segment?
     /// Base register number (0–15); nil for RIP-relative and absolute operands.
     public var base: UInt8?
     /// Index register number (0–15), or a vector register (0–31) for VSIB gathers/scatters.
     public var index: UInt8?
-    public var scale: UInt8
+    var scale: UInt8
     /// The encoded displacement, sign-extended. An EVEX disp8 is stored unscaled (the CPU
     /// multiplies it by the operand's tuple size); disp32 and RIP-relative ones are exact.
     public var displacement: Int64
-    public var isRIPRelative: Bool
+    var isRIPRelative: Bool
     /// The address named without registers: the end of the instruction plus the displacement for
     /// RIP-relative operands, the displacement alone for `[disp32]` and moffs forms. It is an
     /// offset from the FS or GS base when `segment` is one of those.
-    public var target: UInt64?
+    var target: UInt64?
 }
 
 /// One decoded instruction.
 public struct X86Instruction: Sendable, Hashable {
-    public var address: UInt64
-    public var length: Int
-    public var opcode: X86Opcode
-    public var prefixes: X86Prefixes
+    var address: UInt64
+    var length: Int
+    var opcode: X86Opcode
+    var prefixes: X86Prefixes
     /// 66, F3 or F2 when it selects among SSE/AVX instructions sharing an opcode (VEX/EVEX pp, or
     /// the legacy prefix: the last F2/F3, else 66); 0 when none. For general-purpose opcodes it
     /// is just the prefix present.
-    public var simdPrefix: UInt8
+    var simdPrefix: UInt8
     /// REX.W, VEX.W or EVEX.W.
-    public var isWide: Bool
+    var isWide: Bool
     /// The REX byte (40–4F) if one applied.
-    public var rex: UInt8?
-    public var modRM: UInt8?
+    var rex: UInt8?
+    var modRM: UInt8?
     /// ModRM.reg extended by REX.R / VEX.R (and EVEX.R'): a register number, or an opcode
     /// extension for group opcodes (its low three bits).
     public var reg: UInt8?
     public var memory: X86MemoryOperand?
     /// The first immediate, sign-extended from its encoded width (zero-extended for the 16-bit
     /// operands of RET and ENTER). Branch displacements are in `branchTarget` instead.
-    public var immediate: Int64?
-    public var flow: X86ControlFlow?
+    var immediate: Int64?
+    var flow: X86ControlFlow?
     /// Absolute target of a rel8/rel32 CALL, JMP, Jcc, LOOP or JRCXZ.
     public var branchTarget: UInt64?
 
-    public var nextAddress: UInt64 { address &+ UInt64(length) }
+    var nextAddress: UInt64 { address &+ UInt64(length) }
     /// The absolute address of a RIP-relative memory operand (`address + length + disp32`).
     public var ripTarget: UInt64? { memory.flatMap { $0.isRIPRelative ? $0.target : nil } }
     /// A memory address fixed by the instruction alone, RIP-relative or absolute (not FS/GS).
-    public var staticAddress: UInt64? {
+    var staticAddress: UInt64? {
         guard let memory, memory.segment != .fs, memory.segment != .gs else { return nil }
         return memory.target
     }
@@ -156,8 +164,8 @@ public struct X86Instruction: Sendable, Hashable {
     public var isCall: Bool { flow == .call }
     /// Any jump, conditional or not.
     public var isJump: Bool { flow == .jump || flow == .conditionalJump }
-    public var isConditionalJump: Bool { flow == .conditionalJump }
-    public var isReturn: Bool { flow == .return }
+    var isConditionalJump: Bool { flow == .conditionalJump }
+    var isReturn: Bool { flow == .return }
     /// XCHG (86, 87, or 90+r other than NOP). LOCK CMPXCHG and XADD are `.loadStore` too.
     public var isExchange: Bool {
         guard opcode.encoding == .legacy, opcode.map == .primary else { return false }
@@ -296,7 +304,7 @@ private struct OpcodeInfo {
     var registerOnly = false
     var immediate = Immediate.none
     var access: X86MemoryAccess? = nil
-    var size = Size.none
+    var size = X86OperandWidth.none
     var flow: X86ControlFlow? = nil
     var rule = Rule.fixed
 
@@ -305,13 +313,13 @@ private struct OpcodeInfo {
     static func imm(_ immediate: Immediate, flow: X86ControlFlow? = nil) -> OpcodeInfo {
         OpcodeInfo(immediate: immediate, flow: flow)
     }
-    static func modRM(_ access: X86MemoryAccess?, _ size: Size, imm: Immediate = .none, rule: Rule = .fixed) -> OpcodeInfo {
+    static func modRM(_ access: X86MemoryAccess?, _ size: X86OperandWidth, imm: Immediate = .none, rule: Rule = .fixed) -> OpcodeInfo {
         OpcodeInfo(hasModRM: true, immediate: imm, access: access, size: size, rule: rule)
     }
 }
 
 /// How wide a memory operand is, in terms of the instruction's attributes.
-private enum Size: Equatable {
+enum X86OperandWidth: Equatable {
     case none
     case bytes(Int)
     /// 2, 4 or 8 bytes by the 66 prefix and REX.W.
@@ -477,23 +485,6 @@ extension X86Decoder {
         return t
     }()
 
-    /// x87 memory forms (D8–DF, ModRM.reg): access and size; nil marks an invalid form.
-    fileprivate static let x87: [[(X86MemoryAccess, Size)?]] = {
-        let L = X86MemoryAccess.load, S = X86MemoryAccess.store
-        let b2 = Size.bytes(2), b4 = Size.bytes(4), b8 = Size.bytes(8), b10 = Size.bytes(10)
-        let env = Size.operandSized(28, 14), state = Size.operandSized(108, 94)
-        return [
-            /* D8 */ [(L, b4), (L, b4), (L, b4), (L, b4), (L, b4), (L, b4), (L, b4), (L, b4)],
-            /* D9 */ [(L, b4), nil, (S, b4), (S, b4), (L, env), (L, b2), (S, env), (S, b2)],
-            /* DA */ [(L, b4), (L, b4), (L, b4), (L, b4), (L, b4), (L, b4), (L, b4), (L, b4)],
-            /* DB */ [(L, b4), (S, b4), (S, b4), (S, b4), nil, (L, b10), nil, (S, b10)],
-            /* DC */ [(L, b8), (L, b8), (L, b8), (L, b8), (L, b8), (L, b8), (L, b8), (L, b8)],
-            /* DD */ [(L, b8), (S, b8), (S, b8), (S, b8), (L, state), nil, (S, state), (S, b2)],
-            /* DE */ [(L, b2), (L, b2), (L, b2), (L, b2), (L, b2), (L, b2), (L, b2), (L, b2)],
-            /* DF */ [(L, b2), (S, b2), (S, b2), (S, b2), (L, b10), (L, b8), (S, b10), (S, b8)],
-        ]
-    }()
-
     /// VEX/EVEX map 1 opcodes that exist (VEX forms of SSE, AVX-512 mask ops).
     fileprivate static let vexMap1: Set<UInt8> = {
         var s = Set<UInt8>()
@@ -517,7 +508,7 @@ extension X86Decoder {
 // MARK: - The decoder proper
 
 /// Everything the rules need to know about one instruction besides its opcode.
-private struct Attributes {
+struct X86Attributes {
     var encoding: X86Encoding
     var map: X86OpcodeMap
     var opcode: UInt8
@@ -531,7 +522,7 @@ private struct Attributes {
 
     var operandBytes: Int { wide ? 8 : (prefixes.contains(.operandSize) ? 2 : 4) }
 
-    func bytes(_ size: Size) -> Int? {
+    func bytes(_ size: X86OperandWidth) -> Int? {
         switch size {
         case .none: return nil
         case let .bytes(count): return count
@@ -552,7 +543,7 @@ private struct Attributes {
 private struct Resolved {
     var valid = true
     var access: X86MemoryAccess?
-    var size: Size
+    var size: X86OperandWidth
     var flow: X86ControlFlow?
     var hasImmediate = true
 }
@@ -677,7 +668,7 @@ extension X86Decoder {
         var reg: UInt8?
         var memory: X86MemoryOperand?
         var resolved = Resolved(access: info.access, size: info.size, flow: info.flow)
-        var attributes = Attributes(encoding: encoding, map: map, opcode: opcode, prefixes: prefixes,
+        var attributes = X86Attributes(encoding: encoding, map: map, opcode: opcode, prefixes: prefixes,
                                     simdPrefix: simdPrefix, wide: wide, vectorLength: vectorLength,
                                     broadcast: broadcast, reg: 0, registerForm: true)
         if info.hasModRM {
@@ -808,7 +799,7 @@ extension X86Decoder {
         return allowed.contains(prefix)
     }
 
-    private static func isVSIB(_ a: Attributes) -> Bool {
+    private static func isVSIB(_ a: X86Attributes) -> Bool {
         guard a.encoding != .legacy, a.map == .map0F38 else { return false }
         switch a.opcode {
         case 0x90...0x93, 0xA0...0xA3, 0xC6, 0xC7: return true
@@ -817,7 +808,7 @@ extension X86Decoder {
     }
 
     /// Applies group, x87 and vector rules once ModRM.reg is known.
-    private static func resolve(_ info: OpcodeInfo, _ a: Attributes) -> Resolved {
+    private static func resolve(_ info: OpcodeInfo, _ a: X86Attributes) -> Resolved {
         var out = Resolved(access: info.access, size: info.size, flow: info.flow)
         let reg = a.reg
         switch info.rule {
@@ -853,12 +844,8 @@ extension X86Decoder {
         case .group6:  // SLDT STR LLDT LTR VERR VERW, F2: LKGS
             out.valid = reg <= 5 || (reg == 6 && a.simdPrefix == 0xF2)
             out.access = reg <= 1 ? .store : .load
-        case .group7:  // memory forms: SGDT SIDT LGDT LIDT SMSW RSTORSSP LMSW INVLPG
-            let forms: [(X86MemoryAccess, Size)] = [
-                (.store, .bytes(10)), (.store, .bytes(10)), (.load, .bytes(10)), (.load, .bytes(10)),
-                (.store, .bytes(2)), (.loadStore, .bytes(8)), (.load, .bytes(2)), (.addressOnly, .none),
-            ]
-            (out.access, out.size) = forms[Int(reg)]
+        case .group7:
+            (out.access, out.size) = group7[Int(reg)]
         case .group8:  // BT BTS BTR BTC with imm8
             out.valid = reg >= 4
             out.access = reg == 4 ? .load : .loadStore
@@ -898,141 +885,5 @@ extension X86Decoder {
             }
         }
         return out
-    }
-}
-
-// MARK: - SSE / AVX / AVX-512 rules
-
-extension X86Decoder {
-    /// Memory role and size for vector instructions (and the few general-purpose ones in the
-    /// 0F 38 / 0F 3A maps). Most vector instructions read their memory operand, whole-vector
-    /// wide; the switch lists the stores, scalars and the other widths. nil: invalid form.
-    fileprivate static func vectorRule(_ a: Attributes) -> (X86MemoryAccess, Size)? {
-        let p = a.simdPrefix
-        let legacyMMX = a.encoding == .legacy && p == 0  // no prefix: the MMX (mm, m64) form
-        let scalar: Size? = p == 0xF3 ? .bytes(4) : (p == 0xF2 ? .bytes(8) : nil)
-        let op = a.opcode
-        switch a.map {
-        case .map0F:
-            switch op {
-            case 0x10: return (.load, scalar ?? .vector)  // MOVUPS/MOVSS/MOVUPD/MOVSD
-            case 0x11: return (.store, scalar ?? .vector)
-            case 0x12: return (.load, p == 0xF3 ? .vector : (p == 0xF2 ? .movddup : .bytes(8)))  // MOVLPS, MOVSLDUP, MOVDDUP
-            case 0x13, 0x17: return (.store, .bytes(8))  // MOVLPS/MOVHPS stores
-            case 0x16: return (.load, p == 0xF3 ? .vector : .bytes(8))  // MOVHPS, MOVSHDUP
-            case 0x29: return (.store, .vector)  // MOVAPS
-            case 0x2B: return (.store, scalar ?? .vector)  // MOVNTPS, MOVNTSS/SD
-            case 0x2A: return (.load, scalar != nil ? .wide(8, 4) : .bytes(8))  // CVTSI2SS/SD, CVTPI2PS
-            case 0x2C, 0x2D: return (.load, scalar ?? (p == 0x66 ? .bytes(16) : .bytes(8)))
-            case 0x2E, 0x2F: return (.load, p == 0x66 ? .bytes(8) : .bytes(4))  // (U)COMISS/SD
-            case 0x5A: return (.load, scalar ?? (p == 0x66 ? .vector : .vectorDivided(2)))  // CVTPS2PD is half-width
-            case 0x5B: return (.load, .vector)
-            case 0x51...0x5F, 0xC2: return (.load, scalar ?? .vector)
-            case 0x6E: return (.load, .wide(8, 4))  // MOVD/MOVQ from r/m
-            case 0x7E: return p == 0xF3 ? (.load, .bytes(8)) : (.store, .wide(8, 4))  // MOVQ xmm, m64 / MOVD r/m, xmm
-            case 0x7F: return (.store, legacyMMX ? .bytes(8) : .vector)
-            case 0x78...0x7B where a.encoding == .evex:  // AVX-512 unsigned and quadword conversions
-                if op == 0x7B, p == 0xF3 || p == 0xF2 { return (.load, .wide(8, 4)) }  // VCVTUSI2SS/SD
-                if let scalar, op <= 0x79 { return (.load, scalar) }  // VCVT(T)SS/SD2USI
-                if p == 0x66 || (op == 0x7A && p == 0xF3) { return (.load, a.wide ? .vector : .vectorDivided(2)) }
-                return (.load, .vector)
-            case 0x90: return (.load, kmovSize(a))  // KMOV k, m
-            case 0x91: return (.store, kmovSize(a))
-            case 0xAE:  // VLDMXCSR / VSTMXCSR
-                guard a.reg == 2 || a.reg == 3 else { return a.registerForm ? (.load, .none) : nil }
-                return (a.reg == 2 ? .load : .store, .bytes(4))
-            case 0xC4: return (.load, .bytes(2))  // PINSRW
-            case 0xD6: return (.store, .bytes(8))  // MOVQ m64, xmm
-            case 0xE6: return (.load, p == 0xF3 ? .vectorDivided(2) : .vector)  // CVTDQ2PD is half-width
-            case 0xE7: return (.store, legacyMMX ? .bytes(8) : .vector)  // MOVNTQ/MOVNTDQ
-            case 0xD1...0xD3, 0xE1, 0xE2, 0xF1...0xF3: return (.load, legacyMMX ? .bytes(8) : .bytes(16))  // shift counts
-            case 0x60...0x62 where legacyMMX: return (.load, .bytes(4))  // PUNPCKL* mm, m32
-            case 0x60...0x7F, 0xD0...0xFF: return (.load, legacyMMX ? .bytes(8) : .vector)
-            default: return (.load, .vector)
-            }
-        case .map0F38:
-            // Down-converting VPMOV* (EVEX F3) store; sign/zero extensions load. The low nibble
-            // gives the ratio: B→W, B→D, B→Q, W→D, W→Q, D→Q.
-            let ratio = [2, 4, 8, 2, 4, 2][Int(op & 0x0F) % 6]
-            if a.encoding == .evex, p == 0xF2, [0x52, 0x53, 0x9A, 0x9B, 0xAA, 0xAB].contains(op) {
-                return (.load, .bytes(16))  // AVX512_4FMAPS/4VNNIW read one 16-byte block
-            }
-            if a.encoding == .legacy, p == 0xF3, (0xD8...0xDF).contains(op) {  // Key Locker handles
-                return (.load, .bytes((op == 0xD8 ? a.reg >= 2 : op >= 0xDE) ? 64 : 48))
-            }
-            switch op {
-            case 0x10...0x15 where p == 0xF3, 0x20...0x25 where p == 0xF3, 0x30...0x35 where p == 0xF3:
-                return (.store, .vectorDivided(ratio))
-            case 0x20...0x25, 0x30...0x35: return (.load, .vectorDivided(ratio))
-            case 0x00...0x0B, 0x1C...0x1E: return (.load, legacyMMX ? .bytes(8) : .vector)  // SSSE3
-            case 0x13: return (.load, .vectorDivided(2))  // VCVTPH2PS
-            case 0x18, 0x58: return (.load, .bytes(4))  // VBROADCASTSS, VPBROADCASTD
-            case 0x19, 0x59: return (.load, .bytes(8))
-            case 0x1A, 0x5A: return (.load, .bytes(16))
-            case 0x1B, 0x5B: return (.load, .bytes(32))
-            case 0x78: return (.load, .bytes(1))  // VPBROADCASTB
-            case 0x79: return (.load, .bytes(2))
-            case 0x2E, 0x2F, 0x8E: return (.store, .vector)  // VMASKMOVPS/PD, VPMASKMOVD/Q stores
-            case 0x63, 0x8A, 0x8B: return (.store, .vector)  // VPCOMPRESSB/W, VCOMPRESSPS/PD
-            case 0x2D, 0x43, 0x4D, 0x4F, 0xCB, 0xCD:  // EVEX scalars (VEX 2D: VMASKMOVPD load)
-                return (.load, a.encoding == .evex ? .wide(8, 4) : .vector)
-            case 0x90...0x93: return (.load, .wide(8, 4))  // gathers: one element per lane
-            case 0xA0...0xA3: return (.store, .wide(8, 4))  // scatters
-            case 0xC6, 0xC7: return (.addressOnly, .none)  // gather/scatter prefetches
-            case 0x99, 0x9B, 0x9D, 0x9F, 0xA9, 0xAB, 0xAD, 0xAF, 0xB9, 0xBB, 0xBD, 0xBF:
-                return (.load, .wide(8, 4))  // scalar FMA
-            case 0x80...0x82 where a.encoding == .legacy: return (.load, .bytes(16))  // INVEPT INVVPID INVPCID
-            case 0xC8...0xCD where a.encoding == .legacy: return (.load, .bytes(16))  // SHA
-            case 0xDB: return (.load, .bytes(16))  // AESIMC
-            case 0xDC...0xDF where a.encoding == .legacy: return (.load, .bytes(16))
-            case 0xF0 where a.encoding == .legacy, 0xF1 where a.encoding == .legacy:
-                if p == 0xF2 { return (.load, op == 0xF0 ? .bytes(1) : .operand) }  // CRC32
-                return (op == 0xF0 ? .load : .store, .operand)  // MOVBE
-            case 0xF5 where a.encoding == .legacy, 0xF6 where a.encoding == .legacy:  // WRUSS/WRSS, ADCX/ADOX
-                return (p == 0x66 && op == 0xF6 || p == 0xF3 ? .load : .store, .wide(8, 4))
-            case 0xF2...0xF7 where a.encoding == .vex: return (.load, .wide(8, 4))  // BMI1/BMI2
-            case 0xE0...0xEF where a.encoding == .vex: return (.loadStore, .wide(8, 4))  // CMPccXADD
-            case 0xFC where a.encoding == .legacy: return (.loadStore, .wide(8, 4))  // AADD AAND AOR AXOR
-            case 0xF8 where a.encoding == .legacy: return (.load, .bytes(64))  // MOVDIR64B, ENQCMD(S)
-            case 0xF9 where a.encoding == .legacy: return (.store, .wide(8, 4))  // MOVDIRI
-            default: return (.load, .vector)
-            }
-        case .map0F3A:
-            if a.encoding == .evex, p == 0 { return (.load, .none) }  // AVX512-FP16 forms
-            switch op {
-            case 0x06, 0x46: return (.load, .bytes(32))  // VPERM2F128/I128
-            case 0x0A: return (.load, .bytes(4))  // ROUNDSS, VRNDSCALESS
-            case 0x0B: return (.load, .bytes(8))
-            case 0x0F: return (.load, legacyMMX ? .bytes(8) : .vector)  // PALIGNR
-            case 0x14: return (.store, .bytes(1))  // PEXTRB
-            case 0x15: return (.store, .bytes(2))  // PEXTRW
-            case 0x16: return (.store, .wide(8, 4))  // PEXTRD/Q
-            case 0x17: return (.store, .bytes(4))  // EXTRACTPS
-            case 0x18, 0x38: return (.load, .bytes(16))  // VINSERTF128/I128 (and 32x4/64x2)
-            case 0x19, 0x39: return (.store, .bytes(16))  // VEXTRACTF128/I128
-            case 0x1A, 0x3A: return (.load, .bytes(32))
-            case 0x1B, 0x3B: return (.store, .bytes(32))
-            case 0x1D: return (.store, .vectorDivided(2))  // VCVTPS2PH
-            case 0x20: return (.load, .bytes(1))  // PINSRB
-            case 0x21: return (.load, .bytes(4))  // INSERTPS
-            case 0x22: return (.load, .wide(8, 4))  // PINSRD/Q
-            case 0x27, 0x51, 0x55, 0x57, 0x67: return (.load, .wide(8, 4))  // EVEX scalars
-            case 0x60...0x63, 0xCC, 0xDF: return (.load, .bytes(16))  // PCMPxSTRx, SHA1RNDS4, AESKEYGENASSIST
-            case 0x44 where a.encoding == .legacy: return (.load, .bytes(16))  // PCLMULQDQ
-            case 0xF0: return (.load, .wide(8, 4))  // RORX
-            case 0x6A, 0x6B, 0x6E, 0x6F, 0x7A, 0x7B, 0x7E, 0x7F:
-                return (.load, .bytes(op & 1 == 0 ? 4 : 8))  // AMD FMA4 scalars (VEX only)
-            default: return (.load, .vector)
-            }
-        case .map5, .map6:  // AVX512-FP16: widths vary too much by form to be worth tabulating
-            return (.load, .none)
-        case .primary:
-            return nil
-        }
-    }
-
-    /// KMOVB/W/D/Q memory width: by pp (none: W/Q, 66: B/D) and W.
-    private static func kmovSize(_ a: Attributes) -> Size {
-        a.simdPrefix == 0x66 ? .wide(4, 1) : .wide(8, 2)
     }
 }

@@ -298,7 +298,7 @@ extension RuntimeLayout {
         public let _panic: Int, _defer: Int, m: Int
         public let schedSP: Int, schedPC: Int, schedG: Int, schedCtxt: Int, schedLR: Int, schedBP: Int
         /// `sched.ret`: until 1.24.
-        public let schedRet: Int?
+        let schedRet: Int?
         public let syscallsp: Int, syscallpc: Int
         /// From 1.23.
         public let syscallbp: Int?

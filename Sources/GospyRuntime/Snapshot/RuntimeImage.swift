@@ -35,7 +35,7 @@ public struct RuntimeImage: Sendable {
         try globals.address(of: name) &+ loadBias
     }
 
-    public func waitReasonText(_ reason: UInt8) -> String? {
+    public func waitReasonText(_ reason: UInt8) -> String {
         Int(reason) < waitReasons.count ? waitReasons[Int(reason)] : "unknown wait reason"
     }
 

@@ -90,7 +90,7 @@ struct LayoutsCommand: ParsableCommand {
             guard let release else {
                 throw LayoutsCommandError("\(bin): cannot read the Go version from .go.buildinfo; give --release")
             }
-            print(Self.swiftFragment(layout, release: release, goVersion: goVersion ?? "unknown"), terminator: "")
+            print(LayoutSwiftFragment.render(layout, release: release, goVersion: goVersion ?? "unknown"), terminator: "")
             return
         }
         try emit(layout, goVersion: goVersion)
@@ -113,7 +113,7 @@ struct LayoutsCommand: ParsableCommand {
             let structLayout = layout.structs[name]!
             print("")
             print("\(name)  size \(structLayout.size) (0x\(hex(structLayout.size)))")
-            for (field, offset) in Self.byOffset(structLayout.fields) {
+            for (field, offset) in structLayout.fieldsByOffset {
                 print("  0x\(hex(offset).leftPadded(to: 4))  \(field)")
             }
         }
@@ -131,47 +131,6 @@ struct LayoutsCommand: ParsableCommand {
                 print("\(indent)0x\(hex(member.offset).leftPadded(to: 4))  \(member.name)  \(member.typeName ?? "?") (\(size))")
             }
         }
-    }
-
-    /// Fields ordered by offset, then name: the order they appear in memory.
-    static func byOffset(_ fields: [String: Int]) -> [(String, Int)] {
-        fields.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map { ($0.key, $0.value) }
-    }
-
-    /// One release's entry for GeneratedLayouts.swift: a function returning the release's struct
-    /// layouts, structs sorted by name and fields by offset then name. `@_optimize(none)`: the
-    /// optimizer gains nothing on literal tables and would spend ~20 s on them in release builds.
-    static func swiftFragment(_ layout: RuntimeLayout, release: String, goVersion: String) -> String {
-        var out = ""
-        out += "    // MARK: Go \(release): \(goVersion)\n\n"
-        out += "    @_optimize(none)\n"
-        out += "    static func \(swiftTableName(release))() -> [String: StructLayout] {\n"
-        out += "        [\n"
-        for name in layout.structs.keys.sorted() {
-            let structLayout = layout.structs[name]!
-            out += "            \(swiftString(name)): StructLayout(name: \(swiftString(name)), size: \(structLayout.size), fields: ["
-            let fields = byOffset(structLayout.fields)
-            if fields.isEmpty {
-                out += ":]),\n"
-                continue
-            }
-            out += "\n"
-            for (field, offset) in fields {
-                out += "                \(swiftString(field)): 0x\(hex(offset)),\n"
-            }
-            out += "            ]),\n"
-        }
-        out += "        ]\n"
-        out += "    }\n"
-        return out
-    }
-
-    static func swiftTableName(_ release: String) -> String {
-        "layouts_" + release.map { $0.isNumber ? String($0) : "_" }.joined()
-    }
-
-    private static func swiftString(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GospyInspector
 import GospyRuntime
 
 /// What top shows, as lines of text: the same content on a terminal and in --plain mode.

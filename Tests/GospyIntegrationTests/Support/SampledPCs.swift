@@ -1,3 +1,4 @@
+@testable import GospyBinary
 import GospyRuntime
 import GospyTestSupport
 

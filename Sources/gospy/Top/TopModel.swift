@@ -1,17 +1,16 @@
 import Foundation
-import GospyRuntime
 
 /// The data behind `gospy top`: goroutines grouped by a key, with counts, changes since the
 /// last refresh and since the baseline, a state breakdown, the longest wait, and a flag for
 /// groups that grow at every refresh (a possible leak). Pure logic, fed one snapshot at a time.
-public final class TopModel {
-    public enum Grouping: Equatable, Sendable, CustomStringConvertible {
+final class TopModel {
+    enum Grouping: Equatable, Sendable, CustomStringConvertible {
         case function
         case stack
         case state
         case label(String)
 
-        public init?(parsing text: String) {
+        init?(parsing text: String) {
             switch text {
             case "function": self = .function
             case "stack": self = .stack
@@ -22,7 +21,7 @@ public final class TopModel {
             }
         }
 
-        public var description: String {
+        var description: String {
             switch self {
             case .function: return "function"
             case .stack: return "stack"
@@ -33,18 +32,18 @@ public final class TopModel {
     }
 
     /// What the model needs of one goroutine.
-    public struct Sample: Sendable {
-        public let id: UInt64
-        public let state: String
+    struct Sample: Sendable {
+        let id: UInt64
+        let state: String
         /// Seconds waited according to the runtime (waitsince), when known.
-        public let runtimeWaitSeconds: Double?
+        let runtimeWaitSeconds: Double?
         /// "function (file:line)" of the chosen location.
-        public let location: String
+        let location: String
         /// The whole stack, for grouping by stack.
-        public let stack: [String]
-        public let labels: [String: String]
+        let stack: [String]
+        let labels: [String: String]
 
-        public init(id: UInt64, state: String, runtimeWaitSeconds: Double?, location: String, stack: [String], labels: [String: String]) {
+        init(id: UInt64, state: String, runtimeWaitSeconds: Double?, location: String, stack: [String], labels: [String: String]) {
             self.id = id
             self.state = state
             self.runtimeWaitSeconds = runtimeWaitSeconds
@@ -54,51 +53,51 @@ public final class TopModel {
         }
     }
 
-    public struct Row: Sendable, Equatable {
-        public let key: String
-        public let count: Int
-        public let changeSinceLast: Int
-        public let changeSinceStart: Int
-        public let states: [(state: String, count: Int)]
-        public let longestWaitSeconds: Double?
+    struct Row: Sendable, Equatable {
+        let key: String
+        let count: Int
+        let changeSinceLast: Int
+        let changeSinceStart: Int
+        let states: [(state: String, count: Int)]
+        let longestWaitSeconds: Double?
         /// Grew at each of the last `leakStreak` refreshes.
-        public let growing: Bool
+        let growing: Bool
 
-        public static func == (a: Row, b: Row) -> Bool {
+        static func == (a: Row, b: Row) -> Bool {
             a.key == b.key && a.count == b.count && a.changeSinceLast == b.changeSinceLast
                 && a.changeSinceStart == b.changeSinceStart && a.growing == b.growing
                 && a.states.map { "\($0.state)=\($0.count)" } == b.states.map { "\($0.state)=\($0.count)" }
         }
     }
 
-    public enum Sort: String, CaseIterable, Sendable {
+    enum Sort: String, CaseIterable, Sendable {
         case count, change, wait, name
     }
 
     /// Refreshes in a row a group must grow to be marked.
-    public let leakStreak: Int
-    public private(set) var grouping: Grouping
-    public private(set) var rows: [Row] = []
-    public private(set) var total = 0
+    let leakStreak: Int
+    private(set) var grouping: Grouping
+    private(set) var rows: [Row] = []
+    private(set) var total = 0
     private var baseline: [String: Int]?
     private var previous: [String: Int] = [:]
     private var streaks: [String: Int] = [:]
     /// When gospy first saw each goroutine in its current state (for the observed wait).
     private var seen: [UInt64: (state: String, since: Date)] = [:]
 
-    public init(grouping: Grouping = .function, leakStreak: Int = 3) {
+    init(grouping: Grouping = .function, leakStreak: Int = 3) {
         self.grouping = grouping
         self.leakStreak = leakStreak
     }
 
     /// Starts counting changes from the next snapshot.
-    public func resetBaseline() {
+    func resetBaseline() {
         baseline = nil
         previous = [:]
         streaks = [:]
     }
 
-    public func setGrouping(_ grouping: Grouping) {
+    func setGrouping(_ grouping: Grouping) {
         self.grouping = grouping
         resetBaseline()
     }
@@ -113,7 +112,7 @@ public final class TopModel {
     }
 
     /// Feeds one snapshot.
-    public func update(_ samples: [Sample], now: Date = Date()) {
+    func update(_ samples: [Sample], now: Date = Date()) {
         // Keys and states are interned to small integers: hashing a string once per distinct
         // value instead of several times per goroutine.
         var keyIDs: [String: Int] = [:]
@@ -185,7 +184,7 @@ public final class TopModel {
     }
 
     /// The rows sorted and filtered for display.
-    public func view(sort: Sort, filter: String = "") -> [Row] {
+    func view(sort: Sort, filter: String = "") -> [Row] {
         let visible = filter.isEmpty ? rows : rows.filter { $0.key.localizedCaseInsensitiveContains(filter) }
         return visible.sorted { a, b in
             switch sort {
