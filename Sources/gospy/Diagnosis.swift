@@ -58,8 +58,18 @@ enum Diagnosis {
             case .wrongBinary: return (error.description, .wrongBinary)
             }
         case let error as LayoutError:
-            if case .unsupportedRelease = error { return (error.description, .unsupportedVersion) }
+            switch error {
+            case .unsupportedRelease: return (error.description, .unsupportedVersion)
+            case let .dwarf(dwarfError): return describe(dwarfError)
+            case .missingStruct, .missingField: return (error.description, .badBinary)
+            }
+        case let error as DwarfError:
+            if case let .cannotOpen(_, code) = error, code == EACCES || code == EPERM {
+                return (error.description + " (run as root or fix the file's permissions)", .permissionDenied)
+            }
             return (error.description, .badBinary)
+        case let error as LayoutsCommandError:
+            return (error.description, .notGo)
         case let error as MemoryReadError:
             return ("memory read failed: \(error)", .internalError)
         default:
@@ -72,16 +82,5 @@ enum Diagnosis {
         let (message, status) = describe(error)
         Output.error("gospy: \(message)\n")
         Glibc.exit(status.rawValue)
-    }
-}
-
-/// Runs a command body, turning any error into gospy's one-line message and exit code.
-func diagnosed<T>(_ body: () throws -> T) -> T {
-    do {
-        return try body()
-    } catch let error as ExitCode {
-        Glibc.exit(error.rawValue)
-    } catch {
-        Diagnosis.exit(with: error)
     }
 }

@@ -20,11 +20,19 @@ struct Gospy: ParsableCommand {
         // Before any other thread exists: signals are then taken by one thread that resumes a
         // stopped target before gospy exits.
         EmergencyResume.install()
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            // Usage errors, --help and --version: ArgumentParser's own messages and exit codes
+            // (64 for a bad command line).
+            exit(withError: error)
+        }
+        do {
             try command.run()
         } catch {
-            exit(withError: error)
+            // Every command's failure, in one place: one line on stderr and gospy's exit code.
+            Diagnosis.exit(with: error)
         }
     }
 }
