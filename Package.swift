@@ -57,6 +57,11 @@ let package = Package(
         // Spawning a program with none of the test process's descriptors (tmux in the top tests).
         .target(name: "CTestSpawn", path: "Tests/CTestSpawn"),
         .testTarget(name: "GospyBinaryTests", dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyTestSupport"]),
+        // The CLI's error policy (each error's exit code and one-line message), through @testable import.
+        .testTarget(
+            name: "GospyCLITests",
+            dependencies: ["gospy", "GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector"]
+        ),
         .testTarget(
             name: "GospyIntegrationTests",
             dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyTestSupport", "CTestSpawn"]

@@ -19,6 +19,10 @@ enum ExitStatus: Int32, CaseIterable {
     case wrongBinary = 8
     case badBinary = 9
     case alreadyTraced = 10
+    /// A runtime global could not be found or derived: gospy does not understand this binary's runtime.
+    case runtimeNotUnderstood = 11
+    /// The target's runtime state is implausible: its memory looks damaged.
+    case damagedRuntimeState = 12
     // 64 is swift-argument-parser's usage error (EX_USAGE).
 }
 
@@ -70,6 +74,16 @@ enum Diagnosis {
             return (error.description, .badBinary)
         case let error as LayoutsCommandError:
             return (error.description, .notGo)
+        case let error as RuntimeGlobalsError:
+            return ("gospy does not understand this binary's Go runtime: \(error); "
+                    + "pass an unstripped copy of the same build with --bin (its symbols name the runtime's globals)",
+                    .runtimeNotUnderstood)
+        case let error as SnapshotError:
+            switch error {
+            case .implausible:
+                return ("\(error); retry, and if it persists the process's memory is corrupted (by cgo or unsafe code?)",
+                        .damagedRuntimeState)
+            }
         case let error as MemoryReadError:
             return ("memory read failed: \(error)", .internalError)
         default:
