@@ -38,10 +38,8 @@ enum Diagnosis {
                 return (error.description, .unsupportedVersion)
             case .notELF, .unsupportedELF, .truncated, .corruptBuildInfo, .corruptPclntab, .moduleDataNotFound:
                 return (error.description, .badBinary)
-            case let .cannotOpen(_, code) where code == EACCES || code == EPERM:
-                return (error.description + " (run as root or fix the file's permissions)", .permissionDenied)
-            case .cannotOpen:
-                return (error.description, .badBinary)
+            case let .cannotOpen(_, code):
+                return cannotOpen(error.description, errno: code)
             }
         case let error as ProcessError:
             switch error {
@@ -68,9 +66,7 @@ enum Diagnosis {
             case .missingStruct, .missingField: return (error.description, .badBinary)
             }
         case let error as DwarfError:
-            if case let .cannotOpen(_, code) = error, code == EACCES || code == EPERM {
-                return (error.description + " (run as root or fix the file's permissions)", .permissionDenied)
-            }
+            if case let .cannotOpen(_, code) = error { return cannotOpen(error.description, errno: code) }
             return (error.description, .badBinary)
         case let error as LayoutsCommandError:
             return (error.description, .notGo)
@@ -89,6 +85,15 @@ enum Diagnosis {
         default:
             return ("\(error)", .internalError)
         }
+    }
+
+    /// A binary that could not be opened, whichever reader tried: a permission problem has its
+    /// own code and fix; anything else (a missing file) counts as a bad binary.
+    private static func cannotOpen(_ description: String, errno code: Int32) -> (message: String, status: ExitStatus) {
+        if code == EACCES || code == EPERM {
+            return (description + " (run as root or fix the file's permissions)", .permissionDenied)
+        }
+        return (description, .badBinary)
     }
 
     /// Prints the error as one line on stderr and exits with its code.
