@@ -41,6 +41,8 @@ enum Diagnosis {
             case let .cannotOpen(_, code):
                 return cannotOpen(error.description, errno: code)
             }
+        case let error as ArgumentInfoError:
+            return (error.description, .badBinary)
         case let error as ProcessError:
             switch error {
             case .noSuchProcess, .zombie, .kernelThread:
