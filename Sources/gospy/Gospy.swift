@@ -28,11 +28,16 @@ struct Gospy: ParsableCommand {
             // (64 for a bad command line).
             exit(withError: error)
         }
+        // `gospy`, `gospy --help` and `gospy help X` parse to ArgumentParser's own commands,
+        // whose run() throws the request for help: not a failure to diagnose.
+        let isGospyCommand = configuration.subcommands.contains { ObjectIdentifier($0) == ObjectIdentifier(type(of: command)) }
         do {
             try command.run()
-        } catch {
-            // Every command's failure, in one place: one line on stderr and gospy's exit code.
+        } catch where isGospyCommand {
+            // Every gospy command's failure, in one place: one line on stderr and gospy's exit code.
             Diagnosis.exit(with: error)
+        } catch {
+            exit(withError: error)
         }
     }
 }
