@@ -73,7 +73,7 @@ enum Diagnosis {
         case let error as LayoutsCommandError:
             return (error.description, .notGo)
         case let error as RuntimeGlobalsError:
-            return ("gospy does not understand this binary's Go runtime: \(error); "
+            return ("the binary's Go runtime is not understood: \(error); "
                     + "pass an unstripped copy of the same build with --bin (its symbols name the runtime's globals)",
                     .runtimeNotUnderstood)
         case let error as SnapshotError:

@@ -19,18 +19,18 @@ import GospyRuntime
     static let cases: [Case] = [
         Case(error: RuntimeGlobalsError.notFound("runtime.allglen", reason: "function runtime.allgadd is not in the pclntab"),
              status: .runtimeNotUnderstood,
-             message: "gospy does not understand this binary's Go runtime: runtime.allglen not found: function runtime.allgadd "
+             message: "the binary's Go runtime is not understood: runtime.allglen not found: function runtime.allgadd "
                 + "is not in the pclntab; pass an unstripped copy of the same build with --bin (its symbols name the runtime's globals)"),
         Case(error: RuntimeGlobalsError.functionMissing("runtime.retake"), status: .runtimeNotUnderstood,
-             message: "gospy does not understand this binary's Go runtime: function runtime.retake is not in the pclntab; "
+             message: "the binary's Go runtime is not understood: function runtime.retake is not in the pclntab; "
                 + "pass an unstripped copy of the same build with --bin (its symbols name the runtime's globals)"),
         Case(error: RuntimeGlobalsError.patternNotFound(global: "runtime.allm", function: "runtime.mcommoninit", detail: "2 atomic pointer stores"),
              status: .runtimeNotUnderstood,
-             message: "gospy does not understand this binary's Go runtime: runtime.allm: no match in runtime.mcommoninit "
+             message: "the binary's Go runtime is not understood: runtime.allm: no match in runtime.mcommoninit "
                 + "(2 atomic pointer stores); pass an unstripped copy of the same build with --bin (its symbols name the runtime's globals)"),
         Case(error: RuntimeGlobalsError.inconsistent(global: "runtime.sched", detail: "mcommoninit and retake disagree"),
              status: .runtimeNotUnderstood,
-             message: "gospy does not understand this binary's Go runtime: runtime.sched: mcommoninit and retake disagree; "
+             message: "the binary's Go runtime is not understood: runtime.sched: mcommoninit and retake disagree; "
                 + "pass an unstripped copy of the same build with --bin (its symbols name the runtime's globals)"),
         Case(error: SnapshotError.implausible("allglen is 1099511627776"), status: .damagedRuntimeState,
              message: "the target's runtime state looks damaged: allglen is 1099511627776; "
