@@ -59,6 +59,11 @@ let package = Package(
         // TopModel (grouping, leak streaks, sorting) lives in the gospy executable, next to the view.
         .testTarget(name: "GospyTopModelTests", dependencies: ["gospy"]),
         .testTarget(name: "GospyBinaryTests", dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyTestSupport"]),
+        // The CLI's error policy (each error's exit code and one-line message), through @testable import.
+        .testTarget(
+            name: "GospyCLITests",
+            dependencies: ["gospy", "GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector"]
+        ),
         .testTarget(
             name: "GospyIntegrationTests",
             dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyTestSupport", "CTestSpawn"]

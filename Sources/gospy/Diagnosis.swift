@@ -19,6 +19,10 @@ enum ExitStatus: Int32, CaseIterable {
     case wrongBinary = 8
     case badBinary = 9
     case alreadyTraced = 10
+    /// A runtime global could not be found or derived: gospy does not understand this binary's runtime.
+    case runtimeNotUnderstood = 11
+    /// The target's runtime state is implausible: its memory looks damaged.
+    case damagedRuntimeState = 12
     // 64 is swift-argument-parser's usage error (EX_USAGE).
 }
 
@@ -34,11 +38,11 @@ enum Diagnosis {
                 return (error.description, .unsupportedVersion)
             case .notELF, .unsupportedELF, .truncated, .corruptBuildInfo, .corruptPclntab, .moduleDataNotFound:
                 return (error.description, .badBinary)
-            case let .cannotOpen(_, code) where code == EACCES || code == EPERM:
-                return (error.description + " (run as root or fix the file's permissions)", .permissionDenied)
-            case .cannotOpen:
-                return (error.description, .badBinary)
+            case let .cannotOpen(_, code):
+                return cannotOpen(error.description, errno: code)
             }
+        case let error as ArgumentInfoError:
+            return (error.description, .badBinary)
         case let error as ProcessError:
             switch error {
             case .noSuchProcess, .zombie, .kernelThread:
@@ -58,8 +62,26 @@ enum Diagnosis {
             case .wrongBinary: return (error.description, .wrongBinary)
             }
         case let error as LayoutError:
-            if case .unsupportedRelease = error { return (error.description, .unsupportedVersion) }
+            switch error {
+            case .unsupportedRelease: return (error.description, .unsupportedVersion)
+            case let .dwarf(dwarfError): return describe(dwarfError)
+            case .missingStruct, .missingField: return (error.description, .badBinary)
+            }
+        case let error as DwarfError:
+            if case let .cannotOpen(_, code) = error { return cannotOpen(error.description, errno: code) }
             return (error.description, .badBinary)
+        case let error as LayoutsCommandError:
+            return (error.description, .notGo)
+        case let error as RuntimeGlobalsError:
+            return ("the binary's Go runtime is not understood: \(error); "
+                    + "pass an unstripped copy of the same build with --bin (its symbols name the runtime's globals)",
+                    .runtimeNotUnderstood)
+        case let error as SnapshotError:
+            switch error {
+            case .implausible:
+                return ("\(error); retry, and if it persists the process's memory is corrupted (by cgo or unsafe code?)",
+                        .damagedRuntimeState)
+            }
         case let error as MemoryReadError:
             return ("memory read failed: \(error)", .internalError)
         default:
@@ -67,21 +89,19 @@ enum Diagnosis {
         }
     }
 
+    /// A binary that could not be opened, whichever reader tried: a permission problem has its
+    /// own code and fix; anything else (a missing file) counts as a bad binary.
+    private static func cannotOpen(_ description: String, errno code: Int32) -> (message: String, status: ExitStatus) {
+        if code == EACCES || code == EPERM {
+            return (description + " (run as root or fix the file's permissions)", .permissionDenied)
+        }
+        return (description, .badBinary)
+    }
+
     /// Prints the error as one line on stderr and exits with its code.
     static func exit(with error: Error) -> Never {
         let (message, status) = describe(error)
         Output.error("gospy: \(message)\n")
         Glibc.exit(status.rawValue)
-    }
-}
-
-/// Runs a command body, turning any error into gospy's one-line message and exit code.
-func diagnosed<T>(_ body: () throws -> T) -> T {
-    do {
-        return try body()
-    } catch let error as ExitCode {
-        Glibc.exit(error.rawValue)
-    } catch {
-        Diagnosis.exit(with: error)
     }
 }

@@ -43,10 +43,19 @@ import Testing
     @Test func damagedProgramsThrowInsteadOfTrapping() {
         // No end marker; a word without its size; a size no word has; a program longer than
         // the compiler ever writes.
-        #expect(throws: (any Error).self) { try ArgumentLayout(parsing: [0x00, 8, 0x08, 8]) }
-        #expect(throws: (any Error).self) { try ArgumentLayout(parsing: [0x00]) }
-        #expect(throws: (any Error).self) { try ArgumentLayout(parsing: [0x00, 9, 0xff]) }
-        #expect(throws: (any Error).self) { try ArgumentLayout(parsing: [UInt8](repeating: 0xfc, count: 400)) }
+        #expect(throws: ArgumentInfoError.unterminated(length: 4)) { try ArgumentLayout(parsing: [0x00, 8, 0x08, 8]) }
+        #expect(throws: ArgumentInfoError.unterminated(length: 1)) { try ArgumentLayout(parsing: [0x00]) }
+        #expect(throws: ArgumentInfoError.badWordSize(offset: 0, size: 9)) { try ArgumentLayout(parsing: [0x00, 9, 0xff]) }
+        #expect(throws: ArgumentInfoError.unterminated(length: ArgumentLayout.maxEncodedLength)) {
+            try ArgumentLayout(parsing: [UInt8](repeating: 0xfc, count: 400))
+        }
+    }
+
+    @Test func damageIsNamedInTheMessage() {
+        #expect(ArgumentInfoError.badWordSize(offset: 0x10, size: 0).description
+            == "a function's argument info (_FUNCDATA_ArgInfo) is damaged: the argument at offset 16 has 0 bytes (1 to 8 expected)")
+        #expect(ArgumentInfoError.unterminated(length: 171).description
+            == "a function's argument info (_FUNCDATA_ArgInfo) is damaged: no end marker in its first 171 bytes")
     }
 
     @Test func fewerWordsThanTheLayoutNamesPrintZero() throws {

@@ -86,7 +86,12 @@ import GospyTestSupport
         #expect(attempt(Array(bytes.prefix(200))) != nil)      // functab cut off
         var wrongMagic = bytes
         wrongMagic[0] = 0
-        #expect(attempt(wrongMagic) != nil)
+        #expect(attempt(wrongMagic) as? BinaryError == .corruptPclntab(
+            path: "x", reason: "header: magic 0xffffff00 is neither Go 1.18's 0xfffffff0 nor Go 1.20's 0xfffffff1"))
+        var wrongPointerSize = bytes
+        wrongPointerSize[7] = 4
+        #expect(attempt(wrongPointerSize) as? BinaryError == .corruptPclntab(
+            path: "x", reason: "header: pad, minLC and ptrSize are 0 0 1 4, not 0 0 1 8 (64-bit x86)"))
         var hugeCount = bytes
         hugeCount.replaceSubrange(8..<16, with: le64(1 << 40))
         #expect(attempt(hugeCount) != nil)

@@ -106,6 +106,36 @@ import GospyTestSupport
         try expectCleanFailure(path, status: Self.exitUnsupported, mentions: "\(version).10, which gospy does not support")
     }
 
+    /// layouts fails the way every command does: one "gospy:" line and gospy's exit code.
+    @Test(arguments: [
+        (["layouts", "--bin", "/bin/ls"], Self.exitNotGo, "no DWARF and no Go build information"),
+        (["layouts", "--bin", "/bin/ls", "--struct", "runtime.g"], Self.exitBadBinary, "no DWARF debug information"),
+        (["layouts", "--bin", "/nonexistent/gospy-test"], Self.exitBadBinary, "cannot open"),
+        (["layouts", "--release", "1.17"], Self.exitUnsupported, "no built-in runtime layout for Go 1.17"),
+    ])
+    func layoutsFailsLikeEveryCommand(arguments: [String], status: Int32, mentions: String) throws {
+        let result = try Subprocess.run(Subprocess.gospy, arguments)
+        #expect(result.status == status, "exit \(result.status), stderr \(result.stderr)")
+        #expect(result.stderr.hasPrefix("gospy: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr.debugDescription)")
+        #expect(result.stderr.contains(mentions), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    /// The command line is ArgumentParser's: usage errors exit 64 with its message, help exits 0.
+    @Test func usageErrorsAndHelpKeepArgumentParsersCodes() throws {
+        let missing = try Subprocess.run(Subprocess.gospy, ["summary"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.hasPrefix("Error: Missing expected argument '--pid <pid>'"), "\(missing.stderr)")
+        let invalid = try Subprocess.run(Subprocess.gospy, ["layouts"])
+        #expect(invalid.status == 64)
+        #expect(invalid.stderr.hasPrefix("Error: give --bin PATH, or --release R"), "\(invalid.stderr)")
+        for arguments in [[], ["--help"], ["help", "dump"], ["dump", "--help"]] {
+            let help = try Subprocess.run(Subprocess.gospy, arguments)
+            #expect(help.status == 0, "\(arguments): exit \(help.status), stderr \(help.stderr)")
+            #expect(help.stdout.contains("USAGE: gospy"), "\(arguments): \(help.stdout.prefix(200))")
+        }
+    }
+
     /// Random damage anywhere in the pclntab or data: any outcome but a crash.
     @Test func randomDamageNeverTraps() throws {
         let binary = try #require(Self.sample)

@@ -1,4 +1,5 @@
 import Foundation
+import GospyRuntime
 import Testing
 
 /// Bad targets: one line naming the problem and the fix, a distinct exit code, the target
@@ -116,6 +117,54 @@ import Testing
             if stillStopped { usleep(20_000) }
         }
         #expect(!stillStopped, "threads: \(ProcessState.threadStates(target.pid))")
+        #expect(try target.send("count").hasPrefix("COUNT"))
+    }
+
+    /// A stripped binary whose runtime.allgadd is renamed in the pclntab: allglen cannot be
+    /// derived from its code, so gospy does not understand the runtime (11) and says --bin helps.
+    @Test func runtimeGlobalNotDerivable() throws {
+        let binary = try #require(TestTargets.binary(release: "1.22", mode: "stripped"))
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: binary.path)))
+        let name = Array("\0runtime.allgadd\0".utf8)
+        var renamed = 0
+        for start in 0...(bytes.count - name.count) where bytes[start + 1] == name[1] && Array(bytes[start..<(start + name.count)]) == name {
+            bytes[start + name.count - 2] = UInt8(ascii: "X")
+            renamed += 1
+        }
+        try #require(renamed >= 1)
+        let copy = NSTemporaryDirectory() + "gospy-renamed-allgadd-\(getpid())"
+        try Data(bytes).write(to: URL(fileURLWithPath: copy))
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try expectFailure(["summary", "--pid", String(target.pid), "--bin", copy], status: 11,
+                          mentions: ["runtime.allglen not found", "runtime.allgadd", "unstripped copy", "--bin"])
+        #expect(!ProcessState.anyStopped(target.pid))
+    }
+
+    /// An implausible allglen written into the (SIGSTOPped) target: its runtime state looks
+    /// damaged (12). Read with --non-blocking, so gospy does not ptrace the stopped process.
+    @Test func damagedRuntimeState() throws {
+        let binary = try #require(TestTargets.binary(release: "1.22", mode: "plain"))
+        let executable = try GoExecutable(path: binary.path)
+        let globals = RuntimeGlobals.locate(in: executable, layout: try RuntimeLayout.forExecutable(executable))
+        let allglen = try globals.address(of: .allglen)
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        let memory = try #require(FileHandle(forUpdatingAtPath: "/proc/\(target.pid)/mem"))
+        defer { try? memory.close() }
+        // The target cannot run while its allglen is wrong: the runtime would follow it.
+        kill(target.pid, SIGSTOP)
+        try memory.seek(toOffset: allglen)
+        let original = try #require(try memory.read(upToCount: 8))
+        try memory.seek(toOffset: allglen)
+        try memory.write(contentsOf: withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { Data($0) })
+        let result = Result { try expectFailure(["summary", "--non-blocking", "--pid", String(target.pid)], status: 12,
+                                                mentions: ["runtime state looks damaged", "allglen is 1099511627776", "retry"]) }
+        try memory.seek(toOffset: allglen)
+        try memory.write(contentsOf: original)
+        kill(target.pid, SIGCONT)
+        try result.get()
         #expect(try target.send("count").hasPrefix("COUNT"))
     }
 }

@@ -44,13 +44,13 @@ public struct ArgumentLayout: Sendable, Equatable {
     /// Parses an ArgInfo program. `isLive(offset, slotIndex)` answers the liveness question
     /// the runtime asks for each word; nil means every word is live.
     public init(parsing bytes: [UInt8], isLive: ((UInt8, UInt8) -> Bool)? = nil,
-                liveStartOffset: UInt8 = 0xff) throws {
+                liveStartOffset: UInt8 = 0xff) throws(ArgumentInfoError) {
         var items: [Item] = []
         var index = 0
         var slot: UInt8 = 0
-        func next() throws -> UInt8 {
+        func next() throws(ArgumentInfoError) -> UInt8 {
             guard index < bytes.count, index < Self.maxEncodedLength else {
-                throw ByteViewError.badOffset("argument info runs past \(min(bytes.count, Self.maxEncodedLength)) bytes without an end")
+                throw .unterminated(length: min(bytes.count, Self.maxEncodedLength))
             }
             defer { index += 1 }
             return bytes[index]
@@ -66,7 +66,7 @@ public struct ArgumentLayout: Sendable, Equatable {
             default:
                 let size = try next()
                 guard size >= 1, size <= 8 else {
-                    throw ByteViewError.badOffset("argument word of \(size) bytes")
+                    throw .badWordSize(offset: op, size: size)
                 }
                 items.append(.word(offset: op, size: size, live: isLive?(op, slot) ?? true))
                 if op >= liveStartOffset { slot &+= 1 }
@@ -108,6 +108,24 @@ public struct ArgumentLayout: Sendable, Equatable {
             start = false
         }
         return out
+    }
+}
+
+/// Why an ArgInfo program cannot be decoded: the compiler never emits one like it, so the
+/// binary is damaged.
+public enum ArgumentInfoError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// No end marker within the bytes available or the longest program the compiler emits.
+    case unterminated(length: Int)
+    /// A word of a size other than 1 to 8 bytes.
+    case badWordSize(offset: UInt8, size: UInt8)
+
+    public var description: String {
+        switch self {
+        case let .unterminated(length):
+            return "a function's argument info (_FUNCDATA_ArgInfo) is damaged: no end marker in its first \(length) bytes"
+        case let .badWordSize(offset, size):
+            return "a function's argument info (_FUNCDATA_ArgInfo) is damaged: the argument at offset \(offset) has \(size) bytes (1 to 8 expected)"
+        }
     }
 }
 

@@ -65,18 +65,29 @@ public final class Pclntab: @unchecked Sendable {
         public var writesSP: Bool { flag & 2 != 0 }
     }
 
-    /// Reads the header of the table in `data` (which starts at `address`).
-    public static func readHeader(_ data: ByteView) throws -> (magic: UInt32, nfunc: Int, nfiles: Int, textStart: UInt64) {
-        let magic = try data.u32(at: 0)
-        guard magic == magic118 || magic == magic120 else {
-            throw ByteViewError.badOffset("magic 0x\(String(magic, radix: 16))")
+    /// Reads the header of the table in `data` (which starts at `address`); `path` names the
+    /// binary in the error when the header is not a 64-bit x86 Go 1.18+ pclntab's.
+    public static func readHeader(_ data: ByteView, path: String) throws(BinaryError)
+        -> (magic: UInt32, nfunc: Int, nfiles: Int, textStart: UInt64) {
+        do {
+            let magic = try data.u32(at: 0)
+            guard magic == magic118 || magic == magic120 else {
+                throw BinaryError.corruptPclntab(path: path, reason: "header: magic 0x\(String(magic, radix: 16)) is neither "
+                    + "Go 1.18's 0x\(String(magic118, radix: 16)) nor Go 1.20's 0x\(String(magic120, radix: 16))")
+            }
+            let layout = try (4..<8).map { try data.u8(at: $0) }
+            guard layout == [0, 0, 1, 8] else {
+                throw BinaryError.corruptPclntab(path: path, reason: "header: pad, minLC and ptrSize are "
+                    + "\(layout.map(String.init).joined(separator: " ")), not 0 0 1 8 (64-bit x86)")
+            }
+            let nfunc = try ByteView.offset(data.u64(at: 8))
+            let nfiles = try ByteView.offset(data.u64(at: 16))
+            return (magic, nfunc, nfiles, try data.u64(at: 24))
+        } catch let error as BinaryError {
+            throw error
+        } catch {
+            throw BinaryError.corruptPclntab(path: path, reason: "header: \(error)")
         }
-        guard try data.u8(at: 4) == 0, try data.u8(at: 5) == 0, try data.u8(at: 6) == 1, try data.u8(at: 7) == 8 else {
-            throw ByteViewError.badOffset("header pad/minLC/ptrSize")
-        }
-        let nfunc = try ByteView.offset(data.u64(at: 8))
-        let nfiles = try ByteView.offset(data.u64(at: 16))
-        return (magic, nfunc, nfiles, try data.u64(at: 24))
     }
 
     /// - Parameters:
@@ -91,12 +102,12 @@ public final class Pclntab: @unchecked Sendable {
         self.address = address
         self.gofunc = gofunc
         self.reader = reader
+        let header = try Self.readHeader(data, path: path)
+        format = header.magic == Self.magic118 ? .go118 : .go120
+        functionCount = header.nfunc
+        fileCount = header.nfiles
+        headerTextStart = header.textStart
         do {
-            let header = try Self.readHeader(data)
-            format = header.magic == Self.magic118 ? .go118 : .go120
-            functionCount = header.nfunc
-            fileCount = header.nfiles
-            headerTextStart = header.textStart
             funcnameOffset = try ByteView.offset(data.u64(at: 32))
             cuOffset = try ByteView.offset(data.u64(at: 40))
             filetabOffset = try ByteView.offset(data.u64(at: 48))

@@ -158,7 +158,7 @@ public final class GoExecutable: @unchecked Sendable {
                     let address = segment.virtualAddress &+ UInt64(index)
                     guard address % 8 == 0,
                           let header = try? view.subview(at: index, count: min(72, view.count - index)),
-                          let parsed = try? Pclntab.readHeader(header),
+                          let parsed = try? Pclntab.readHeader(header, path: elf.path),
                           parsed.nfunc > 0, parsed.nfunc < 1 << 24 else { continue }
                     let end = segment.virtualAddress &+ segment.fileSize
                     return (address, end, .scan("data for the pclntab magic"))

@@ -26,48 +26,46 @@ struct Addr2lineCommand: ParsableCommand {
     var addresses: [String] = []
 
     func run() throws {
-        diagnosed {
-            let executable = try GoExecutable(path: bin)
-            let table = executable.pclntab
-            var output = ""
-            output.reserveCapacity(4096)
-            func emit(_ text: String) {
-                let address = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
-                if printAddresses { output += "0x\(address.lowercased())\n" }
-                guard let pc = UInt64(address, radix: 16) else {
-                    output += "?\n?:0\n"
-                    return
-                }
-                guard let function = table.function(containing: pc) else {
-                    output += "?\n?:0\n"
-                    return
-                }
-                if inline {
-                    for frame in table.frames(at: pc, in: function) {
-                        output += "\(frame.function)\n\(frame.file):\(frame.line)\n"
-                    }
-                } else {
-                    // Like go tool addr2line: the physical function, the innermost position,
-                    // and ":-1" where the tables do not cover the address.
-                    let position = table.position(function: function, pc: pc)
-                    let name = (try? table.name(of: function)) ?? "?"
-                    output += "\(name)\n\(position.file ?? ""):\(position.line ?? -1)\n"
-                }
-                if output.utf8.count > 1 << 16 {
-                    Output.write(output)
-                    output.removeAll(keepingCapacity: true)
-                }
+        let executable = try GoExecutable(path: bin)
+        let table = executable.pclntab
+        var output = ""
+        output.reserveCapacity(4096)
+        func emit(_ text: String) {
+            let address = text.hasPrefix("0x") || text.hasPrefix("0X") ? String(text.dropFirst(2)) : text
+            if printAddresses { output += "0x\(address.lowercased())\n" }
+            guard let pc = UInt64(address, radix: 16) else {
+                output += "?\n?:0\n"
+                return
             }
-            if addresses.isEmpty {
-                while let line = readLine() {
-                    let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-                    if !trimmed.isEmpty { emit(trimmed) }
+            guard let function = table.function(containing: pc) else {
+                output += "?\n?:0\n"
+                return
+            }
+            if inline {
+                for frame in table.frames(at: pc, in: function) {
+                    output += "\(frame.function)\n\(frame.file):\(frame.line)\n"
                 }
             } else {
-                addresses.forEach(emit)
+                // Like go tool addr2line: the physical function, the innermost position,
+                // and ":-1" where the tables do not cover the address.
+                let position = table.position(function: function, pc: pc)
+                let name = (try? table.name(of: function)) ?? "?"
+                output += "\(name)\n\(position.file ?? ""):\(position.line ?? -1)\n"
             }
-            Output.write(output)
+            if output.utf8.count > 1 << 16 {
+                Output.write(output)
+                output.removeAll(keepingCapacity: true)
+            }
         }
+        if addresses.isEmpty {
+            while let line = readLine() {
+                let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !trimmed.isEmpty { emit(trimmed) }
+            }
+        } else {
+            addresses.forEach(emit)
+        }
+        Output.write(output)
     }
 }
 

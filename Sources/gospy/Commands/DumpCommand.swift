@@ -37,58 +37,56 @@ struct DumpCommand: ParsableCommand {
     }
 
     func run() throws {
-        diagnosed {
-            let inspector = try Inspector(pid: process.pid, binary: process.bin)
-            // Arguments only for the formats that print them (the traceback and JSON).
-            let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
-                                                arguments: format == .traceback || format == .json)
-            let image = inspector.image
-            let snapshot = capture.snapshot
-            let stacks = capture.stacks ?? []
-            var items: [DumpedGoroutine] = []
-            // The runtime's own order, so the output diffs against its dumps.
-            for index in snapshot.allgsOrder(of: snapshot.goroutines.map(\.address)) where index < stacks.count {
-                let goroutine = snapshot.goroutines[index]
-                let stack = stacks[index]
-                let system = image.isSystemGoroutine(goroutine)
-                if system && !all { continue }
-                items.append(DumpedGoroutine(
-                    goroutine: goroutine, stack: stack, body: image.traceback(stack, showRuntime: runtimeFrames),
-                    createdBy: image.createdBy(goroutine),
-                    waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
+        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        // Arguments only for the formats that print them (the traceback and JSON).
+        let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
+                                            arguments: format == .traceback || format == .json)
+        let image = inspector.image
+        let snapshot = capture.snapshot
+        let stacks = capture.stacks ?? []
+        var items: [DumpedGoroutine] = []
+        // The runtime's own order, so the output diffs against its dumps.
+        for index in snapshot.allgsOrder(of: snapshot.goroutines.map(\.address)) where index < stacks.count {
+            let goroutine = snapshot.goroutines[index]
+            let stack = stacks[index]
+            let system = image.isSystemGoroutine(goroutine)
+            if system && !all { continue }
+            items.append(DumpedGoroutine(
+                goroutine: goroutine, stack: stack, body: image.traceback(stack, showRuntime: runtimeFrames),
+                createdBy: image.createdBy(goroutine),
+                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
+        }
+        // Labels are read after the target resumed: they are immutable once set.
+        let labelReader = LabelReader(image: image, memory: inspector.memory)
+        var labels: [UInt64: [(String, String)]] = [:]
+        for item in items where item.goroutine.labels != 0 {
+            labels[item.goroutine.address] = labelReader.labels(of: item.goroutine).map { ($0.key, $0.value) }
+        }
+        // Written as it is produced: to the file, or to standard output.
+        var file: FileHandle?
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: nil),
+                  let handle = FileHandle(forWritingAtPath: output) else {
+                throw DumpError.cannotWrite(output)
             }
-            // Labels are read after the target resumed: they are immutable once set.
-            let labelReader = LabelReader(image: image, memory: inspector.memory)
-            var labels: [UInt64: [(String, String)]] = [:]
-            for item in items where item.goroutine.labels != 0 {
-                labels[item.goroutine.address] = labelReader.labels(of: item.goroutine).map { ($0.key, $0.value) }
-            }
-            // Written as it is produced: to the file, or to standard output.
-            var file: FileHandle?
-            if let output {
-                guard FileManager.default.createFile(atPath: output, contents: nil),
-                      let handle = FileHandle(forWritingAtPath: output) else {
-                    throw DumpError.cannotWrite(output)
-                }
-                file = handle
-            }
-            defer { try? file?.close() }
-            let sink: (String) -> Void = { text in
-                if let file { file.write(Data(text.utf8)) } else { Output.write(text) }
-            }
-            switch format {
-            case .traceback: TracebackRenderer.render(items, image: image, to: sink)
-            case .grouped: sink(GroupedRenderer.render(items, labels: labels, image: image))
-            case .json:
-                sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
-                                  runtimeFrames: runtimeFrames, image: image).json())
-            case .pprof:
-                let bytes = try PprofRenderer.render(items, labels: labels, image: image, binaryName: inspector.executableName)
-                if let file { file.write(Data(bytes)) } else { Output.write(bytes) }
-            }
-            if process.verbose {
-                Output.error("gospy: \(items.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
-            }
+            file = handle
+        }
+        defer { try? file?.close() }
+        let sink: (String) -> Void = { text in
+            if let file { file.write(Data(text.utf8)) } else { Output.write(text) }
+        }
+        switch format {
+        case .traceback: TracebackRenderer.render(items, image: image, to: sink)
+        case .grouped: sink(GroupedRenderer.render(items, labels: labels, image: image))
+        case .json:
+            sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
+                              runtimeFrames: runtimeFrames, image: image).json())
+        case .pprof:
+            let bytes = try PprofRenderer.render(items, labels: labels, image: image, binaryName: inspector.executableName)
+            if let file { file.write(Data(bytes)) } else { Output.write(bytes) }
+        }
+        if process.verbose {
+            Output.error("gospy: \(items.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
         }
     }
 }

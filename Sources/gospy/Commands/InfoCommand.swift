@@ -15,10 +15,8 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        diagnosed {
-            let report = try InfoReport(path: bin)
-            Output.write(json ? try report.json() : report.text())
-        }
+        let report = try InfoReport(path: bin)
+        Output.write(json ? try report.json() : report.text())
     }
 }
 

@@ -74,13 +74,13 @@ struct LayoutsCommand: ParsableCommand {
             layout = found
         case .failure(.dwarf(.noDWARF)) where !emitSwift:
             guard let release else {
-                throw LayoutsCommandError("\(bin) has no DWARF and no Go build information (not a Go program?); give --release to see a built-in table")
+                throw LayoutsCommandError.noDWARFNorBuildInfo(path: bin)
             }
-            printError("\(bin): no DWARF (built with \(goVersion ?? "Go " + release))")
+            Output.error("\(bin): no DWARF (built with \(goVersion ?? "Go " + release))\n")
             guard let table = RuntimeLayout.builtin(release: release) else {
                 throw LayoutError.unsupportedRelease(release)
             }
-            printError("using gospy's built-in table for Go \(release)")
+            Output.error("using gospy's built-in table for Go \(release)\n")
             try emit(table, goVersion: goVersion)
             return
         case let .failure(error):
@@ -88,9 +88,9 @@ struct LayoutsCommand: ParsableCommand {
         }
         if emitSwift {
             guard let release else {
-                throw LayoutsCommandError("\(bin): cannot read the Go version from .go.buildinfo; give --release")
+                throw LayoutsCommandError.goVersionUnreadable(path: bin)
             }
-            print(LayoutSwiftFragment.render(layout, release: release, goVersion: goVersion ?? "unknown"), terminator: "")
+            Output.write(LayoutSwiftFragment.render(layout, release: release, goVersion: goVersion ?? "unknown"))
             return
         }
         try emit(layout, goVersion: goVersion)
@@ -105,38 +105,52 @@ struct LayoutsCommand: ParsableCommand {
                 structs: layout.structs.mapValues { JSONLayout.Struct(size: $0.size, fields: $0.fields) })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(document), as: UTF8.self))
+            Output.write(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n")
             return
         }
-        print("Go \(layout.release)\(goVersion.map { " (\($0))" } ?? ""): \(layout.source)")
+        var text = "Go \(layout.release)\(goVersion.map { " (\($0))" } ?? ""): \(layout.source)\n"
         for name in layout.structs.keys.sorted() {
             let structLayout = layout.structs[name]!
-            print("")
-            print("\(name)  size \(structLayout.size) (0x\(hex(structLayout.size)))")
+            text += "\n\(name)  size \(structLayout.size) (0x\(hex(structLayout.size)))\n"
             for (field, offset) in structLayout.fieldsByOffset {
-                print("  0x\(hex(offset).leftPadded(to: 4))  \(field)")
+                text += "  0x\(hex(offset).leftPadded(to: 4))  \(field)\n"
             }
         }
+        Output.write(text)
     }
 
     private func dumpStructs(bin: String) throws {
         let reader = try DwarfTypeReader(path: bin)
         for (index, name) in `struct`.enumerated() {
             let type = try reader.structType(named: name, flattenDepth: depth)
-            if index > 0 { print("") }
-            print("\(type.name)  size \(type.size) (0x\(hex(type.size)))")
+            var text = index > 0 ? "\n" : ""
+            text += "\(type.name)  size \(type.size) (0x\(hex(type.size)))\n"
             for member in type.flattenedMembers {
                 let indent = String(repeating: "  ", count: member.name.split(separator: ".").count)
                 let size = member.typeSize.map(String.init) ?? "?"
-                print("\(indent)0x\(hex(member.offset).leftPadded(to: 4))  \(member.name)  \(member.typeName ?? "?") (\(size))")
+                text += "\(indent)0x\(hex(member.offset).leftPadded(to: 4))  \(member.name)  \(member.typeName ?? "?") (\(size))\n"
             }
+            // Each struct as soon as it is read: an error on a later one leaves the earlier ones printed.
+            Output.write(text)
         }
     }
 }
 
-struct LayoutsCommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// Why `gospy layouts` cannot tell which Go release a binary is: both need --release.
+enum LayoutsCommandError: Error, Equatable, CustomStringConvertible {
+    /// No DWARF to read the layouts from, and no build information naming a built-in table.
+    case noDWARFNorBuildInfo(path: String)
+    /// --emit-swift names the release in the fragment, and .go.buildinfo does not say it.
+    case goVersionUnreadable(path: String)
+
+    var description: String {
+        switch self {
+        case let .noDWARFNorBuildInfo(path):
+            return "\(path) has no DWARF and no Go build information (not a Go program?); give --release to see a built-in table"
+        case let .goVersionUnreadable(path):
+            return "\(path): cannot read the Go version from .go.buildinfo; give --release"
+        }
+    }
 }
 
 private struct JSONLayout: Encodable {
@@ -151,10 +165,6 @@ private struct JSONLayout: Encodable {
 }
 
 private func hex(_ value: Int) -> String { String(value, radix: 16) }
-
-private func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-}
 
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {

@@ -26,17 +26,15 @@ struct SummaryCommand: ParsableCommand {
     var noColor = false
 
     func run() throws {
-        diagnosed {
-            let inspector = try Inspector(pid: process.pid, binary: process.bin)
-            let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
-                                                stacks: pc == .user)
-            let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all)
-            if json {
-                Output.write(try report.json())
-            } else {
-                Output.write(report.text(color: !noColor && isatty(STDOUT_FILENO) == 1,
-                                         snapshotLines: process.verbose ? CapturePhasesText.lines(capture) : []))
-            }
+        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
+                                            stacks: pc == .user)
+        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all)
+        if json {
+            Output.write(try report.json())
+        } else {
+            Output.write(report.text(color: !noColor && isatty(STDOUT_FILENO) == 1,
+                                     snapshotLines: process.verbose ? CapturePhasesText.lines(capture) : []))
         }
     }
 }

@@ -42,14 +42,12 @@ struct TopCommand: ParsableCommand {
     }
 
     func run() throws {
-        diagnosed {
-            let inspector = try Inspector(pid: process.pid, binary: process.bin)
-            let session = TopSession(command: self, inspector: inspector)
-            if plain || isatty(STDOUT_FILENO) != 1 {
-                try session.runPlain()
-            } else {
-                try session.runFullScreen()
-            }
+        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        let session = TopSession(command: self, inspector: inspector)
+        if plain || isatty(STDOUT_FILENO) != 1 {
+            try session.runPlain()
+        } else {
+            try session.runFullScreen()
         }
     }
 }
