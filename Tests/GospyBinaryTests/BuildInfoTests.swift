@@ -1,3 +1,4 @@
+import GospyRuntime
 import Testing
 @testable import GospyBinary
 
@@ -53,8 +54,12 @@ import Testing
 
 @Suite struct ModuleDataTests {
     @Test func findsCandidatesAndChecksPlausibility() throws {
-        var layout = ModuleData.Layout()
-        layout.gofunc = 0x140
+        // The offsets of Go 1.21 to 1.26.
+        let layout = ModuleData.Layout(
+            pcHeader: 0x0, funcnametab: 0x8, pclntable: 0x68, minpc: 0xa0, maxpc: 0xa8, text: 0xb0, etext: 0xb8,
+            noptrdata: 0xc0, enoptrdata: 0xc8, data: 0xd0, edata: 0xd8, bss: 0xe0, ebss: 0xe8,
+            noptrbss: 0xf0, enoptrbss: 0xf8, gofunc: 0x140)
+        #expect(try RuntimeLayout.builtin(release: "1.21")?.moduledata == layout)
         var words = [UInt64](repeating: 0, count: 0x150 / 8)
         words[0] = 0x50_0000            // pcHeader
         words[1] = 0x50_0048            // funcnametab

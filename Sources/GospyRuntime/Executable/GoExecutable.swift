@@ -75,11 +75,9 @@ public final class GoExecutable: @unchecked Sendable {
 
         // 3. moduledata: text start, gofunc, data ranges.
         // Built-in tables, not DWARF: the offsets are the same and reading DWARF is slow.
-        guard let builtin = RuntimeLayout.builtin(release: version.release),
-              let moduleDataFields = builtin.structs["runtime.moduledata"]?.fields else {
+        guard let layout = try? RuntimeLayout.builtin(release: version.release)?.moduledata else {
             throw BinaryError.unsupportedGoVersion(path: path, version: buildInfo.goVersion)
         }
-        let layout = ModuleData.Layout(fields: moduleDataFields)
         guard let (moduleData, moduleDataSource) = Self.locateModuleData(
             elf: elf, image: image, layout: layout, pclntab: tableAddress,
             funcnametab: tableAddress &+ funcnameOffset)

@@ -4,8 +4,8 @@ import GospyBinary
 import GospyRuntime
 
 /// `gospy layouts`: the runtime struct layouts of a binary (from its DWARF, or gospy's built-in
-/// table for its Go release), and the Swift fragment `scripts/gen-layouts.sh` assembles into
-/// `GeneratedLayouts.swift`.
+/// table for its Go release), and the Swift fragment `scripts/gen-layouts.sh` puts into each
+/// release's generated file (Sources/GospyRuntime/Layouts/Generated/Go1_XX.swift).
 struct LayoutsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "layouts",
@@ -26,7 +26,7 @@ struct LayoutsCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @Flag(name: .long, help: "Print the Swift fragment for GeneratedLayouts.swift (DWARF only; used by scripts/gen-layouts.sh).")
+    @Flag(name: .long, help: "Print the struct layouts as Swift for a release's generated file (DWARF only; used by scripts/gen-layouts.sh).")
     var emitSwift = false
 
     @Option(name: .long, help: "Print every member of this struct type from DWARF (repeatable), e.g. runtime.g.")
@@ -87,10 +87,7 @@ struct LayoutsCommand: ParsableCommand {
             throw error
         }
         if emitSwift {
-            guard let release else {
-                throw LayoutsCommandError("\(bin): cannot read the Go version from .go.buildinfo; give --release")
-            }
-            print(Self.swiftFragment(layout, release: release, goVersion: goVersion ?? "unknown"), terminator: "")
+            print(Self.swiftFragment(layout), terminator: "")
             return
         }
         try emit(layout, goVersion: goVersion)
@@ -138,18 +135,14 @@ struct LayoutsCommand: ParsableCommand {
         fields.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map { ($0.key, $0.value) }
     }
 
-    /// One release's entry for GeneratedLayouts.swift: a function returning the release's struct
-    /// layouts, structs sorted by name and fields by offset then name. `@_optimize(none)`: the
-    /// optimizer gains nothing on literal tables and would spend ~20 s on them in release builds.
-    static func swiftFragment(_ layout: RuntimeLayout, release: String, goVersion: String) -> String {
-        var out = ""
-        out += "    // MARK: Go \(release): \(goVersion)\n\n"
-        out += "    @_optimize(none)\n"
-        out += "    static func \(swiftTableName(release))() -> [String: StructLayout] {\n"
-        out += "        [\n"
+    /// One release's struct layouts as a Swift array literal of `StructLayout`s, for the
+    /// `structs:` argument in that release's generated file (scripts/gen-layouts.sh writes the
+    /// rest): structs sorted by name, fields by offset then name.
+    static func swiftFragment(_ layout: RuntimeLayout) -> String {
+        var out = "[\n"
         for name in layout.structs.keys.sorted() {
             let structLayout = layout.structs[name]!
-            out += "            \(swiftString(name)): StructLayout(name: \(swiftString(name)), size: \(structLayout.size), fields: ["
+            out += "            StructLayout(name: \(swiftString(name)), size: \(structLayout.size), fields: ["
             let fields = byOffset(structLayout.fields)
             if fields.isEmpty {
                 out += ":]),\n"
@@ -161,13 +154,8 @@ struct LayoutsCommand: ParsableCommand {
             }
             out += "            ]),\n"
         }
-        out += "        ]\n"
-        out += "    }\n"
+        out += "        ]"
         return out
-    }
-
-    static func swiftTableName(_ release: String) -> String {
-        "layouts_" + release.map { $0.isNumber ? String($0) : "_" }.joined()
     }
 
     private static func swiftString(_ text: String) -> String {
