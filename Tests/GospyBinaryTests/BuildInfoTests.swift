@@ -50,6 +50,13 @@ import Testing
         #expect(GoVersion(parsing: "go1.20.5")?.isSupported == false)
         #expect(GoVersion(parsing: "go1.19.8")?.isSupported == true)
     }
+
+    @Test func unsupportedVersionMessageListsTheSupportedReleasesAsRanges() {
+        #expect(BinaryError.ranges(of: ["1.19", "1.21", "1.22", "1.23", "1.27", "1.28"]) == "1.19, 1.21–1.23, 1.27–1.28")
+        #expect(BinaryError.ranges(of: ["1.21"]) == "1.21")
+        let error = BinaryError.unsupportedGoVersion(path: "x", version: "go1.20.5", supported: ["1.19", "1.21", "1.22"])
+        #expect(error.description == "x was built with go1.20.5, which gospy does not support (supported: Go 1.19, 1.21–1.22)")
+    }
 }
 
 @Suite struct ModuleDataTests {

@@ -57,7 +57,8 @@ public final class GoExecutable: @unchecked Sendable {
             throw BinaryError.corruptBuildInfo(path: path, reason: "unrecognised version \(buildInfo.goVersion.debugDescription)")
         }
         guard version.isSupported else {
-            throw BinaryError.unsupportedGoVersion(path: path, version: buildInfo.goVersion)
+            throw BinaryError.unsupportedGoVersion(
+                path: path, version: buildInfo.goVersion, supported: GoVersion.supportedReleases)
         }
         self.version = version
 
@@ -76,7 +77,8 @@ public final class GoExecutable: @unchecked Sendable {
         // 3. moduledata: text start, gofunc, data ranges.
         // Built-in tables, not DWARF: the offsets are the same and reading DWARF is slow.
         guard let layout = try? RuntimeLayout.builtin(release: version.release)?.moduledata else {
-            throw BinaryError.unsupportedGoVersion(path: path, version: buildInfo.goVersion)
+            throw BinaryError.unsupportedGoVersion(
+                path: path, version: buildInfo.goVersion, supported: GoVersion.supportedReleases)
         }
         guard let (moduleData, moduleDataSource) = Self.locateModuleData(
             elf: elf, image: image, layout: layout, pclntab: tableAddress,
