@@ -4,7 +4,7 @@
 #
 #   scripts/build-targets.sh [--versions 1.19,1.21,...] [--modes plain,cgo,...] [--jobs N]
 #
-# Defaults: all releases (1.19 1.21 1.22 1.23 1.24 1.25 1.26 1.27), all modes:
+# Defaults: all releases (scripts/go-releases.txt), all modes:
 #   plain     CGO_ENABLED=0
 #   stripped  CGO_ENABLED=0  -ldflags='-s -w'
 #   trimpath  CGO_ENABLED=0  -trimpath
@@ -33,10 +33,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 SRC="$ROOT/TestTargets/gospytarget"
 CACHE=${GOSPY_CACHE:-$HOME/.cache/gospy}
-TOOLCHAINS=${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}
+source "$ROOT/scripts/go-releases.sh" # GO_RELEASES, GOSPY_TOOLCHAINS
 TARGETS="$CACHE/targets"
 MANIFEST="$TARGETS/manifest.tsv"
-ALL_VERSIONS=(1.19 1.21 1.22 1.23 1.24 1.25 1.26 1.27)
+ALL_VERSIONS=("${GO_RELEASES[@]}")
 ALL_MODES=(plain stripped trimpath pie cgo distro distro-unstripped)
 JOBS=${GOSPY_BUILD_JOBS:-2}
 KEY_FORMAT=1 # bump to invalidate every cached binary
@@ -109,7 +109,7 @@ CC_ID=$( (${CC:-gcc} --version 2>/dev/null || echo "no C compiler") | head -n1)
 # goversion RELEASE: what `go version` prints for the toolchain, e.g. go1.21.13.
 goversion() {
   local out
-  out=$(GOTOOLCHAIN=local GOENV=off "$TOOLCHAINS/go$1/bin/go" version 2>/dev/null) || return 1
+  out=$(GOTOOLCHAIN=local GOENV=off "$GOSPY_TOOLCHAINS/go$1/bin/go" version 2>/dev/null) || return 1
   set -- $out # "go version go1.21.13 linux/amd64"
   [ "${3:-}" ] && echo "$3"
 }
@@ -130,7 +130,7 @@ cache_key() {
 # time; prints one line per binary built and one result line per mode to
 # $WORK/result.RELEASE ("built", "cached" or "failed").
 build_release() {
-  local release=$1 tc="$TOOLCHAINS/go$1" gov goroot mode key dir bin stamp t0 log cgo flags
+  local release=$1 tc="$GOSPY_TOOLCHAINS/go$1" gov goroot mode key dir bin stamp t0 log cgo flags
   local results="$WORK/result.$release"
   : >"$results"
   if [ ! -x "$tc/bin/go" ] || ! gov=$(goversion "$release"); then

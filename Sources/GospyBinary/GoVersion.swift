@@ -38,10 +38,8 @@ public struct GoVersion: Sendable, Hashable, Comparable, CustomStringConvertible
         (self.major, self.minor) >= (major, minor)
     }
 
-    /// The releases gospy supports, by "major.minor".
-    public static let supportedReleases = ["1.19", "1.21", "1.22", "1.23", "1.24", "1.25", "1.26", "1.27"]
-
-    public var isSupported: Bool { Self.supportedReleases.contains(release) }
+    // Which releases gospy supports is GospyRuntime's knowledge (GoVersion+Supported.swift):
+    // those it has built-in runtime data for.
 }
 
 extension Substring {

@@ -1,3 +1,4 @@
+import GospyRuntime
 import Testing
 @testable import GospyBinary
 @testable import GospyMemory
@@ -50,12 +51,23 @@ import Testing
         #expect(GoVersion(parsing: "go1.20.5")?.isSupported == false)
         #expect(GoVersion(parsing: "go1.19.8")?.isSupported == true)
     }
+
+    @Test func unsupportedVersionMessageListsTheSupportedReleasesAsRanges() {
+        #expect(BinaryError.ranges(of: ["1.19", "1.21", "1.22", "1.23", "1.27", "1.28"]) == "1.19, 1.21–1.23, 1.27–1.28")
+        #expect(BinaryError.ranges(of: ["1.21"]) == "1.21")
+        let error = BinaryError.unsupportedGoVersion(path: "x", version: "go1.20.5", supported: ["1.19", "1.21", "1.22"])
+        #expect(error.description == "x was built with go1.20.5, which gospy does not support (supported: Go 1.19, 1.21–1.22)")
+    }
 }
 
 @Suite struct ModuleDataTests {
     @Test func findsCandidatesAndChecksPlausibility() throws {
-        var layout = ModuleData.Layout()
-        layout.gofunc = 0x140
+        // The offsets of Go 1.21 to 1.26.
+        let layout = ModuleData.Layout(
+            pcHeader: 0x0, funcnametab: 0x8, pclntable: 0x68, minpc: 0xa0, maxpc: 0xa8, text: 0xb0, etext: 0xb8,
+            noptrdata: 0xc0, enoptrdata: 0xc8, data: 0xd0, edata: 0xd8, bss: 0xe0, ebss: 0xe8,
+            noptrbss: 0xf0, enoptrbss: 0xf8, gofunc: 0x140)
+        #expect(try RuntimeLayout.builtin(release: "1.21")?.moduledata == layout)
         var words = [UInt64](repeating: 0, count: 0x150 / 8)
         words[0] = 0x50_0000            // pcHeader
         words[1] = 0x50_0048            // funcnametab

@@ -349,7 +349,7 @@ import GospyTestSupport
 private enum X86Oracle {
     static let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
 
-    static func goBinary(_ toolchain: String) -> String { "\(home)/.cache/gospy/toolchains/\(toolchain)/bin/go" }
+    static func goBinary(_ toolchain: String) -> String { "\(GoProbe.toolchains)/\(toolchain)/bin/go" }
 
     static func objdumpPath() -> String? {
         ["/usr/bin/objdump", "/usr/local/bin/objdump", "/bin/objdump"].first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -65,8 +65,6 @@ import GospyRuntime
              message: "/x: cannot open: Operation not permitted (run as root or fix the file's permissions)"),
         Case(error: LayoutsCommandError.noDWARFNorBuildInfo(path: "/x"), status: .notGo,
              message: "/x has no DWARF and no Go build information (not a Go program?); give --release to see a built-in table"),
-        Case(error: LayoutsCommandError.goVersionUnreadable(path: "/x"), status: .notGo,
-             message: "/x: cannot read the Go version from .go.buildinfo; give --release"),
         Case(error: MemoryReadError.unmapped(address: 0x1000, size: 8), status: .internalError,
              message: "memory read failed: no memory at 0x1000 (8 bytes)"),
         Case(error: DumpError.cannotWrite("/x/y"), status: .internalError,

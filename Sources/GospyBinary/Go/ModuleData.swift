@@ -1,62 +1,39 @@
-/// The parts of `runtime.moduledata` gospy needs: where the pclntab pieces, text and data of the
-/// module are. The first fields (pcHeader … etext) have kept their offsets since Go 1.18; later
-/// ones move between releases, so their offsets are passed in from the runtime layout tables.
+/// The parts of `runtime.moduledata` gospy needs: where the pclntab, text and data of the
+/// module are.
 public struct ModuleData: Sendable, Equatable {
-    /// Field offsets within runtime.moduledata.
+    /// Field offsets within runtime.moduledata, from the runtime layout of the module's release
+    /// (`RuntimeLayout.moduledata`): the first fields (pcHeader … enoptrbss) have kept their
+    /// offsets since Go 1.18, gofunc moves (0x130 in 1.19, 0x140 in 1.20–1.26, 0x158 in 1.27).
     public struct Layout: Sendable, Equatable {
-        public var pcHeader = 0x0
-        public var funcnametab = 0x8
-        public var cutab = 0x20
-        public var filetab = 0x38
-        public var pctab = 0x50
-        public var pclntable = 0x68
-        public var ftab = 0x80
-        public var minpc = 0xa0
-        public var maxpc = 0xa8
-        public var text = 0xb0
-        public var etext = 0xb8
-        public var noptrdata = 0xc0
-        public var enoptrdata = 0xc8
-        public var data = 0xd0
-        public var edata = 0xd8
-        public var bss = 0xe0
-        public var ebss = 0xe8
-        public var noptrbss = 0xf0
-        public var enoptrbss = 0xf8
-        /// Moves between releases (0x130 in 1.19, 0x140 in 1.20–1.26, 0x158 in 1.27).
-        public var gofunc: Int?
+        public let pcHeader: Int, funcnametab: Int, pclntable: Int, minpc: Int, maxpc: Int
+        public let text: Int, etext: Int, noptrdata: Int, enoptrdata: Int, data: Int, edata: Int
+        public let bss: Int, ebss: Int, noptrbss: Int, enoptrbss: Int, gofunc: Int
 
-        public init() {}
-
-        /// Builds a layout from DWARF-style field offsets ("pcHeader", "text", "gofunc", ...).
-        public init(fields: [String: Int]) {
-            self.init()
-            func take(_ name: String, _ keyPath: WritableKeyPath<Layout, Int>) {
-                if let value = fields[name] { self[keyPath: keyPath] = value }
-            }
-            take("pcHeader", \.pcHeader)
-            take("funcnametab", \.funcnametab)
-            take("cutab", \.cutab)
-            take("filetab", \.filetab)
-            take("pctab", \.pctab)
-            take("pclntable", \.pclntable)
-            take("ftab", \.ftab)
-            take("minpc", \.minpc)
-            take("maxpc", \.maxpc)
-            take("text", \.text)
-            take("etext", \.etext)
-            take("noptrdata", \.noptrdata)
-            take("enoptrdata", \.enoptrdata)
-            take("data", \.data)
-            take("edata", \.edata)
-            take("bss", \.bss)
-            take("ebss", \.ebss)
-            take("noptrbss", \.noptrbss)
-            take("enoptrbss", \.enoptrbss)
-            gofunc = fields["gofunc"]
+        public init(
+            pcHeader: Int, funcnametab: Int, pclntable: Int, minpc: Int, maxpc: Int, text: Int, etext: Int,
+            noptrdata: Int, enoptrdata: Int, data: Int, edata: Int, bss: Int, ebss: Int,
+            noptrbss: Int, enoptrbss: Int, gofunc: Int
+        ) {
+            self.pcHeader = pcHeader
+            self.funcnametab = funcnametab
+            self.pclntable = pclntable
+            self.minpc = minpc
+            self.maxpc = maxpc
+            self.text = text
+            self.etext = etext
+            self.noptrdata = noptrdata
+            self.enoptrdata = enoptrdata
+            self.data = data
+            self.edata = edata
+            self.bss = bss
+            self.ebss = ebss
+            self.noptrbss = noptrbss
+            self.enoptrbss = enoptrbss
+            self.gofunc = gofunc
         }
 
-        var size: Int { max(enoptrbss, gofunc ?? 0) + 8 }
+        /// How many bytes `read` fetches: up to the last field it reads.
+        var readSize: Int { max(enoptrbss, gofunc) + 8 }
     }
 
     public let address: UInt64
@@ -75,11 +52,11 @@ public struct ModuleData: Sendable, Equatable {
     public let ebss: UInt64
     public let noptrbss: UInt64
     public let enoptrbss: UInt64
-    public let gofunc: UInt64?
+    public let gofunc: UInt64
 
     /// Reads a moduledata at `address`, checking that it is self-consistent.
     public static func read(at address: UInt64, layout: Layout, reader: MemoryReader) throws -> ModuleData {
-        let view = try reader.fetchView(from: address, count: layout.size)
+        let view = try reader.fetchView(from: address, count: layout.readSize)
         func word(_ offset: Int) throws -> UInt64 { try view.u64(at: offset) }
         let md = ModuleData(
             address: address,
@@ -92,7 +69,7 @@ public struct ModuleData: Sendable, Equatable {
             data: try word(layout.data), edata: try word(layout.edata),
             bss: try word(layout.bss), ebss: try word(layout.ebss),
             noptrbss: try word(layout.noptrbss), enoptrbss: try word(layout.enoptrbss),
-            gofunc: try layout.gofunc.map { try word($0) })
+            gofunc: try word(layout.gofunc))
         return md
     }
 

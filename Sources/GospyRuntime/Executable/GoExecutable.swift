@@ -57,7 +57,8 @@ public final class GoExecutable: @unchecked Sendable {
             throw BinaryError.corruptBuildInfo(path: path, reason: "unrecognised version \(buildInfo.goVersion.debugDescription)")
         }
         guard version.isSupported else {
-            throw BinaryError.unsupportedGoVersion(path: path, version: buildInfo.goVersion)
+            throw BinaryError.unsupportedGoVersion(
+                path: path, version: buildInfo.goVersion, supported: GoVersion.supportedReleases)
         }
         self.version = version
 
@@ -75,11 +76,10 @@ public final class GoExecutable: @unchecked Sendable {
 
         // 3. moduledata: text start, gofunc, data ranges.
         // Built-in tables, not DWARF: the offsets are the same and reading DWARF is slow.
-        guard let builtin = RuntimeLayout.builtin(release: version.release),
-              let moduleDataFields = builtin.structs["runtime.moduledata"]?.fields else {
-            throw BinaryError.unsupportedGoVersion(path: path, version: buildInfo.goVersion)
+        guard let layout = try? RuntimeLayout.builtin(release: version.release)?.moduledata else {
+            throw BinaryError.unsupportedGoVersion(
+                path: path, version: buildInfo.goVersion, supported: GoVersion.supportedReleases)
         }
-        let layout = ModuleData.Layout(fields: moduleDataFields)
         guard let (moduleData, moduleDataSource) = Self.locateModuleData(
             elf: elf, image: image, layout: layout, pclntab: tableAddress,
             funcnametab: tableAddress &+ funcnameOffset)

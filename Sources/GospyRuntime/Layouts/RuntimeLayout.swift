@@ -115,18 +115,21 @@ public struct RuntimeLayout: Sendable, Equatable {
 
     /// The releases that have a built-in table, oldest first.
     public static var builtinReleases: [String] {
-        generatedLayoutTables.keys.sorted { lhs, rhs in
+        BuiltinRelease.all.map(\.release).sorted { lhs, rhs in
             lhs.split(separator: ".").compactMap { Int($0) }.lexicographicallyPrecedes(
                 rhs.split(separator: ".").compactMap { Int($0) })
         }
     }
 
     /// The toolchain version ("go1.21.13") each built-in table was generated from.
-    public static var builtinToolchains: [String: String] { generatedLayoutToolchains }
+    public static var builtinToolchains: [String: String] {
+        Dictionary(uniqueKeysWithValues: BuiltinRelease.all.map { ($0.release, $0.toolchain) })
+    }
 
     /// The built-in table for `release` ("1.21"), or nil when gospy has none.
     public static func builtin(release: String) -> RuntimeLayout? {
-        guard let structs = generatedLayoutTables[release] else { return nil }
+        guard let builtin = BuiltinRelease.named(release) else { return nil }
+        let structs = Dictionary(uniqueKeysWithValues: builtin.structs.map { ($0.name, $0) })
         return RuntimeLayout(release: release, structs: structs, source: .builtinTable(release: release))
     }
 
@@ -186,105 +189,42 @@ public struct RuntimeLayout: Sendable, Equatable {
 
     // MARK: - What to read
 
-    /// How deep dotted paths go ("gFree.gList.head" is 3).
-    static let flattenDepth = 3
+    /// How deep dotted paths go ("sched.pc" is 2).
+    static let flattenDepth = 2
 
     /// Structs that every Go binary's DWARF has and gospy cannot work without.
-    public static let requiredStructs = [
-        "runtime.g", "runtime.gobuf", "runtime.m", "runtime.p", "runtime.schedt", "runtime.moduledata",
-    ]
+    public static let requiredStructs = ["runtime.g", "runtime.m", "runtime.p", "runtime.schedt", "runtime.moduledata"]
 
     /// The structs and fields gospy reads, by DWARF type name and member name (dotted paths for
-    /// members of nested structs). The union over all supported releases: each release's table
-    /// holds the ones that release has. Used by the generator and by `fromDWARF`, so the
-    /// built-in tables and DWARF always describe the same fields.
+    /// members of nested structs): those of the typed views below, `runtime.schedt.lock` (the
+    /// code analysis that finds `runtime.sched`) and the `runtime.hmap` fields of pprof labels.
+    /// The union over all supported releases: each release's table holds the ones that release
+    /// has. Used by the generator and by `fromDWARF`, so the built-in tables and DWARF always
+    /// describe the same fields.
     public static let wantedFields: [String: [String]] = [
         "runtime.g": [
-            "stack", "stack.lo", "stack.hi", "stackguard0", "stackguard1", "_panic", "_defer", "m",
-            "sched", "sched.sp", "sched.pc", "sched.g", "sched.ctxt", "sched.ret", "sched.lr", "sched.bp",
-            "syscallsp", "syscallpc", "syscallbp", "stktopsp", "param", "atomicstatus", "stackLock", "goid",
-            "schedlink", "waitsince", "waitreason", "preempt", "preemptStop", "preemptShrink",
-            "asyncSafePoint", "paniconfault", "gcscandone", "throwsplit", "activeStackChans", "parkingOnChan",
-            "inMarkAssist", "coroexit", "raceignore", "nocgocallback", "tracking", "trackingSeq",
-            "trackingStamp", "runnableTime", "lockedm", "fipsIndicator", "fipsOnlyBypass", "ditWanted",
-            "syncSafePoint", "runningCleanups", "sig", "secret", "writebuf", "sigcode0", "sigcode1", "sigpc",
-            "parentGoid", "gopc", "ancestors", "startpc", "racectx", "waiting", "cgoCtxt", "labels", "timer",
-            "sleepWhen", "selectDone", "coroarg", "syncGroup", "bubble", "xRegs", "goroutineProfiled", "trace",
-            "gcAssistBytes", "valgrindStackID",
+            "stack.lo", "stack.hi", "stackguard0", "_panic", "_defer", "m", "sched.sp", "sched.pc", "sched.g",
+            "sched.ctxt", "sched.ret", "sched.lr", "sched.bp", "syscallsp", "syscallpc", "syscallbp", "param",
+            "atomicstatus", "goid", "schedlink", "waitsince", "waitreason", "preempt", "lockedm", "parentGoid",
+            "gopc", "ancestors", "startpc", "waiting", "labels", "trackingSeq",
         ],
-        "runtime.gobuf": ["sp", "pc", "g", "ctxt", "ret", "lr", "bp"],
-        "runtime.stack": ["lo", "hi"],
         "runtime.m": [
-            "g0", "morebuf", "morebuf.sp", "morebuf.pc", "morebuf.g", "morebuf.bp", "divmod", "procid",
-            "gsignal", "goSigStack", "sigmask", "tls", "mstartfn", "curg", "caughtsig", "signalSecret", "p",
-            "nextp", "oldp", "id", "mallocing", "throwing", "preemptoff", "locks", "dying", "profilehz",
-            "spinning", "blocked", "newSigstack", "printlock", "incgo", "isextra", "isExtraInC",
-            "isExtraInSig", "freeWait", "needextram", "g0StackAccurate", "traceback", "allpSnapshot",
-            "ncgocall", "ncgo", "cgoCallersUse", "cgoCallers", "park", "alllink", "schedlink", "idleNode",
-            "lockedg", "createstack", "lockedExt", "lockedInt", "mWaitList", "nextwaitm", "waitunlockf",
-            "waitlock", "syscalltick", "freelink", "trace", "libcall", "libcallpc", "libcallsp", "libcallg",
-            "syscall", "vdsoSP", "vdsoPC", "preemptGen", "signalPending", "mOS",
+            "g0", "procid", "gsignal", "curg", "p", "id", "spinning", "blocked", "incgo", "ncgo", "alllink",
+            "schedlink", "lockedg", "lockedExt", "lockedInt", "vdsoSP", "vdsoPC",
         ],
         "runtime.p": [
-            "id", "status", "link", "schedtick", "syscalltick", "sysmontick", "m", "oldm", "mcache", "pcache",
-            "raceprocctx", "deferpool", "deferpoolbuf", "goidcache", "goidcacheend", "runqhead", "runqtail",
-            "runq", "runnext", "gFree", "gFree.gList", "gFree.gList.head", "gFree.n", "gFree.head",
-            "gFree.size", "sudogcache", "sudogbuf", "mspancache", "pinnerCache", "trace", "palloc",
-            "gcAssistTime", "gcFractionalMarkTime", "gcMarkWorkerMode", "gcMarkWorkerStartTime", "gcw",
-            "wbBuf", "runSafePointFn", "statsSeq", "timersLock", "timers", "numTimers", "timer0When",
-            "maxStackScanDelta", "scannedStackSize", "scannedStacks", "preempt", "gcStopTime",
-            "goroutinesCreated",
+            "id", "status", "link", "schedtick", "syscalltick", "m", "runqhead", "runqtail", "runq", "runnext",
         ],
         "runtime.schedt": [
-            "goidgen", "lastpoll", "pollUntil", "pollingNet", "lock", "midle", "nmidle", "nmidlelocked",
-            "mnext", "maxmcount", "nmsys", "nmfreed", "ngsys", "nGsyscallNoP", "pidle", "npidle",
-            "nmspinning", "needspinning", "runq", "runq.head", "runq.tail", "runq.size", "runqsize",
-            "disable", "gFree", "gFree.lock", "gFree.stack", "gFree.stack.head", "gFree.stack.size",
-            "gFree.noStack", "gFree.noStack.head", "gFree.noStack.size", "gFree.n", "sudoglock",
-            "sudogcache", "deferlock", "deferpool", "freem", "gcwaiting", "stopwait", "stopnote",
-            "sysmonwait", "sysmonnote", "safePointFn", "safePointWait", "safePointNote", "profilehz",
-            "procresizetime", "totaltime", "customGOMAXPROCS", "sysmonlock", "goroutinesCreated",
+            "goidgen", "lastpoll", "lock", "midle", "nmidle", "nmidlelocked", "mnext", "maxmcount", "nmsys",
+            "nmfreed", "ngsys", "pidle", "npidle", "nmspinning", "runq.head", "runq.tail", "runq.size",
+            "runqsize", "gcwaiting", "stopwait", "sysmonwait",
         ],
         "runtime.moduledata": [
-            "pcHeader", "funcnametab", "funcnametab.len", "cutab", "cutab.len", "filetab", "filetab.len",
-            "pctab", "pctab.len", "pclntable", "pclntable.len", "ftab", "ftab.len", "findfunctab", "minpc",
-            "maxpc", "text", "etext", "noptrdata", "enoptrdata", "data", "edata", "bss", "ebss", "noptrbss",
-            "enoptrbss", "covctrs", "ecovctrs", "end", "gcdata", "gcbss", "types", "etypes", "typedesclen",
-            "rodata", "gofunc", "itaboffset", "itabsize", "epclntab", "textsectmap", "textsectmap.len",
-            "typelinks", "typelinks.len", "itablinks", "itablinks.len", "ptab", "ptab.len", "pluginpath",
-            "pkghashes", "pkghashes.len", "inittasks", "inittasks.len", "modulename", "modulename.len",
-            "modulehashes", "modulehashes.len", "hasmain", "gcdatamask", "gcbssmask", "typemap", "bad", "next",
+            "pcHeader", "funcnametab", "pclntable", "minpc", "maxpc", "text", "etext", "noptrdata",
+            "enoptrdata", "data", "edata", "bss", "ebss", "noptrbss", "enoptrbss", "gofunc",
         ],
-        "runtime.hmap": ["count", "flags", "B", "noverflow", "hash0", "buckets", "oldbuckets", "nevacuate", "extra"],
-        "runtime.sudog": [
-            "g", "next", "prev", "elem", "acquiretime", "releasetime", "ticket", "isSelect", "success",
-            "waiters", "parent", "waitlink", "waittail", "c",
-        ],
-        "runtime.hchan": [
-            "qcount", "dataqsiz", "buf", "elemsize", "closed", "timer", "elemtype", "sendx", "recvx",
-            "recvq", "recvq.first", "recvq.last", "sendq", "sendq.first", "sendq.last", "bubble", "lock",
-        ],
-        "runtime._panic": [
-            "argp", "arg", "link", "pc", "sp", "recovered", "aborted", "goexit", "startPC", "startSP", "lr",
-            "fp", "retpc", "deferBitsPtr", "slotsPtr", "deferreturn", "repanicked", "gopanicFP",
-        ],
-        "runtime._defer": [
-            "started", "heap", "openDefer", "rangefunc", "sp", "pc", "fn", "_panic", "link", "head", "fd",
-            "varp", "framepc",
-        ],
-        "runtime.ancestorInfo": ["pcs", "pcs.len", "goid", "gopc"],
-        "runtime.funcval": ["fn"],
-        "runtime.pcHeader": [
-            "magic", "pad1", "pad2", "minLC", "ptrSize", "nfunc", "nfiles", "textStart", "funcnameOffset",
-            "cuOffset", "filetabOffset", "pctabOffset", "pclnOffset",
-        ],
-        "runtime._func": [
-            "entryoff", "entryOff", "nameoff", "nameOff", "args", "deferreturn", "pcsp", "pcfile", "pcln",
-            "npcdata", "cuOffset", "startLine", "funcID", "flag", "nfuncdata",
-        ],
-        "runtime.functab": ["entryoff", "funcoff"],
-        "runtime.textsect": ["vaddr", "end", "baseaddr"],
-        "runtime.inlinedCall": ["parent", "funcID", "file", "line", "func_", "nameOff", "parentPc", "startLine"],
+        "runtime.hmap": ["count", "B", "buckets"],
     ]
 }
 
@@ -337,16 +277,6 @@ extension RuntimeLayout {
         /// The global run queue length: `runqsize` (int32) until 1.24, `runq.size` from 1.25.
         public let runqSize: Int
         public let gcwaiting: Int, stopwait: Int, sysmonwait: Int
-    }
-
-    /// The `runtime.moduledata` fields used to find and read pclntab.
-    public struct ModuledataLayout: Sendable, Equatable {
-        public let size: Int
-        public let pcHeader: Int, funcnametab: Int, cutab: Int, filetab: Int, pctab: Int, pclntable: Int
-        public let ftab: Int, ftabLen: Int, findfunctab: Int, minpc: Int, maxpc: Int, text: Int, etext: Int
-        public let noptrdata: Int, enoptrdata: Int, data: Int, edata: Int, bss: Int, ebss: Int
-        public let noptrbss: Int, enoptrbss: Int, end: Int, types: Int, etypes: Int, rodata: Int
-        public let gofunc: Int, textsectmap: Int, modulename: Int, next: Int
     }
 
     public var g: GLayout {
@@ -426,24 +356,20 @@ extension RuntimeLayout {
         }
     }
 
-    public var moduledata: ModuledataLayout {
+    /// The `runtime.moduledata` fields used to find and read pclntab (the type is GospyBinary's,
+    /// which reads moduledata).
+    public var moduledata: ModuleData.Layout {
         get throws(LayoutError) {
             let s = "runtime.moduledata"
-            return ModuledataLayout(
-                size: try size(of: s),
+            return ModuleData.Layout(
                 pcHeader: try offset(s, "pcHeader"), funcnametab: try offset(s, "funcnametab"),
-                cutab: try offset(s, "cutab"), filetab: try offset(s, "filetab"), pctab: try offset(s, "pctab"),
-                pclntable: try offset(s, "pclntable"), ftab: try offset(s, "ftab"),
-                ftabLen: try offset(s, "ftab.len"), findfunctab: try offset(s, "findfunctab"),
-                minpc: try offset(s, "minpc"), maxpc: try offset(s, "maxpc"), text: try offset(s, "text"),
-                etext: try offset(s, "etext"), noptrdata: try offset(s, "noptrdata"),
-                enoptrdata: try offset(s, "enoptrdata"), data: try offset(s, "data"),
-                edata: try offset(s, "edata"), bss: try offset(s, "bss"), ebss: try offset(s, "ebss"),
+                pclntable: try offset(s, "pclntable"), minpc: try offset(s, "minpc"), maxpc: try offset(s, "maxpc"),
+                text: try offset(s, "text"), etext: try offset(s, "etext"),
+                noptrdata: try offset(s, "noptrdata"), enoptrdata: try offset(s, "enoptrdata"),
+                data: try offset(s, "data"), edata: try offset(s, "edata"),
+                bss: try offset(s, "bss"), ebss: try offset(s, "ebss"),
                 noptrbss: try offset(s, "noptrbss"), enoptrbss: try offset(s, "enoptrbss"),
-                end: try offset(s, "end"), types: try offset(s, "types"), etypes: try offset(s, "etypes"),
-                rodata: try offset(s, "rodata"), gofunc: try offset(s, "gofunc"),
-                textsectmap: try offset(s, "textsectmap"), modulename: try offset(s, "modulename"),
-                next: try offset(s, "next"))
+                gofunc: try offset(s, "gofunc"))
         }
     }
 }

@@ -4,8 +4,8 @@ import GospyBinary
 import GospyRuntime
 
 /// `gospy layouts`: the runtime struct layouts of a binary (from its DWARF, or gospy's built-in
-/// table for its Go release), and the Swift fragment `scripts/gen-layouts.sh` assembles into
-/// `GeneratedLayouts.swift`.
+/// table for its Go release), and the Swift fragment `scripts/gen-layouts.sh` puts into each
+/// release's generated file (Sources/GospyRuntime/Layouts/Generated/Go1_XX.swift).
 struct LayoutsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "layouts",
@@ -26,7 +26,7 @@ struct LayoutsCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @Flag(name: .long, help: "Print the Swift fragment for GeneratedLayouts.swift (DWARF only; used by scripts/gen-layouts.sh).")
+    @Flag(name: .long, help: "Print the struct layouts as Swift for a release's generated file (DWARF only; used by scripts/gen-layouts.sh).")
     var emitSwift = false
 
     @Option(name: .long, help: "Print every member of this struct type from DWARF (repeatable), e.g. runtime.g.")
@@ -87,10 +87,7 @@ struct LayoutsCommand: ParsableCommand {
             throw error
         }
         if emitSwift {
-            guard let release else {
-                throw LayoutsCommandError.goVersionUnreadable(path: bin)
-            }
-            Output.write(LayoutSwiftFragment.render(layout, release: release, goVersion: goVersion ?? "unknown"))
+            Output.write(LayoutSwiftFragment.render(layout))
             return
         }
         try emit(layout, goVersion: goVersion)
@@ -136,19 +133,15 @@ struct LayoutsCommand: ParsableCommand {
     }
 }
 
-/// Why `gospy layouts` cannot tell which Go release a binary is: both need --release.
+/// Why `gospy layouts` cannot tell which Go release a binary is: it needs --release.
 enum LayoutsCommandError: Error, Equatable, CustomStringConvertible {
     /// No DWARF to read the layouts from, and no build information naming a built-in table.
     case noDWARFNorBuildInfo(path: String)
-    /// --emit-swift names the release in the fragment, and .go.buildinfo does not say it.
-    case goVersionUnreadable(path: String)
 
     var description: String {
         switch self {
         case let .noDWARFNorBuildInfo(path):
             return "\(path) has no DWARF and no Go build information (not a Go program?); give --release to see a built-in table"
-        case let .goVersionUnreadable(path):
-            return "\(path): cannot read the Go version from .go.buildinfo; give --release"
         }
     }
 }

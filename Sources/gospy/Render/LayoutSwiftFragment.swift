@@ -1,20 +1,15 @@
 import GospyRuntime
 
-/// One release's entry for GeneratedLayouts.swift (`gospy layouts --emit-swift`, assembled by
-/// scripts/gen-layouts.sh): a function returning the release's struct layouts, structs sorted by
-/// name and fields by offset then name, so regenerating gives the same file.
+/// One release's struct layouts as a Swift array literal of `StructLayout`s
+/// (`gospy layouts --emit-swift`), for the `structs:` argument in that release's generated
+/// file (scripts/gen-layouts.sh writes the rest): structs sorted by name, fields by offset then
+/// name, so regenerating gives the same file.
 enum LayoutSwiftFragment {
-    /// `@_optimize(none)`: the optimizer gains nothing on literal tables and would spend ~20 s on
-    /// them in release builds.
-    static func render(_ layout: RuntimeLayout, release: String, goVersion: String) -> String {
-        var out = ""
-        out += "    // MARK: Go \(release): \(goVersion)\n\n"
-        out += "    @_optimize(none)\n"
-        out += "    static func \(tableName(release))() -> [String: StructLayout] {\n"
-        out += "        [\n"
+    static func render(_ layout: RuntimeLayout) -> String {
+        var out = "[\n"
         for name in layout.structs.keys.sorted() {
             let structLayout = layout.structs[name]!
-            out += "            \(literal(name)): StructLayout(name: \(literal(name)), size: \(structLayout.size), fields: ["
+            out += "            StructLayout(name: \(literal(name)), size: \(structLayout.size), fields: ["
             let fields = structLayout.fieldsByOffset
             if fields.isEmpty {
                 out += ":]),\n"
@@ -26,14 +21,8 @@ enum LayoutSwiftFragment {
             }
             out += "            ]),\n"
         }
-        out += "        ]\n"
-        out += "    }\n"
+        out += "        ]"
         return out
-    }
-
-    /// "1.21" -> "layouts_1_21".
-    static func tableName(_ release: String) -> String {
-        "layouts_" + release.map { $0.isNumber ? String($0) : "_" }.joined()
     }
 
     /// A Swift string literal for `text`.

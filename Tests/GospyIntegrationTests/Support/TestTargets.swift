@@ -1,5 +1,8 @@
 import CTestSpawn
 import Foundation
+import GospyBinary
+import GospyRuntime
+import GospyTestSupport
 import Testing
 
 /// One Go test target binary built by scripts/build-targets.sh.
@@ -49,13 +52,11 @@ enum TestTargets {
         }
     }
 
-    static func toolchain(release: String) -> String {
-        let toolchains = ProcessInfo.processInfo.environment["GOSPY_TOOLCHAINS"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/gospy/toolchains")
-        return toolchains + "/go\(release)/bin/go"
-    }
+    /// The `go` command of Go `release`'s toolchain (under GOSPY_TOOLCHAINS).
+    static func toolchain(release: String) -> String { GoProbe.goroot(release) + "/bin/go" }
 
-    static let newestRelease = "1.27"
+    /// The newest release gospy supports.
+    static let newestRelease = GoVersion.supportedReleases.last!
 }
 
 /// Runs programs for tests.
