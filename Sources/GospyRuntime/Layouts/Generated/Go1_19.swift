@@ -34,6 +34,7 @@ extension BuiltinRelease {
                 "waitsince": 0xa8,
                 "waitreason": 0xb0,
                 "preempt": 0xb1,
+                "trackingSeq": 0xbd,
                 "lockedm": 0xe8,
                 "gopc": 0x128,
                 "ancestors": 0x130,

@@ -35,6 +35,7 @@ extension BuiltinRelease {
                 "waitsince": 0xb0,
                 "waitreason": 0xb8,
                 "preempt": 0xb9,
+                "trackingSeq": 0xc7,
                 "lockedm": 0xd8,
                 "parentGoid": 0x118,
                 "gopc": 0x120,

@@ -34,6 +34,7 @@ extension BuiltinRelease {
                 "waitsince": 0xa8,
                 "waitreason": 0xb0,
                 "preempt": 0xb1,
+                "trackingSeq": 0xbf,
                 "lockedm": 0xd0,
                 "parentGoid": 0x110,
                 "gopc": 0x118,
