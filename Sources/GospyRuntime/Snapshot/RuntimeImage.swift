@@ -69,7 +69,7 @@ public struct RuntimeImage: Sendable {
         let linkPC = pc - loadBias
         let table = executable.pclntab
         guard let function = table.function(containing: returnAddress && linkPC > 0 ? linkPC - 1 : linkPC) else { return nil }
-        let lookup = returnAddress && linkPC > function.entry ? linkPC - 1 : linkPC
+        let lookup = PhysicalFrame.symbolizationPC(pc: linkPC, entry: function.entry, trapped: !returnAddress)
         let frames = table.frames(at: lookup, in: function)
         // The innermost frame names the location; for a go statement or a start PC that is the
         // function the user wrote.

@@ -10,6 +10,23 @@ public struct PhysicalFrame: Sendable, Equatable {
     /// Symbolise at `pc` itself: the innermost frame of a trap (registers of a running thread)
     /// or a frame interrupted by an injected call (sigpanic, asyncPreempt). Others use pc-1.
     public let trapped: Bool
+    /// The PC a traceback looks up (runtime symPC, delve's Call next to Current): `pc` for a
+    /// trapped frame, else the call instruction, pc-1. Every symbolisation and profile uses it.
+    public let symbolPC: UInt64
+
+    public init(pc: UInt64, sp: UInt64, entry: UInt64, trapped: Bool) {
+        self.pc = pc
+        self.sp = sp
+        self.entry = entry
+        self.trapped = trapped
+        symbolPC = Self.symbolizationPC(pc: pc, entry: entry, trapped: trapped)
+    }
+
+    /// The one pc-1 rule: a return address is looked up at its call instruction, unless it is
+    /// the function's entry (nothing precedes it) or the frame was trapped there.
+    public static func symbolizationPC(pc: UInt64, entry: UInt64, trapped: Bool) -> UInt64 {
+        !trapped && pc > entry ? pc - 1 : pc
+    }
 }
 
 /// A goroutine's unwound stack, innermost first.

@@ -11,6 +11,8 @@ public struct LogicalFrame: Sendable, Equatable, Codable {
     /// The physical frame's PC and function entry (process addresses).
     public let pc: UInt64
     public let entry: UInt64
+    /// The physical frame's symbolisation PC (PhysicalFrame.symbolPC), which profiles list.
+    public let symbolPC: UInt64
     public let inlined: Bool
     public let funcID: UInt8
     /// Which physical frame of its stack this belongs to (its arguments are that frame's).
@@ -56,8 +58,7 @@ extension RuntimeImage {
     /// for a return address).
     func symbolization(of frame: PhysicalFrame) -> (function: Pclntab.Function, linkPC: UInt64, symbolPC: UInt64)? {
         guard frame.pc >= loadBias, let function = executable.pclntab.function(containing: frame.pc - loadBias) else { return nil }
-        let linkPC = frame.pc - loadBias
-        return (function, linkPC, !frame.trapped && linkPC > function.entry ? linkPC - 1 : linkPC)
+        return (function, frame.pc - loadBias, frame.symbolPC - loadBias)
     }
 
     public func logicalFrames(at frame: PhysicalFrame) -> [LogicalFrame] {
@@ -66,7 +67,7 @@ extension RuntimeImage {
             return executable.pclntab.frames(at: symbolPC, in: function).map { source in
                 LogicalFrame(function: Self.printedName(source.function), rawName: source.function,
                              file: source.file, line: source.line, pc: frame.pc, entry: frame.entry,
-                             inlined: source.inlined, funcID: source.funcID)
+                             symbolPC: frame.symbolPC, inlined: source.inlined, funcID: source.funcID)
             }
         }
     }
@@ -156,7 +157,8 @@ extension RuntimeImage {
                   let raw = try? executable.pclntab.name(of: function),
                   showsFrame(rawName: raw, funcID: function.funcID, calleeFuncID: 0, firstFrame: false) else { return nil }
             let linkPC = pc - loadBias
-            let position = executable.pclntab.fileLine(function: function, pc: linkPC > function.entry ? linkPC - 1 : linkPC)
+            let lookup = PhysicalFrame.symbolizationPC(pc: linkPC, entry: function.entry, trapped: false)
+            let position = executable.pclntab.fileLine(function: function, pc: lookup)
             let offset = linkPC > function.entry ? linkPC - function.entry : nil
             return SymbolCache.CreatorSite(function: Self.printedName(raw), file: position.file, line: position.line, offset: offset)
         }

@@ -112,7 +112,7 @@ enum GroupedRenderer {
                 if frame.rawName == "runtime.goexit" { continue }
                 if !show && frame.rawName.hasPrefix("runtime.") { continue }
                 show = true
-                let pc = frame.trappedPC
+                let pc = frame.symbolPC
                 out += "#\t0x\(String(pc, radix: 16))\t\(frame.function)+0x\(String(pc &- frame.entry, radix: 16))\t\(frame.file):\(frame.line)\n"
             }
             out += "\n"
@@ -124,11 +124,6 @@ enum GroupedRenderer {
         let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
         return String(decoding: data, as: UTF8.self)
     }
-}
-
-extension LogicalFrame {
-    /// The PC a profile lists for this frame: the call instruction (pc-1) for return addresses.
-    var trappedPC: UInt64 { pc > entry ? pc - 1 : pc }
 }
 
 /// One JSON object per goroutine.

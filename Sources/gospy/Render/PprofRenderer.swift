@@ -31,8 +31,7 @@ enum PprofRenderer {
                 }
                 if !lines.isEmpty {
                     // Like the runtime's profile: a return address is listed as the call (pc-1).
-                    let address = !frame.trapped && frame.pc > frame.entry ? frame.pc - 1 : frame.pc
-                    locations.append(ProfileLocation(address: address, lines: lines))
+                    locations.append(ProfileLocation(address: frame.symbolPC, lines: lines))
                 }
                 if recorded >= depth { break frames }
             }
