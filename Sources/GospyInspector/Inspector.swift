@@ -16,6 +16,7 @@ public final class Inspector: @unchecked Sendable {
     /// The file analysed: /proc/PID/exe, or --bin.
     public let binaryPath: String
     public let image: RuntimeImage
+    public let symbolizer: Symbolizer
     public let memory: LiveMemoryReader
 
     public init(pid: Int32, binary: String? = nil) throws {
@@ -50,6 +51,7 @@ public final class Inspector: @unchecked Sendable {
         }
         let bias = try Self.loadBias(procfs: procfs, executable: running)
         image = try RuntimeImage(executable: analysed, loadBias: bias)
+        symbolizer = Symbolizer(image: image)
         memory = LiveMemoryReader(pid: pid)
         try checkReadable()
     }
@@ -169,7 +171,7 @@ public final class Inspector: @unchecked Sendable {
                     let decoded = try reader.decode(raw)
                     snapshot = decoded
                     if let captured {
-                        stacks = StackCollector(image: image, memory: memory)
+                        stacks = StackCollector(symbolizer: symbolizer, memory: memory)
                             .unwind(decoded.goroutines, captured, arguments: arguments)
                     }
                 } catch {
@@ -198,7 +200,7 @@ extension Inspector {
     func captureStacks(_ extents: [StackExtent], machines: [Machine], stopper: ProcessStopper?) -> StackCollector.CapturedStacks {
         var byAddress: [UInt64: Machine] = [:]
         for machine in machines { byAddress[machine.address] = machine }
-        let collector = StackCollector(image: image, memory: memory)
+        let collector = StackCollector(symbolizer: symbolizer, memory: memory)
         return collector.capture(extents) { goroutine in
             // Threads say where a goroutine is only while the target is stopped.
             guard let stopper, goroutine.m != 0, let machine = byAddress[goroutine.m] else { return nil }
@@ -214,7 +216,7 @@ extension Inspector {
     /// Captures and walks in one go (non-blocking reads).
     func collectStacks(_ goroutines: [Goroutine], machines: [Machine], stopper: ProcessStopper?,
                        arguments: Bool = false) -> [UnwoundStack] {
-        StackCollector(image: image, memory: memory)
+        StackCollector(symbolizer: symbolizer, memory: memory)
             .unwind(goroutines, captureStacks(goroutines.map(\.stackExtent), machines: machines, stopper: stopper),
                     arguments: arguments)
     }

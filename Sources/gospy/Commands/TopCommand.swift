@@ -99,6 +99,7 @@ final class TopSession {
 
     func samples(_ capture: Inspector.Capture) -> [TopModel.Sample] {
         let image = inspector.image
+        let symbolizer = inspector.symbolizer
         let snapshot = capture.snapshot
         var labelReader: LabelReader?
         if case .label = model.grouping { labelReader = LabelReader(image: image, memory: inspector.memory) }
@@ -124,12 +125,12 @@ final class TopSession {
                 if let known = byStack[pcs] {
                     (name, stack) = known
                 } else {
-                    name = describe(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc))
-                    if model.grouping == .stack { stack = image.traceback(stacks[index]).frames.map(\.function) }
+                    name = describe(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: symbolizer, kind: command.pc))
+                    if model.grouping == .stack { stack = symbolizer.traceback(stacks[index]).frames.map(\.function) }
                     byStack[pcs] = (name, stack)
                 }
             } else {
-                name = describe(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc))
+                name = describe(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: symbolizer, kind: command.pc))
             }
             var labels: [String: String] = [:]
             if let labelReader { for pair in labelReader.labels(of: goroutine) { labels[pair.key] = pair.value } }
