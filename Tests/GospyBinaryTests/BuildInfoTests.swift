@@ -1,4 +1,5 @@
 import Testing
+import GospyTestSupport
 @testable import GospyBinary
 
 @Suite struct BuildInfoTests {
