@@ -52,8 +52,8 @@ let package = Package(
             name: "GospyOutputTests",
             dependencies: ["GospyOutput", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        // Test helpers shared by the test targets (building the Go probe, a seeded RNG).
-        .target(name: "GospyTestSupport", path: "Tests/GospyTestSupport"),
+        // Test helpers shared by the test targets (building the Go probe, synthetic pclntabs).
+        .target(name: "GospyTestSupport", dependencies: ["GospyBinary"], path: "Tests/GospyTestSupport"),
         // Spawning a program with none of the test process's descriptors (tmux in the top tests).
         .target(name: "CTestSpawn", path: "Tests/CTestSpawn"),
         // TopModel (grouping, leak streaks, sorting) lives in the gospy executable, next to the view.
@@ -63,6 +63,12 @@ let package = Package(
         .testTarget(
             name: "GospyCLITests",
             dependencies: ["gospy", "GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector"]
+        ),
+        // The runtime stage without Go or ptrace: unwinder, traceback filtering and labels over
+        // synthetic pclntabs and memory buffers; runs in seconds.
+        .testTarget(
+            name: "GospyRuntimeTests",
+            dependencies: ["GospyRuntime", "GospyBinary", "GospyMemory", "GospyTestSupport"]
         ),
         .testTarget(
             name: "GospyIntegrationTests",

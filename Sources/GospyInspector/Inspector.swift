@@ -16,6 +16,7 @@ public final class Inspector: @unchecked Sendable {
     /// The file analysed: /proc/PID/exe, or --bin.
     public let binaryPath: String
     public let image: RuntimeImage
+    public let symbolizer: Symbolizer
     public let memory: LiveMemoryReader
     /// Stops and resumes the target for every snapshot: one tracer thread for the life of
     /// the inspector, however many snapshots it takes.
@@ -56,6 +57,7 @@ public final class Inspector: @unchecked Sendable {
         }
         let bias = try Self.loadBias(procfs: procfs, executable: running)
         image = try RuntimeImage(executable: analysed, loadBias: bias)
+        symbolizer = Symbolizer(image: image)
         memory = LiveMemoryReader(pid: pid)
         stopper = ProcessStopper(pid: pid)
         try checkReadable()

@@ -86,7 +86,7 @@ extension Inspector {
                           alsoWhileStopped: (() throws -> Void)? = nil) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
         var phases = Phases()
         let reader = SnapshotReader(image: image, memory: memory)
-        let collector = StackCollector(image: image, memory: memory)
+        let collector = StackCollector(symbolizer: symbolizer, memory: memory)
         let previous = incremental && wantStacks ? baseline.flatMap { $0.arguments == arguments ? $0 : nil } : nil
 
         // While the target runs: every g, and the stacks of goroutines on no thread (except
@@ -194,7 +194,7 @@ extension Inspector {
     func finish(_ read: StoppedRead, arguments: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?) {
         let snapshot = try SnapshotReader(image: image, memory: memory).decode(read.raw)
         let stacks = read.captured.map {
-            StackCollector(image: image, memory: memory).unwind(snapshot.goroutines, $0, arguments: arguments)
+            StackCollector(symbolizer: symbolizer, memory: memory).unwind(snapshot.goroutines, $0, arguments: arguments)
         }
         return (snapshot, stacks)
     }
@@ -206,7 +206,7 @@ extension Inspector {
         guard wantStacks else { return (snapshot, nil, phases) }
         let captured = captureStacks(snapshot.goroutines.map(\.stackExtent), machines: snapshot.machines, whileStopped: false)
         phases.stacksReadWhileRunning = snapshot.goroutines.count
-        let stacks = StackCollector(image: image, memory: memory).unwind(snapshot.goroutines, captured, arguments: arguments)
+        let stacks = StackCollector(symbolizer: symbolizer, memory: memory).unwind(snapshot.goroutines, captured, arguments: arguments)
         return (snapshot, stacks, phases)
     }
 
@@ -216,7 +216,7 @@ extension Inspector {
         var byAddress: [UInt64: Machine] = [:]
         for machine in machines { byAddress[machine.address] = machine }
         let stopper = self.stopper
-        return StackCollector(image: image, memory: memory).capture(extents) { goroutine in
+        return StackCollector(symbolizer: symbolizer, memory: memory).capture(extents) { goroutine in
             // Threads say where a goroutine is only while the target is stopped.
             guard whileStopped, goroutine.m != 0, let machine = byAddress[goroutine.m] else { return nil }
             var context = StackCollector.ThreadContext()

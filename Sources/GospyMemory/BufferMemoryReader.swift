@@ -1,31 +1,31 @@
-/// Memory made of byte regions at given addresses, for tests (internal: tests reach it through
-/// `@testable import`). Reads must fall entirely inside one region.
-struct BufferMemoryReader: MemoryReader, Sendable {
-    struct Region: Sendable {
-        let address: UInt64
-        let bytes: [UInt8]
-        init(address: UInt64, bytes: [UInt8]) {
+/// Memory made of byte regions at given addresses: for tests, and for snapshots copied out of a
+/// process. Reads must fall entirely inside one region.
+public struct BufferMemoryReader: MemoryReader, Sendable {
+    public struct Region: Sendable {
+        public let address: UInt64
+        public let bytes: [UInt8]
+        public init(address: UInt64, bytes: [UInt8]) {
             self.address = address
             self.bytes = bytes
         }
     }
 
-    private(set) var regions: [Region]
+    public private(set) var regions: [Region]
 
-    init(regions: [Region] = []) {
+    public init(regions: [Region] = []) {
         self.regions = regions.sorted { $0.address < $1.address }
     }
 
-    init(address: UInt64, bytes: [UInt8]) {
+    public init(address: UInt64, bytes: [UInt8]) {
         self.init(regions: [Region(address: address, bytes: bytes)])
     }
 
-    mutating func add(address: UInt64, bytes: [UInt8]) {
+    public mutating func add(address: UInt64, bytes: [UInt8]) {
         regions.append(Region(address: address, bytes: bytes))
         regions.sort { $0.address < $1.address }
     }
 
-    func read(from address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
+    public func read(from address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         let size = buffer.count
         guard size > 0 else { return }
         let (end, overflow) = address.addingReportingOverflow(UInt64(size))

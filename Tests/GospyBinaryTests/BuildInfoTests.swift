@@ -1,5 +1,6 @@
 import GospyRuntime
 import Testing
+import GospyTestSupport
 @testable import GospyBinary
 @testable import GospyMemory
 

@@ -25,25 +25,19 @@ import Testing
     }
 
     @Test func notAGoProcess() throws {
-        let sleeper = Process()
-        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        sleeper.arguments = ["30"]
-        try sleeper.run()
-        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }  // SIGTERM may be blocked in the test runner's children
-        try expectFailure(["summary", "--pid", String(sleeper.processIdentifier)], status: 4, mentions: ["not a Go program"])
+        let sleeper = try Subprocess.start("/bin/sleep", ["30"])
+        defer { sleeper.killAndWait() }
+        try expectFailure(["summary", "--pid", String(sleeper.pid)], status: 4, mentions: ["not a Go program"])
     }
 
     @Test func zombie() throws {
         // A child that exits without being reaped by its parent (a sleeping shell).
-        let parent = Process()
-        parent.executableURL = URL(fileURLWithPath: "/bin/sh")
-        parent.arguments = ["-c", "sleep 0 & exec sleep 30"]
-        try parent.run()
-        defer { kill(parent.processIdentifier, SIGKILL); parent.waitUntilExit() }
+        let parent = try Subprocess.start("/bin/sh", ["-c", "sleep 0 & exec sleep 30"])
+        defer { parent.killAndWait() }
         var zombiePID: Int32?
         for _ in 0..<100 where zombiePID == nil {
             usleep(20_000)
-            let children = (try? String(contentsOfFile: "/proc/\(parent.processIdentifier)/task/\(parent.processIdentifier)/children", encoding: .utf8)) ?? ""
+            let children = (try? String(contentsOfFile: "/proc/\(parent.pid)/task/\(parent.pid)/children", encoding: .utf8)) ?? ""
             for child in children.split(separator: " ").compactMap({ Int32($0) }) {
                 let stat = (try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8)) ?? ""
                 if stat.contains(") Z ") { zombiePID = child }
@@ -87,25 +81,19 @@ import Testing
         let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first {
             FileManager.default.isExecutableFile(atPath: $0)
         }
-        let tracer = Process()
-        tracer.executableURL = URL(fileURLWithPath: try #require(python, "python3 is needed for a second tracer"))
-        tracer.arguments = ["-c", script, String(target.pid)]
-        let out = Pipe()
-        tracer.standardOutput = out
-        try tracer.run()
+        let tracer = try Subprocess.start(try #require(python, "python3 is needed for a second tracer"),
+                                          ["-c", script, String(target.pid)], output: true)
         var tracerAlive = true
-        // SIGKILL: the test runner's children may inherit a mask that blocks SIGTERM.
         let killTracer = {
             guard tracerAlive else { return }
-            kill(tracer.processIdentifier, SIGKILL)
-            tracer.waitUntilExit()
+            tracer.killAndWait()
             tracerAlive = false
         }
         defer { killTracer() }
-        let seized = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let seized = String(decoding: tracer.output?.fileHandleForReading.availableData ?? Data(), as: UTF8.self)
         try #require(seized.hasPrefix("seized"), "the second tracer could not seize the target")
         try expectFailure(["summary", "--pid", String(target.pid)], status: 10,
-                          mentions: ["already traced by pid \(tracer.processIdentifier)"])
+                          mentions: ["already traced by pid \(tracer.pid)"])
         // While python traces the main thread, Go's own signals (SIGURG preemption) can hold
         // that thread in a signal-delivery stop that only python could end: gospy is judged
         // once python is gone. gospy seized nothing, so nothing stays stopped and the target

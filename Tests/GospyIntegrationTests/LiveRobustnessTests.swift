@@ -38,12 +38,12 @@ import Testing
         defer { target.stop() }
         let gospy = try Subprocess.startHoldingStopped(target.pid, seconds: 30)
         #expect(Self.eventually { ProcessState.anyStopped(target.pid) }, "gospy never stopped the target")
-        kill(gospy.processIdentifier, signal)
-        gospy.waitUntilExit()
+        kill(gospy.pid, signal)
+        gospy.process.waitUntilExit()
         if signal == SIGKILL {
-            #expect(gospy.terminationReason == .uncaughtSignal)
+            #expect(gospy.process.terminationReason == .uncaughtSignal)
         } else {
-            #expect(gospy.terminationStatus == 128 + signal, "exit \(gospy.terminationStatus)")
+            #expect(gospy.process.terminationStatus == 128 + signal, "exit \(gospy.process.terminationStatus)")
         }
         #expect(Self.eventually { !ProcessState.anyStopped(target.pid) }, "target left stopped: \(ProcessState.threadStates(target.pid))")
         #expect(try target.send("count").hasPrefix("COUNT "))
@@ -66,18 +66,13 @@ import Testing
     @Test func targetExitsMidRead() throws {
         let target = try RunningTarget(try #require(Self.sample))
         defer { target.stop() }
-        let gospy = Process()
-        gospy.executableURL = URL(fileURLWithPath: Subprocess.gospy)
-        gospy.arguments = ["summary", "--pid", String(target.pid), "--test-hold-stopped", "1"]
-        let errors = Pipe()
-        gospy.standardOutput = FileHandle.nullDevice
-        gospy.standardError = errors
-        try gospy.run()
+        let gospy = try Subprocess.start(Subprocess.gospy, ["summary", "--pid", String(target.pid), "--test-hold-stopped", "1"],
+                                         errors: true)
         #expect(Self.eventually { ProcessState.anyStopped(target.pid) })
         kill(target.pid, SIGKILL)
-        gospy.waitUntilExit()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(gospy.terminationStatus == 7, "exit \(gospy.terminationStatus): \(message)")
+        gospy.process.waitUntilExit()
+        let message = String(decoding: gospy.errors?.fileHandleForReading.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        #expect(gospy.process.terminationStatus == 7, "exit \(gospy.process.terminationStatus): \(message)")
         #expect(message.contains("exited"))
         #expect(message.split(separator: "\n").count == 1)
     }

@@ -10,7 +10,10 @@ import Testing
 
     @Test(arguments: TestTargets.matrix)
     func matchesTheRuntimesOwnDump(binary: TargetBinary) throws {
-        let target = try RunningTarget(binary)
+        // A GOMAXPROCS the machine would not give the target by default (the CPU count, or from
+        // Go 1.25 a cgroup limit): gospy must report the target's own value, not the machine's.
+        let gomaxprocs = ProcessInfo.processInfo.activeProcessorCount + 1
+        let target = try RunningTarget(binary, environment: ["GOMAXPROCS": String(gomaxprocs)])
         defer { target.stop() }
         let threadsBefore = ProcessState.threadStates(target.pid).count
         let (summary, result) = try SummaryJSON.capture(pid: target.pid, ["--pc", "start"])
@@ -22,7 +25,7 @@ import Testing
         #expect(report.goVersion == binary.goVersion)
         #expect(report.unreadableGoroutines == 0)
         #expect(report.processors.count == Int(report.gomaxprocs))
-        #expect(report.gomaxprocs == Int32(ProcessInfo.processInfo.activeProcessorCount))
+        #expect(report.gomaxprocs == Int32(gomaxprocs))
         // The runtime may start a thread around the snapshot; the count matches one side.
         #expect(report.threads.total == threadsBefore || report.threads.total == threadsAfter,
                 "threads: gospy \(report.threads.total), /proc \(threadsBefore) before, \(threadsAfter) after")

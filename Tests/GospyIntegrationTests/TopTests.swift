@@ -51,7 +51,7 @@ import Testing
         let holder = try Subprocess.startHoldingStopped(target.pid, seconds: 1.5)
         #expect(Self.eventually { ProcessState.anyStopped(target.pid) }, "the holder never stopped the target")
         let result = try Subprocess.run(Subprocess.gospy, ["top", "--pid", String(target.pid), "--plain", "--iterations", "8", "--interval", "0.5"])
-        holder.waitUntilExit()
+        holder.process.waitUntilExit()
         #expect(result.status == 0, "\(result.stderr)")
         let snapshots = result.stdout.components(separatedBy: "gospy top —").dropFirst()
         #expect(snapshots.count == 8)

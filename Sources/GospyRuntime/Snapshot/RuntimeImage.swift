@@ -1,4 +1,3 @@
-import Foundation
 import GospyBinary
 
 /// A Go executable as loaded in one process: the analysis of its file, the struct layouts,
@@ -61,7 +60,7 @@ public struct RuntimeImage: Sendable {
     /// The function and position at `pc` (a process address). `returnAddress` symbolises
     /// pc-1, as tracebacks do for return addresses.
     public func location(at pc: UInt64, returnAddress: Bool = false) -> Location? {
-        cache.value(.location(pc, returnAddress)) { uncachedLocation(at: pc, returnAddress: returnAddress) }
+        cache.locations.value(.location(pc, returnAddress)) { uncachedLocation(at: pc, returnAddress: returnAddress) }
     }
 
     private func uncachedLocation(at pc: UInt64, returnAddress: Bool) -> Location? {
@@ -69,7 +68,7 @@ public struct RuntimeImage: Sendable {
         let linkPC = pc - loadBias
         let table = executable.pclntab
         guard let function = table.function(containing: returnAddress && linkPC > 0 ? linkPC - 1 : linkPC) else { return nil }
-        let lookup = returnAddress && linkPC > function.entry ? linkPC - 1 : linkPC
+        let lookup = PhysicalFrame.symbolizationPC(pc: linkPC, entry: function.entry, trapped: !returnAddress)
         let frames = table.frames(at: lookup, in: function)
         // The innermost frame names the location; for a go statement or a start PC that is the
         // function the user wrote.
@@ -80,7 +79,7 @@ public struct RuntimeImage: Sendable {
 
     /// The physical function containing `pc` (no inline expansion): start functions.
     public func function(at pc: UInt64) -> Location? {
-        cache.value(.function(pc)) { uncachedFunction(at: pc) }
+        cache.locations.value(.function(pc)) { uncachedFunction(at: pc) }
     }
 
     private func uncachedFunction(at pc: UInt64) -> Location? {
@@ -95,7 +94,7 @@ public struct RuntimeImage: Sendable {
     /// (or a method value) starts a compiler-generated wrapper that the runtime hides from
     /// tracebacks; the function it calls is the one named.
     public func startFunction(at startPC: UInt64) -> Location? {
-        cache.value(.start(startPC)) { uncachedStartFunction(at: startPC) }
+        cache.locations.value(.start(startPC)) { uncachedStartFunction(at: startPC) }
     }
 
     private func uncachedStartFunction(at startPC: UInt64) -> Location? {
@@ -142,7 +141,7 @@ public struct RuntimeImage: Sendable {
     /// hides it from dumps (runtime.isSystemGoroutine): runtime.* start functions other than
     /// runtime.main; the finalizer and cleanup goroutines only while idle.
     public func isSystemGoroutine(_ goroutine: Goroutine) -> Bool {
-        let kind = cache.startKind(goroutine.startPC) {
+        let kind = cache.startKinds.value(goroutine.startPC) {
             guard let name = rawFunctionName(at: goroutine.startPC) else { return .user }
             switch name {
             case "runtime.main", "runtime.handleAsyncEvent", "runtime.corostart":
@@ -161,8 +160,8 @@ public struct RuntimeImage: Sendable {
     }
 }
 
-/// Memoised symbolisation, shared by copies of a `RuntimeImage`.
-final class SymbolCache: @unchecked Sendable {
+/// Memoised plain symbolisation, shared by copies of a `RuntimeImage`.
+final class SymbolCache: Sendable {
     enum Key: Hashable {
         case location(UInt64, Bool)
         case function(UInt64)
@@ -176,86 +175,6 @@ final class SymbolCache: @unchecked Sendable {
         case systemUnlessRunning
     }
 
-    /// What the unwinder needs of the function at a PC.
-    struct FrameInfo {
-        let entry: UInt64
-        let spDelta: Int32?
-        let topFrame: Bool
-        let writesSP: Bool
-        let funcID: UInt8
-    }
-
-    struct StackKey: Hashable {
-        let pcs: [UInt64]
-        let trapped: [Bool]
-        let showRuntime: Bool
-    }
-
-    private let lock = NSLock()
-    private var locations: [Key: RuntimeImage.Location?] = [:]
-    private var startKinds: [UInt64: StartKind] = [:]
-    private var logical: [UInt64: [LogicalFrame]] = [:]
-    private var logicalTrapped: [UInt64: [LogicalFrame]] = [:]
-    private var frameInfos: [UInt64: FrameInfo?] = [:]
-    private var tracebacks: [StackKey: TracebackBody] = [:]
-    private var argumentPlans: [FrameKey: ArgumentPlan?] = [:]
-    private var creatorSites: [UInt64: CreatorSite?] = [:]
-
-    /// Where a go statement is, as "created by" prints it; nil when tracebacks hide it.
-    struct CreatorSite {
-        let function: String
-        let file: String
-        let line: Int
-        let offset: UInt64?
-    }
-
-    struct FrameKey: Hashable {
-        let pc: UInt64
-        let trapped: Bool
-    }
-
-    /// The value for `key` in `table`, computed once (outside the lock: computing may consult
-    /// the cache again). `limit` bounds tables whose keys are not few.
-    private func memo<K: Hashable, V>(_ table: ReferenceWritableKeyPath<SymbolCache, [K: V]>, _ key: K,
-                                      limit: Int = .max, _ compute: () -> V) -> V {
-        lock.lock()
-        if let hit = self[keyPath: table][key] {
-            lock.unlock()
-            return hit
-        }
-        lock.unlock()
-        let value = compute()
-        lock.lock()
-        if self[keyPath: table].count < limit { self[keyPath: table][key] = value }
-        lock.unlock()
-        return value
-    }
-
-    func value(_ key: Key, _ compute: () -> RuntimeImage.Location?) -> RuntimeImage.Location? {
-        memo(\.locations, key, compute)
-    }
-
-    func startKind(_ pc: UInt64, _ compute: () -> StartKind) -> StartKind {
-        memo(\.startKinds, pc, compute)
-    }
-
-    func frames(_ pc: UInt64, _ trapped: Bool, _ compute: () -> [LogicalFrame]) -> [LogicalFrame] {
-        memo(trapped ? \.logicalTrapped : \.logical, pc, compute)
-    }
-
-    func frameInfo(_ pc: UInt64, _ compute: () -> FrameInfo?) -> FrameInfo? {
-        memo(\.frameInfos, pc, compute)
-    }
-
-    func traceback(_ key: StackKey, _ compute: () -> TracebackBody) -> TracebackBody {
-        memo(\.tracebacks, key, limit: 100_000, compute)
-    }
-
-    func argumentPlan(_ key: FrameKey, _ compute: () -> ArgumentPlan?) -> ArgumentPlan? {
-        memo(\.argumentPlans, key, compute)
-    }
-
-    func creatorSite(_ pc: UInt64, _ compute: () -> CreatorSite?) -> CreatorSite? {
-        memo(\.creatorSites, pc, compute)
-    }
+    let locations = Memo<Key, RuntimeImage.Location?>()
+    let startKinds = Memo<UInt64, StartKind>()
 }

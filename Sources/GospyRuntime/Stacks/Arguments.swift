@@ -12,11 +12,11 @@ struct ArgumentPlan {
 /// frame's argp (the caller's SP: fp on amd64) that the function's ArgInfo names. Read from
 /// the same stack bytes as the walk, so a parked goroutine shows the values the runtime's own
 /// dump shows; a stale register-argument spill slot ends in "?", as there.
-extension RuntimeImage {
+extension Symbolizer {
     /// How a physical frame's arguments are read and printed, cached per PC; nil when unknown.
     func argumentPlan(at frame: PhysicalFrame) -> ArgumentPlan? {
-        cache.argumentPlan(SymbolCache.FrameKey(pc: frame.pc, trapped: frame.trapped)) {
-            let table = executable.pclntab
+        cache.argumentPlans.value(TracebackCache.FrameKey(pc: frame.pc, trapped: frame.trapped)) {
+            let table = pclntab
             guard let (function, linkPC, symbolPC) = symbolization(of: frame),
                   let layout = table.argumentLayout(of: function, at: symbolPC) else { return nil }
             let delta = table.spDelta(function: function, pc: linkPC)

@@ -4,20 +4,27 @@ import GospyBinary
 /// pprof package's labelMap: a map[string]string up to Go 1.23, a struct holding a sorted
 /// slice of {key, value string} from 1.24.
 public struct LabelReader {
-    public let image: RuntimeImage
+    /// The release picks the representation; the layout gives the hmap's field offsets.
+    public let version: GoVersion
+    public let layout: RuntimeLayout
     public let memory: MemoryReader
     /// Labels are few; anything larger is damage, not labels.
     static let maxLabels = 256
 
-    public init(image: RuntimeImage, memory: MemoryReader) {
-        self.image = image
+    public init(version: GoVersion, layout: RuntimeLayout, memory: MemoryReader) {
+        self.version = version
+        self.layout = layout
         self.memory = memory
+    }
+
+    public init(image: RuntimeImage, memory: MemoryReader) {
+        self.init(version: image.executable.version, layout: image.layout, memory: memory)
     }
 
     /// The goroutine's labels, sorted by key; empty when it has none or they cannot be read.
     public func labels(of goroutine: Goroutine) -> [(key: String, value: String)] {
         guard goroutine.labels != 0 else { return [] }
-        let pairs = image.executable.version.atLeast(1, 24) ? fromSlice(goroutine.labels) : fromMap(goroutine.labels)
+        let pairs = version.atLeast(1, 24) ? fromSlice(goroutine.labels) : fromMap(goroutine.labels)
         return (pairs ?? []).sorted { $0.key < $1.key }
     }
 
@@ -39,7 +46,6 @@ public struct LabelReader {
     /// A classic (pre-Swiss) hmap for map[string]string: 2^B buckets of 8 slots, each bucket
     /// tophash[8], keys[8]string, values[8]string, overflow pointer.
     private func fromMap(_ labelMap: UInt64) -> [(key: String, value: String)]? {
-        let layout = image.layout
         guard let hmap = try? memory.fetchPointer(from: labelMap), hmap != 0,
               let countOffset = layout.optionalOffset("runtime.hmap", "count"),
               let bOffset = layout.optionalOffset("runtime.hmap", "B"),

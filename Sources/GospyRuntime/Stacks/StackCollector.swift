@@ -3,7 +3,7 @@ import GospyBinary
 /// Unwinds many goroutines at once. The used part of every stack is read in batched gathers
 /// while the target is stopped; the walks happen afterwards, from those bytes.
 public struct StackCollector {
-    public let image: RuntimeImage
+    public let symbolizer: Symbolizer
     public let memory: MemoryReader
     /// Goroutines per gather, bounding memory for a million goroutines.
     public static let batch = 32_768
@@ -11,8 +11,8 @@ public struct StackCollector {
     /// A running goroutine's thread registers (pc, sp), when the target is stopped.
     public typealias Registers = (pc: UInt64, sp: UInt64)
 
-    public init(image: RuntimeImage, memory: MemoryReader) {
-        self.image = image
+    public init(symbolizer: Symbolizer, memory: MemoryReader) {
+        self.symbolizer = symbolizer
         self.memory = memory
     }
 
@@ -39,9 +39,7 @@ public struct StackCollector {
            registers.sp >= goroutine.stackLo, registers.sp < goroutine.stackHi {
             return (registers.pc, registers.sp, true, false, "registers")
         }
-        let inSyscall = image.executable.version.atLeast(1, 21)
-            ? goroutine.syscallSP != 0 : goroutine.status == .syscall
-        if inSyscall {
+        if symbolizer.isInSyscall(status: goroutine.status, syscallSP: goroutine.syscallSP) {
             return (goroutine.syscallPC, goroutine.syscallSP, false, true, "syscall")
         }
         return (goroutine.schedPC, goroutine.schedSP, false, false,
@@ -102,7 +100,7 @@ public struct StackCollector {
     }
 
     public func unwind(_ goroutines: [Goroutine], _ captures: [CapturedStacks], arguments: Bool = false) -> [UnwoundStack] {
-        let unwinder = StackUnwinder(image: image)
+        let unwinder = StackUnwinder(symbolizer: symbolizer)
         var slots: [UInt64: (set: Int, index: Int)] = [:]
         slots.reserveCapacity(captures.reduce(0) { $0 + $1.count })
         for (set, captured) in captures.enumerated() {
@@ -124,7 +122,7 @@ public struct StackCollector {
             var stack = unwinder.unwind(
                 pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
                 trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin, word: word)
-            if arguments { image.readArguments(of: &stack, word: word) }
+            if arguments { symbolizer.readArguments(of: &stack, word: word) }
             return stack
         }
     }

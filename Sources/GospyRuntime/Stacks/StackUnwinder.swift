@@ -10,6 +10,23 @@ public struct PhysicalFrame: Sendable, Equatable {
     /// Symbolise at `pc` itself: the innermost frame of a trap (registers of a running thread)
     /// or a frame interrupted by an injected call (sigpanic, asyncPreempt). Others use pc-1.
     public let trapped: Bool
+    /// The PC a traceback looks up (runtime symPC, delve's Call next to Current): `pc` for a
+    /// trapped frame, else the call instruction, pc-1. Every symbolisation and profile uses it.
+    public let symbolPC: UInt64
+
+    public init(pc: UInt64, sp: UInt64, entry: UInt64, trapped: Bool) {
+        self.pc = pc
+        self.sp = sp
+        self.entry = entry
+        self.trapped = trapped
+        symbolPC = Self.symbolizationPC(pc: pc, entry: entry, trapped: trapped)
+    }
+
+    /// The one pc-1 rule: a return address is looked up at its call instruction, unless it is
+    /// the function's entry (nothing precedes it) or the frame was trapped there.
+    public static func symbolizationPC(pc: UInt64, entry: UInt64, trapped: Bool) -> UInt64 {
+        !trapped && pc > entry ? pc - 1 : pc
+    }
 }
 
 /// A goroutine's unwound stack, innermost first.
@@ -27,7 +44,7 @@ public struct UnwoundStack: Sendable, Equatable {
     /// Where the walk started, for messages ("registers", "vdso", "syscall", "sched ...").
     public var origin: String
     /// The argument words of every physical frame in frame order, as each frame's argument
-    /// layout (RuntimeImage.readArguments) names them; nil when arguments were not read.
+    /// layout (Symbolizer.readArguments) names them; nil when arguments were not read.
     public var argumentWords: [UInt64]?
     /// Frames whose words could not be read (unknown frame size, or memory); frames with an
     /// unknown layout contribute no words and print "(...)" without being listed.
@@ -43,29 +60,17 @@ public struct UnwoundStack: Sendable, Equatable {
 /// Walks goroutine stacks the way the runtime's unwinder does on amd64: frame sizes from each
 /// function's pcsp table, return addresses at fp-8, stopping at top-of-stack functions.
 public struct StackUnwinder {
-    public let image: RuntimeImage
+    public let symbolizer: Symbolizer
     public static let maxFrames = 20_000
 
     private let injected: Set<UInt8>
     private let cgocallback: UInt8?
 
-    public init(image: RuntimeImage) {
-        self.image = image
-        let ids = image.funcIDs?.values ?? [:]
+    public init(symbolizer: Symbolizer) {
+        self.symbolizer = symbolizer
+        let ids = symbolizer.funcIDs?.values ?? [:]
         injected = Set(["sigpanic", "asyncPreempt", "debugCallV2"].compactMap { ids[$0] }.filter { $0 != 0 })
         cgocallback = ids["cgocallback"]
-    }
-
-    /// The function facts at a PC, cached: stacks repeat the same PCs.
-    func frameInfo(_ pc: UInt64) -> SymbolCache.FrameInfo? {
-        image.cache.frameInfo(pc) {
-            let table = image.executable.pclntab
-            let bias = image.loadBias
-            guard pc >= bias, let function = table.function(containing: pc - bias) else { return nil }
-            return SymbolCache.FrameInfo(
-                entry: function.entry &+ bias, spDelta: table.spDelta(function: function, pc: pc - bias),
-                topFrame: function.isTopFrame, writesSP: function.writesSP, funcID: function.funcID)
-        }
     }
 
     /// - Parameters:
@@ -94,7 +99,7 @@ public struct StackUnwinder {
                 stack.end = .truncated("sp 0x\(String(sp, radix: 16)) outside the goroutine's stack")
                 return stack
             }
-            guard let info = frameInfo(pc) else {
+            guard let info = symbolizer.frameInfo(pc) else {
                 stack.end = .truncated("unknown pc 0x\(String(pc, radix: 16))")
                 return stack
             }

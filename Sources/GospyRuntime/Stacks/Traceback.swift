@@ -11,6 +11,8 @@ public struct LogicalFrame: Sendable, Equatable, Codable {
     /// The physical frame's PC and function entry (process addresses).
     public let pc: UInt64
     public let entry: UInt64
+    /// The physical frame's symbolisation PC (PhysicalFrame.symbolPC), which profiles list.
+    public let symbolPC: UInt64
     public let inlined: Bool
     public let funcID: UInt8
     /// Which physical frame of its stack this belongs to (its arguments are that frame's).
@@ -39,7 +41,7 @@ public struct CreatedBy: Sendable, Equatable, Codable {
     public let pc: UInt64
 }
 
-extension RuntimeImage {
+extension Symbolizer {
     /// Every logical frame of an unwound stack, innermost first (cached per PC).
     public func logicalFrames(_ stack: UnwoundStack) -> [LogicalFrame] {
         stack.frames.enumerated().flatMap { index, frame in
@@ -52,58 +54,26 @@ extension RuntimeImage {
     }
 
     /// A physical frame's function and link-time PCs: its own (frame sizes are looked up
-    /// there) and the one a traceback symbolises (runtime symPC: the call instruction, pc-1,
-    /// for a return address).
+    /// there) and the one a traceback symbolises (the frame's symbolPC).
     func symbolization(of frame: PhysicalFrame) -> (function: Pclntab.Function, linkPC: UInt64, symbolPC: UInt64)? {
-        guard frame.pc >= loadBias, let function = executable.pclntab.function(containing: frame.pc - loadBias) else { return nil }
-        let linkPC = frame.pc - loadBias
-        return (function, linkPC, !frame.trapped && linkPC > function.entry ? linkPC - 1 : linkPC)
+        guard frame.pc >= loadBias, let function = pclntab.function(containing: frame.pc - loadBias) else { return nil }
+        return (function, frame.pc - loadBias, frame.symbolPC - loadBias)
     }
 
     public func logicalFrames(at frame: PhysicalFrame) -> [LogicalFrame] {
-        cache.frames(frame.pc, frame.trapped) {
+        cache.logicalFrames.value(TracebackCache.FrameKey(pc: frame.pc, trapped: frame.trapped)) {
             guard let (function, _, symbolPC) = symbolization(of: frame) else { return [] }
-            return executable.pclntab.frames(at: symbolPC, in: function).map { source in
+            return pclntab.frames(at: symbolPC, in: function).map { source in
                 LogicalFrame(function: Self.printedName(source.function), rawName: source.function,
                              file: source.file, line: source.line, pc: frame.pc, entry: frame.entry,
-                             inlined: source.inlined, funcID: source.funcID)
+                             symbolPC: frame.symbolPC, inlined: source.inlined, funcID: source.funcID)
             }
         }
     }
 
     /// The name a traceback prints (runtime.printFuncName).
     public static func printedName(_ raw: String) -> String {
-        raw == "runtime.gopanic" ? "panic" : printName(raw)
-    }
-
-    /// Whether a traceback shows a frame by default (runtime.showfuncinfo): wrappers that
-    /// called the wrapped function are elided; runtime.* functions are hidden unless exported;
-    /// runtime.gopanic shows in the middle of a stack.
-    public func showsFrame(rawName: String, funcID: UInt8, calleeFuncID: UInt8, firstFrame: Bool) -> Bool {
-        if let ids = funcIDs, ids.isWrapper(funcID) {
-            let panics = ["gopanic", "sigpanic", "panicwrap"].compactMap { ids.values[$0] }
-            if !panics.contains(calleeFuncID) { return false }
-        }
-        if rawName == "runtime.gopanic" && !firstFrame { return true }
-        guard rawName.contains(".") else { return false }
-        return !rawName.hasPrefix("runtime.") || Self.isExportedRuntime(rawName, release: executable.version)
-    }
-
-    static func isExportedRuntime(_ name: String, release: GoVersion) -> Bool {
-        guard name.hasPrefix("runtime.") else { return false }
-        var rest = Substring(name.dropFirst("runtime.".count))
-        guard release.atLeast(1, 21) else {
-            return rest.first.map { $0 >= "A" && $0 <= "Z" } ?? false
-        }
-        // Exported functions, and exported methods of exported types: runtime.(*Func).Name.
-        var receiver = Substring("")
-        if let dot = rest.lastIndex(of: ".") {
-            receiver = rest[..<dot]
-            rest = rest[rest.index(after: dot)...]
-            if receiver.hasPrefix("(*"), receiver.hasSuffix(")") { receiver = receiver.dropFirst(2).dropLast() }
-        }
-        let exported = { (s: Substring) in s.first.map { $0 >= "A" && $0 <= "Z" } ?? false }
-        return exported(rest) && (receiver.isEmpty || exported(receiver))
+        raw == "runtime.gopanic" ? "panic" : RuntimeImage.printName(raw)
     }
 
     /// The frames a default traceback prints, with the runtime's limits: Go 1.19 walks at most
@@ -111,14 +81,14 @@ extension RuntimeImage {
     /// be shown, all are (the runtime retries with runtime frames included).
     public func traceback(_ stack: UnwoundStack, showRuntime: Bool = false) -> TracebackBody {
         // Goroutines share stacks: a million goroutines often have a few hundred distinct ones.
-        let key = SymbolCache.StackKey(pcs: stack.frames.map(\.pc), trapped: stack.frames.map(\.trapped), showRuntime: showRuntime)
-        return cache.traceback(key) { uncachedTraceback(stack, showRuntime: showRuntime) }
+        let key = TracebackCache.StackKey(pcs: stack.frames.map(\.pc), trapped: stack.frames.map(\.trapped), showRuntime: showRuntime)
+        return cache.tracebacks.value(key) { uncachedTraceback(stack, showRuntime: showRuntime) }
     }
 
     private func uncachedTraceback(_ stack: UnwoundStack, showRuntime: Bool) -> TracebackBody {
-        let legacy = !executable.version.atLeast(1, 21)
+        let legacy = !version.atLeast(1, 21)
         let physical = legacy ? UnwoundStack(frames: Array(stack.frames.prefix(100)), end: stack.end, origin: stack.origin) : stack
-        var shown = showRuntime ? logicalFrames(physical) : filterShown(logicalFrames(physical))
+        var shown = showRuntime ? logicalFrames(physical) : tracebackFrames(logicalFrames(physical))
         if shown.isEmpty { shown = logicalFrames(physical) }
         if legacy {
             return TracebackBody(frames: shown, elidedCount: nil, tail: [], additionalElided: shown.count >= 100)
@@ -128,37 +98,28 @@ extension RuntimeImage {
                              tail: Array(shown.suffix(50)), additionalElided: false)
     }
 
-    func filterShown(_ frames: [LogicalFrame]) -> [LogicalFrame] {
-        var result: [LogicalFrame] = []
-        var callee: UInt8 = 0
-        for frame in frames {
-            defer { callee = frame.funcID }
-            if showsFrame(rawName: frame.rawName, funcID: frame.funcID, calleeFuncID: callee, firstFrame: result.isEmpty) {
-                result.append(frame)
-            }
-        }
-        return result
-    }
-
     /// The "created by" line, as runtime.printcreatedby decides: not for goroutine 1, and not
-    /// when the creating function is one a traceback hides. The site is cached per PC.
+    /// when the creating function is one a traceback hides; the go statement's function, and
+    /// the position of its call (pc-1). Every output that names a creator uses this.
     public func createdBy(_ goroutine: Goroutine) -> CreatedBy? {
         let pc = goroutine.creatorPC
         guard goroutine.id != 1, let site = creatorSite(pc) else { return nil }
-        let parent = executable.version.atLeast(1, 21) ? goroutine.parentID.flatMap { $0 == 0 ? nil : $0 } : nil
+        let parent = version.atLeast(1, 21) ? goroutine.parentID.flatMap { $0 == 0 ? nil : $0 } : nil
         return CreatedBy(function: site.function, file: site.file, line: site.line,
                          offset: site.offset, parentID: parent, pc: pc)
     }
 
-    func creatorSite(_ pc: UInt64) -> SymbolCache.CreatorSite? {
-        cache.creatorSite(pc) {
-            guard pc >= loadBias, let function = executable.pclntab.function(containing: pc - loadBias),
-                  let raw = try? executable.pclntab.name(of: function),
-                  showsFrame(rawName: raw, funcID: function.funcID, calleeFuncID: 0, firstFrame: false) else { return nil }
+    /// The go statement's site, cached per PC: goroutines started by one statement share it.
+    func creatorSite(_ pc: UInt64) -> TracebackCache.CreatorSite? {
+        cache.creatorSites.value(pc) {
+            guard pc >= loadBias, let function = pclntab.function(containing: pc - loadBias),
+                  let raw = try? pclntab.name(of: function),
+                  showsInTraceback(rawName: raw, funcID: function.funcID, calleeFuncID: 0, firstFrame: false) else { return nil }
             let linkPC = pc - loadBias
-            let position = executable.pclntab.fileLine(function: function, pc: linkPC > function.entry ? linkPC - 1 : linkPC)
+            let lookup = PhysicalFrame.symbolizationPC(pc: linkPC, entry: function.entry, trapped: false)
+            let position = pclntab.fileLine(function: function, pc: lookup)
             let offset = linkPC > function.entry ? linkPC - function.entry : nil
-            return SymbolCache.CreatorSite(function: Self.printedName(raw), file: position.file, line: position.line, offset: offset)
+            return TracebackCache.CreatorSite(function: Self.printedName(raw), file: position.file, line: position.line, offset: offset)
         }
     }
 }

@@ -42,6 +42,7 @@ struct DumpCommand: ParsableCommand {
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
                                             arguments: format == .traceback || format == .json)
         let image = inspector.image
+        let symbolizer = inspector.symbolizer
         let snapshot = capture.snapshot
         let stacks = capture.stacks ?? []
         var items: [DumpedGoroutine] = []
@@ -52,8 +53,8 @@ struct DumpCommand: ParsableCommand {
             let system = image.isSystemGoroutine(goroutine)
             if system && !all { continue }
             items.append(DumpedGoroutine(
-                goroutine: goroutine, stack: stack, body: image.traceback(stack, showRuntime: runtimeFrames),
-                createdBy: image.createdBy(goroutine),
+                goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
+                createdBy: symbolizer.createdBy(goroutine),
                 waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
         }
         // Labels are read after the target resumed: they are immutable once set.
@@ -76,13 +77,13 @@ struct DumpCommand: ParsableCommand {
             if let file { file.write(Data(text.utf8)) } else { Output.write(text) }
         }
         switch format {
-        case .traceback: TracebackRenderer.render(items, image: image, to: sink)
-        case .grouped: sink(GroupedRenderer.render(items, labels: labels, image: image))
+        case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, to: sink)
+        case .grouped: sink(GroupedRenderer.render(items, labels: labels, symbolizer: symbolizer))
         case .json:
             sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
-                              runtimeFrames: runtimeFrames, image: image).json())
+                              runtimeFrames: runtimeFrames, symbolizer: symbolizer).json())
         case .pprof:
-            let bytes = try PprofRenderer.render(items, labels: labels, image: image, binaryName: inspector.executableName)
+            let bytes = try PprofRenderer.render(items, labels: labels, symbolizer: symbolizer, image: image, binaryName: inspector.executableName)
             if let file { file.write(Data(bytes)) } else { Output.write(bytes) }
         }
         if process.verbose {

@@ -32,14 +32,14 @@ enum TracebackRenderer {
         return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
     }
 
-    static func render(_ item: DumpedGoroutine, image: RuntimeImage) -> String {
+    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer) -> String {
         var out = header(item)
         // Only the frames a traceback shows are printed.
         var shown = [Bool](repeating: false, count: item.stack.frames.count)
         for body in [item.body.frames, item.body.tail] {
             for f in body where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
         }
-        let arguments = image.argumentTexts(item.stack) { shown[$0] }
+        let arguments = symbolizer.argumentTexts(item.stack) { shown[$0] }
         for f in item.body.frames { out += frame(f, arguments: arguments) }
         if let elided = item.body.elidedCount {
             out += "...\(elided) frames elided...\n"
@@ -63,12 +63,12 @@ enum TracebackRenderer {
     }
 
     /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
-    static func render(_ items: [DumpedGoroutine], image: RuntimeImage, to sink: (String) -> Void) {
+    static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, to sink: (String) -> Void) {
         var chunk = ""
         chunk.reserveCapacity(1 << 17)
         for (index, item) in items.enumerated() {
             if index > 0 { chunk += "\n" }
-            chunk += render(item, image: image)
+            chunk += render(item, symbolizer: symbolizer)
             if chunk.utf8.count >= 1 << 16 {
                 sink(chunk)
                 chunk.removeAll(keepingCapacity: true)
@@ -80,7 +80,7 @@ enum TracebackRenderer {
 
 /// Goroutines with identical stacks grouped with a count, like the runtime's `debug=1`.
 enum GroupedRenderer {
-    static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], image: RuntimeImage) -> String {
+    static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer) -> String {
         struct Key: Hashable {
             let pcs: [UInt64]
             let labels: [String]
@@ -106,13 +106,8 @@ enum GroupedRenderer {
                 let pairs = group.labels.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ", ")
                 out += "# labels: {\(pairs)}\n"
             }
-            // Like the runtime's profile: runtime frames at the top are skipped, goexit never shown.
-            var show = false
-            for frame in image.logicalFrames(group.item.stack) {
-                if frame.rawName == "runtime.goexit" { continue }
-                if !show && frame.rawName.hasPrefix("runtime.") { continue }
-                show = true
-                let pc = frame.trappedPC
+            for frame in symbolizer.groupedProfileFrames(group.item.stack) {
+                let pc = frame.symbolPC
                 out += "#\t0x\(String(pc, radix: 16))\t\(frame.function)+0x\(String(pc &- frame.entry, radix: 16))\t\(frame.file):\(frame.line)\n"
             }
             out += "\n"
@@ -124,11 +119,6 @@ enum GroupedRenderer {
         let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
         return String(decoding: data, as: UTF8.self)
     }
-}
-
-extension LogicalFrame {
-    /// The PC a profile lists for this frame: the call instruction (pc-1) for return addresses.
-    var trappedPC: UInt64 { pc > entry ? pc - 1 : pc }
 }
 
 /// One JSON object per goroutine.
@@ -169,11 +159,11 @@ struct DumpJSON: JSONOutput {
     let goroutines: [Item]
 
     init(goVersion: String, items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], runtimeFrames: Bool,
-         image: RuntimeImage) {
+         symbolizer: Symbolizer) {
         self.goVersion = goVersion
         goroutines = items.map { item in
-            let frames = runtimeFrames ? image.logicalFrames(item.stack) : item.body.frames + item.body.tail
-            let arguments = image.argumentTexts(item.stack)
+            let frames = runtimeFrames ? symbolizer.logicalFrames(item.stack) : item.body.frames + item.body.tail
+            let arguments = symbolizer.argumentTexts(item.stack)
             var truncated: String?
             if case let .truncated(reason) = item.stack.end { truncated = reason }
             return Item(

@@ -101,8 +101,8 @@ struct SummaryReport: JSONOutput {
             let system = image.isSystemGoroutine(goroutine)
             counts[goroutine.status.name, default: 0] += 1
             guard showSystem || !system else { continue }
-            let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: locationKind)
-            let creator = goroutine.creatorPC == 0 || goroutine.id == 1 ? nil : image.location(at: goroutine.creatorPC, returnAddress: true)
+            let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: inspector.symbolizer, kind: locationKind)
+            let creator = inspector.symbolizer.createdBy(goroutine)
             shown.append(Goroutine(
                 id: goroutine.id, state: goroutine.stateText, status: goroutine.status.name,
                 waitReason: goroutine.status == .waiting && goroutine.waitReason != 0 ? goroutine.waitReasonText : nil,

@@ -45,6 +45,11 @@ final class TopSession {
 
     func samples(_ capture: Inspector.Capture) -> [TopModel.Sample] {
         let image = inspector.image
+        let symbolizer = inspector.symbolizer
+        let kind = command.pc
+        let locate = { (goroutine: Goroutine, index: Int) in
+            GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: symbolizer, kind: kind)
+        }
         let snapshot = capture.snapshot
         var labelReader: LabelReader?
         if case .label = model.grouping { labelReader = LabelReader(image: image, memory: inspector.memory) }
@@ -70,12 +75,12 @@ final class TopSession {
                 if let known = byStack[pcs] {
                     (name, stack) = known
                 } else {
-                    name = describe(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc))
-                    if model.grouping == .stack { stack = image.traceback(stacks[index]).frames.map(\.function) }
+                    name = describe(locate(goroutine, index))
+                    if model.grouping == .stack { stack = symbolizer.traceback(stacks[index]).frames.map(\.function) }
                     byStack[pcs] = (name, stack)
                 }
             } else {
-                name = describe(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, kind: command.pc))
+                name = describe(locate(goroutine, index))
             }
             var labels: [String: String] = [:]
             if let labelReader { for pair in labelReader.labels(of: goroutine) { labels[pair.key] = pair.value } }

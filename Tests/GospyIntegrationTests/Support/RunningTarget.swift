@@ -9,10 +9,15 @@ final class RunningTarget: @unchecked Sendable {
     private var buffered = Data()
     private(set) var pid: Int32 = 0
 
-    init(_ binary: TargetBinary, arguments: [String] = [], readyTimeout: TimeInterval = 60) throws {
+    /// `environment` is added to the test's own (GOMAXPROCS, GODEBUG and the like).
+    init(_ binary: TargetBinary, arguments: [String] = [], environment: [String: String] = [:],
+         readyTimeout: TimeInterval = 60) throws {
         self.binary = binary
         process.executableURL = URL(fileURLWithPath: binary.path)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -67,16 +67,39 @@ enum Subprocess {
         let stderr: String
     }
 
+    /// A program running in the background, which the test signals, kills or waits for.
+    struct Child {
+        let process: Process
+        /// Its standard output and error when asked for; otherwise they go to /dev/null.
+        let output: Pipe?
+        let errors: Pipe?
+        var pid: Int32 { process.processIdentifier }
+
+        /// SIGKILL, not SIGTERM (the test runner's children may inherit a mask that blocks
+        /// it), then reaps it.
+        func killAndWait() {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Starts a program in the background: the tests' one way to start a child they do not
+    /// simply run to completion (`run`) or leave as a daemon (`runDetached`).
+    static func start(_ executable: String, _ arguments: [String], output: Bool = false, errors: Bool = false) throws -> Child {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let child = Child(process: process, output: output ? Pipe() : nil, errors: errors ? Pipe() : nil)
+        process.standardOutput = child.output ?? FileHandle.nullDevice
+        process.standardError = child.errors ?? FileHandle.nullDevice
+        try process.run()
+        return child
+    }
+
     /// Starts gospy holding `pid` stopped for `seconds` (`summary --test-hold-stopped`), its
     /// output discarded; the caller waits for it or signals it.
-    static func startHoldingStopped(_ pid: Int32, seconds: Double) throws -> Process {
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: gospy)
-        holder.arguments = ["summary", "--pid", String(pid), "--test-hold-stopped", String(seconds)]
-        holder.standardOutput = FileHandle.nullDevice
-        holder.standardError = FileHandle.nullDevice
-        try holder.run()
-        return holder
+    static func startHoldingStopped(_ pid: Int32, seconds: Double) throws -> Child {
+        try start(gospy, ["summary", "--pid", String(pid), "--test-hold-stopped", String(seconds)])
     }
 
     /// Runs a program that may leave a daemon behind (tmux starts its server). Not through

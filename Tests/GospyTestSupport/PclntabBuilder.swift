@@ -1,25 +1,47 @@
-@testable import GospyBinary
+import GospyBinary
 
-/// Builds small synthetic pclntabs (Go 1.18 or 1.20+ layout) for parser tests.
-struct PclntabBuilder {
-    struct Function {
-        var name: String
-        var size: UInt32
+/// Builds small synthetic pclntabs (Go 1.18 or 1.20+ layout) for parser, unwinder and
+/// traceback tests.
+public struct PclntabBuilder {
+    public struct Function {
+        public var name: String
+        public var size: UInt32
         /// (value, pc delta) steps for each table.
-        var sp: [(Int32, UInt32)]
-        var file: [(Int32, UInt32)]
-        var line: [(Int32, UInt32)]
+        public var sp: [(Int32, UInt32)]
+        public var file: [(Int32, UInt32)]
+        public var line: [(Int32, UInt32)]
         /// Inline-tree index steps (pcdata 2) and the entries: (name, parentPC).
-        var inline: [(Int32, UInt32)] = []
-        var inlineTree: [(name: String, parentPC: Int32)] = []
+        public var inline: [(Int32, UInt32)]
+        public var inlineTree: [(name: String, parentPC: Int32)]
+        /// _func.funcID (the release's numbering) and _func.flag (1 top frame, 2 writes SP).
+        public var funcID: UInt8
+        public var flag: UInt8
+
+        public init(name: String, size: UInt32, sp: [(Int32, UInt32)], file: [(Int32, UInt32)], line: [(Int32, UInt32)],
+                    inline: [(Int32, UInt32)] = [], inlineTree: [(name: String, parentPC: Int32)] = [],
+                    funcID: UInt8 = 0, flag: UInt8 = 0) {
+            self.name = name
+            self.size = size
+            self.sp = sp
+            self.file = file
+            self.line = line
+            self.inline = inline
+            self.inlineTree = inlineTree
+            self.funcID = funcID
+            self.flag = flag
+        }
     }
 
-    var format: Pclntab.Format = .go120
-    var textStart: UInt64 = 0x401000
-    var files = ["main.go", "util.go"]
-    var functions: [Function] = []
+    public var format: Pclntab.Format
+    public var textStart: UInt64 = 0x401000
+    public var files = ["main.go", "util.go"]
+    public var functions: [Function] = []
 
-    static func uvarint(_ value: UInt64) -> [UInt8] {
+    public init(format: Pclntab.Format = .go120) {
+        self.format = format
+    }
+
+    public static func uvarint(_ value: UInt64) -> [UInt8] {
         var value = value
         var out: [UInt8] = []
         repeat {
@@ -32,7 +54,7 @@ struct PclntabBuilder {
     }
 
     /// A pc-value table: value deltas zig-zag encoded, as the Go linker writes them.
-    static func pcvalueTable(_ steps: [(Int32, UInt32)]) -> [UInt8] {
+    public static func pcvalueTable(_ steps: [(Int32, UInt32)]) -> [UInt8] {
         var out: [UInt8] = []
         var previous: Int32 = -1
         for (value, delta) in steps {
@@ -45,7 +67,7 @@ struct PclntabBuilder {
     }
 
     /// The table bytes, and (for inline trees) the gofunc bytes to put at `gofunc`.
-    func build() -> (table: [UInt8], gofunc: [UInt8]) {
+    public func build() -> (table: [UInt8], gofunc: [UInt8]) {
         // Name table.
         var names: [UInt8] = []
         var nameOffsets: [String: Int32] = [:]
@@ -125,8 +147,8 @@ struct PclntabBuilder {
             records += le32(entries[index]) + le32(UInt32(bitPattern: nameOffset(function.name))) + le32(0) + le32(0)
             records += le32(offsets[0]) + le32(offsets[1]) + le32(offsets[2]) + le32(npcdata) + le32(0)
             switch format {
-            case .go120: records += le32(0) + [0, 0, 0, nfuncdata]
-            case .go118: records += [0, 0, 0, nfuncdata]
+            case .go120: records += le32(0) + [function.funcID, function.flag, 0, nfuncdata]
+            case .go118: records += [function.funcID, function.flag, 0, nfuncdata]
             }
             if npcdata > 0 { records += le32(0) + le32(0) + le32(offsets[3]) }
             if let inline = inlineOffsets[index] {
@@ -143,5 +165,5 @@ struct PclntabBuilder {
     }
 }
 
-func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
-func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+public func le32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+public func le64(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
