@@ -83,21 +83,30 @@ def bench_summary(n, runs, target_path):
                 target.send(f"debug1 {path}")
                 own.append(time.perf_counter() - t0)
             own_size = os.path.getsize(path)
-        walls, rss, stopped = [], [], []
+        walls, rss, stopped, running, after, reread = [], [], [], [], [], []
         total = 0
         for _ in range(runs):
-            # Text output, as a person runs it; --verbose adds the pause ("stopped X ms").
+            # Text output, as a person runs it; --verbose adds the pause ("stopped X ms") and
+            # the phases: read while running, stopped (validation), after resuming.
             wall, peak, out = run_timed([GOSPY, "summary", "--pid", str(target.pid), "--verbose", "--no-color"])
             walls.append(wall)
             rss.append(peak)
             for line in out.splitlines():
                 if line.startswith("Snapshot: stopped "):
                     stopped.append(float(line.split()[2]) / 1000)
+                if line.startswith("  read while running: "):
+                    running.append(float(line.split()[3]) / 1000)
+                if line.startswith("  after resuming: "):
+                    after.append(float(line.split()[2]) / 1000)
+                if line.startswith("  stopped: ") and " re-read" in line:
+                    reread.append(int(line.split(" re-read")[0].split()[-1]))
                 if line.startswith("Goroutines: "):
                     total = int(line.split()[1])
         nb_walls = [run_timed([GOSPY, "summary", "--pid", str(target.pid), "--non-blocking"])[0] for _ in range(runs)]
         return dict(n=n, total=total, spawn=spawn, own=median(own), own_size=own_size, wall=median(walls),
-                    stopped=median(stopped), rss=max(rss), nonblocking=median(nb_walls))
+                    stopped=median(stopped), rss=max(rss), nonblocking=median(nb_walls),
+                    running=median(running) if running else 0, after=median(after) if after else 0,
+                    reread=median(reread) if reread else 0)
     finally:
         target.close()
 
@@ -125,8 +134,8 @@ def bench_dump(n, runs, target_path):
                 lines = proc.stderr.strip().splitlines()
                 rss.append(int(lines[-1]))
                 for line in lines:
-                    if "stopped" in line:
-                        stopped.append(float(line.split("stopped ")[1].split(" ms")[0]) / 1000)
+                    if line.startswith("Snapshot: stopped "):
+                        stopped.append(float(line.split()[2]) / 1000)
             size = os.path.getsize(out)
         return dict(n=n, own=median(own), own_size=own_size, wall=median(walls), stopped=median(stopped),
                     rss=max(rss), size=size)
@@ -134,7 +143,7 @@ def bench_dump(n, runs, target_path):
         target.close()
 
 
-def bench_top(n, target_path, iterations=10, interval=0.5):
+def bench_top(n, target_path, iterations=20, interval=0.1):
     target = Target(target_path, ["-scenario=many", f"-n={n}"])
     try:
         start = time.perf_counter()
@@ -179,12 +188,13 @@ def main():
         print(f"| {size / 1e6:.1f} MB, -s -w | {functions} | {wall * 1000:.0f} ms | {rss / 1024:.0f} MiB |\n")
     if not args.skip_summary:
         print("### gospy summary beside the runtime's own debug=1 profile (same process, same run)\n")
-        print("| goroutines | runtime debug=1 (in-process) | gospy summary, blocking (wall) | target stopped | gospy summary --non-blocking (wall) | gospy peak RSS |")
-        print("|---|---|---|---|---|---|")
+        print("| goroutines | runtime debug=1 (in-process) | gospy summary, blocking (wall) | target stopped | read while running | after resuming | gs re-read while stopped | gospy summary --non-blocking (wall) | gospy peak RSS |")
+        print("|---|---|---|---|---|---|---|---|---|")
     for n in ([] if args.skip_summary else [int(s) for s in args.sizes.split(",")]):
         r = bench_summary(n, args.runs, target)
         print(f"| {r['total']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e3:.0f} KB) | {r['wall'] * 1000:.0f} ms | "
-              f"{r['stopped'] * 1000:.1f} ms | {r['nonblocking'] * 1000:.0f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
+              f"{r['stopped'] * 1000:.1f} ms | {r['running'] * 1000:.0f} ms | {r['after'] * 1000:.0f} ms | {r['reread']} | "
+              f"{r['nonblocking'] * 1000:.0f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
     if args.dump_sizes:
         print("\n### gospy dump (traceback format) beside the runtime's own debug=2 dump (same process, same run)\n")
         print("| goroutines | runtime debug=2 (in-process) | gospy dump (wall) | target stopped | output | gospy peak RSS |")
@@ -194,7 +204,7 @@ def main():
             print(f"| {r['n']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e6:.1f} MB) | {r['wall'] * 1000:.0f} ms | "
                   f"{r['stopped'] * 1000:.1f} ms | {r['size'] / 1e6:.1f} MB | {r['rss'] / 1024:.0f} MiB |", flush=True)
     if args.top_sizes:
-        print("\n### gospy top --plain, 10 refreshes at --interval 0.5\n")
+        print("\n### gospy top --plain, 20 refreshes at --interval 0.1 (as fast as it refreshes, up to 10 a second)\n")
         print("| goroutines | refreshes per second | gospy CPU (cores) | target stopped per refresh | gospy peak RSS |")
         print("|---|---|---|---|---|")
         for n in [int(s) for s in args.top_sizes.split(",")]:
