@@ -94,17 +94,20 @@ extension Inspector {
         var clock = DispatchTime.now()
         let early = try reader.collect(consistent: true)
         var earlyStacks = StackCollector.CapturedStacks.empty
-        var reused: [UInt64: UnwoundStack] = [:]
+        // Per record of `early`: the previous snapshot's walked stack, where its g is unchanged.
+        var reusable: [UnwoundStack?] = []
+        let earlyIndex = AddressIndex(early.readRecords?.addresses ?? [])
         if wantStacks {
             var extents = try reader.stackExtents(early, .parked)
-            if let previous {
-                reused = previous.unchangedStacks(in: early, compared: SnapshotReader.validationSize(try image.layout.g))
-                if !reused.isEmpty { extents.removeAll { reused[$0.address] != nil } }
+            if let previous, let records = early.readRecords {
+                reusable = previous.unchangedStacks(in: records, compared: SnapshotReader.validationSize(try image.layout.g))
+                extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] != nil } ?? false }
             }
             earlyStacks = collector.capture(extents)
             phases.stacksReadWhileRunning = extents.count
         }
-        if let bytes = reader.expectedGatherBytes() { memory.reserve(bytes: bytes) }
+        let keepValidated = incremental && wantStacks
+        if let bytes = reader.validationBufferBytes(keepValidated: keepValidated) { memory.reserve(bytes: bytes) }
         phases.readWhileRunning = Self.seconds(since: clock)
 
         // Stopped: re-read allgs and the first bytes of each g; re-read whole only what changed.
@@ -113,7 +116,7 @@ extension Inspector {
         var lateStacks = StackCollector.CapturedStacks.empty
         do {
             if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
-            raw = try reader.validate(early)
+            raw = try reader.validate(early, keepValidated: keepValidated)
             if wantStacks {
                 let extents = try reader.stackExtents(raw, .reread)
                 lateStacks = captureStacks(extents, machines: raw.machines, whileStopped: true)
@@ -133,17 +136,20 @@ extension Inspector {
         let snapshot = try reader.decode(raw)
         var stacks: [UnwoundStack]?
         if wantStacks {
-            let reread = Set(raw.rereadAddresses)
-            for address in reread { reused[address] = nil }
-            let captures = [lateStacks, earlyStacks.removing(reread)]
-            if reused.isEmpty {
-                stacks = collector.unwind(snapshot.goroutines, captures, arguments: arguments)
-            } else {
-                let walk = snapshot.goroutines.filter { reused[$0.address] == nil }
-                var walked = collector.unwind(walk, captures, arguments: arguments).makeIterator()
-                stacks = snapshot.goroutines.map { reused[$0.address] ?? walked.next()! }
-                phases.stacksReused = snapshot.goroutines.count - walk.count
+            let captures = [lateStacks, earlyStacks.removing(raw.rereadAddresses)]
+            // A goroutine keeps the previous snapshot's stack when its early record stood at
+            // the stop (the g unchanged since that snapshot, through both reads).
+            let standing = raw.standingRecords ?? []
+            let kept: (Goroutine) -> UnwoundStack? = { goroutine in
+                guard !reusable.isEmpty, let position = earlyIndex.position(of: goroutine.address),
+                      position < standing.count, standing[position] else { return nil }
+                return reusable[position]
             }
+            let walk = reusable.isEmpty ? snapshot.goroutines : snapshot.goroutines.filter { kept($0) == nil }
+            var walked = collector.unwind(walk, captures, arguments: arguments).makeIterator()
+            stacks = walk.count == snapshot.goroutines.count ? Array(IteratorSequence(walked))
+                : snapshot.goroutines.map { kept($0) ?? walked.next()! }
+            phases.stacksReused = snapshot.goroutines.count - walk.count
         }
         if incremental, wantStacks, let stacks, let validated = raw.validated {
             baseline = Baseline(records: validated, goroutines: snapshot.goroutines, stacks: stacks, arguments: arguments)
@@ -238,33 +244,30 @@ extension Inspector {
 /// since, so its stack is the same and need not be read or walked again.
 struct Baseline {
     let records: GatheredMemory
-    let stacks: [UInt64: UnwoundStack]
+    /// Aligned with `records`.
+    let stacks: [UnwoundStack?]
     let arguments: Bool
 
-    init(records: GatheredMemory, goroutines: [Goroutine], stacks: [UnwoundStack], arguments: Bool) {
+    init(records: GatheredMemory, goroutines: [Goroutine], stacks walked: [UnwoundStack], arguments: Bool) {
         self.records = records
-        var byAddress: [UInt64: UnwoundStack] = [:]
-        byAddress.reserveCapacity(goroutines.count)
-        for (goroutine, stack) in zip(goroutines, stacks) where stack.frames.count > 0 || stack.end == .complete {
-            byAddress[goroutine.address] = stack
+        let index = AddressIndex(records.addresses)
+        var stacks = [UnwoundStack?](repeating: nil, count: records.count)
+        for (goroutine, stack) in zip(goroutines, walked) where stack.frames.count > 0 || stack.end == .complete {
+            if let position = index.position(of: goroutine.address) { stacks[position] = stack }
         }
-        self.stacks = byAddress
+        self.stacks = stacks
         self.arguments = arguments
     }
 
-    /// The stacks of goroutines whose g in `early` still holds the validation bytes it held at
-    /// the baseline's stop.
-    func unchangedStacks(in early: SnapshotReader.RawSnapshot, compared: Int) -> [UInt64: UnwoundStack] {
-        guard let current = early.readRecords else { return [:] }
-        var positions: [UInt64: Int] = [:]
-        positions.reserveCapacity(records.count)
-        for (index, address) in records.addresses.enumerated() where positions[address] == nil { positions[address] = index }
-        var unchanged: [UInt64: UnwoundStack] = [:]
-        for index in 0..<current.count {
-            let address = current.addresses[index]
-            guard let stack = stacks[address], let position = positions[address],
-                  records.prefixEquals(position, current, index, count: compared) else { continue }
-            unchanged[address] = stack
+    /// For each record of `current`: the baseline's stack when that g still holds the
+    /// validation bytes it held at the baseline's stop, else nil.
+    func unchangedStacks(in current: GatheredMemory, compared: Int) -> [UnwoundStack?] {
+        let index = AddressIndex(records.addresses)
+        var unchanged = [UnwoundStack?](repeating: nil, count: current.count)
+        for position in 0..<current.count {
+            guard let previous = index.position(of: current.addresses[position]), let stack = stacks[previous],
+                  records.prefixEquals(previous, current, position, count: compared) else { continue }
+            unchanged[position] = stack
         }
         return unchanged
     }

@@ -28,6 +28,10 @@ public struct GatheredMemory: Sendable {
     }
 
     public var count: Int { addresses.count }
+
+    /// The record buffer, to hand back to the reader for its next gather (`MemoryReader.recycle`).
+    public var storage: [UInt8] { bytes }
+
     public var invalidCount: Int { valid.lazy.filter { !$0 }.count }
 
     /// Fills record `index` through `body`, marking it valid when `body` succeeds.

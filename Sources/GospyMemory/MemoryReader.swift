@@ -14,6 +14,14 @@ public protocol MemoryReader {
 
     /// Reads ranges of different sizes; results in request order.
     func gather(ranges: [MemoryRange]) -> GatheredRanges
+
+    /// Takes back a finished gather's buffer, already paged in, for the next `gather` to fill
+    /// (a reader may ignore it).
+    func recycle(_ storage: [UInt8])
+}
+
+extension MemoryReader {
+    public func recycle(_ storage: [UInt8]) {}
 }
 
 /// Why a read failed. Cases carry the address and size so messages can say what was asked.

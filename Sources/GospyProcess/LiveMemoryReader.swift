@@ -41,6 +41,12 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         reserved = [UInt8](repeating: 0, count: bytes)
     }
 
+    /// Keeps a finished gather's buffer (paged in) for the next gather, as `reserve` does.
+    public func recycle(_ storage: [UInt8]) {
+        guard storage.count > (reserved?.count ?? 0) else { return }
+        reserved = storage
+    }
+
     public func read(from address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws {
         guard buffer.count > 0 else { return }
         if useProcMem { return try readProcMem(from: address, into: buffer) }

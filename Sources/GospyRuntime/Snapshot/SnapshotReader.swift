@@ -1,4 +1,5 @@
 import GospyBinary
+import GospyMemory
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,6 +48,9 @@ public struct SnapshotReader {
 
         /// Every g as `collect` read it (blocking reads).
         public var readRecords: GatheredMemory? { records }
+
+        /// Which of `readRecords` still stood at the stop (nil: not validated, all of them).
+        public var standingRecords: [Bool]? { keep }
 
         /// The gs `validate` re-read while stopped (their earlier records and stacks are void).
         public var rereadAddresses: [UInt64] { fresh?.addresses ?? [] }
@@ -138,44 +142,54 @@ public struct SnapshotReader {
     /// since: its record and its stack, read while it ran, stand. Every other g (new, changed,
     /// unreadable before, or running or in a system call now) is re-read whole while stopped.
     /// The result decodes to exactly what a snapshot read wholly while stopped decodes to.
-    public func validate(_ early: RawSnapshot) throws -> RawSnapshot {
+    public func validate(_ early: RawSnapshot, keepValidated: Bool = false) throws -> RawSnapshot {
         let g = try image.layout.g
         let (pointers, plausible) = try readAllgs()
         let compared = Self.validationSize(g)
-        let now = memory.gather(plausible, size: compared)
         let before = early.records ?? GatheredMemory(addresses: [], recordSize: Self.recordSize(g))
         let beforeIndex = AddressIndex(before.addresses)
         var keep = [Bool](repeating: false, count: before.count)
         var stale: [UInt64] = []
-        var counts = ValidationCounts(goroutines: now.count, comparedBytes: compared)
-        for index in 0..<now.count {
-            let address = now.addresses[index]
-            guard let status = now.u32(index, g.atomicstatus).flatMap({ GoroutineStatus(rawValue: $0 & ~0x1000) }) else {
-                counts.added += 1
-                stale.append(address)  // unreadable now: re-read whole, and decode says so
-                continue
+        var counts = ValidationCounts(goroutines: plausible.count, comparedBytes: compared)
+        var validated: GatheredMemory?
+        // In chunks through one buffer (paged in before the stop), unless the bytes are kept
+        // for the next snapshot (`keepValidated`).
+        let chunk = keepValidated ? max(1, plausible.count) : Self.validationChunk
+        var start = 0
+        while start < plausible.count {
+            let end = min(plausible.count, start + chunk)
+            let now = memory.gather(Array(plausible[start..<end]), size: compared)
+            for index in 0..<now.count {
+                let address = now.addresses[index]
+                guard let status = now.u32(index, g.atomicstatus).flatMap({ GoroutineStatus(rawValue: $0 & ~0x1000) }) else {
+                    counts.added += 1
+                    stale.append(address)  // unreadable now: re-read whole, and decode says so
+                    continue
+                }
+                if status.isDead { continue }
+                // On a thread now: its stack moves without its g changing, and the walk starts from
+                // the thread's registers or VDSO state, which only a stopped target shows.
+                if status == .running || status == .syscall || (now.u64(index, g.m) ?? 0) != 0 {
+                    counts.active += 1
+                    stale.append(address)
+                    continue
+                }
+                guard let previous = beforeIndex.position(of: address), early.keep?[previous] ?? true,
+                      before.valid[previous] else {
+                    counts.added += 1
+                    stale.append(address)
+                    continue
+                }
+                if before.prefixEquals(previous, now, index, count: compared) {
+                    keep[previous] = true
+                    counts.unchanged += 1
+                } else {
+                    counts.changed += 1
+                    stale.append(address)
+                }
             }
-            if status.isDead { continue }
-            // On a thread now: its stack moves without its g changing, and the walk starts from
-            // the thread's registers or VDSO state, which only a stopped target shows.
-            if status == .running || status == .syscall || (now.u64(index, g.m) ?? 0) != 0 {
-                counts.active += 1
-                stale.append(address)
-                continue
-            }
-            guard let previous = beforeIndex.position(of: address), early.keep?[previous] ?? true,
-                  before.valid[previous] else {
-                counts.added += 1
-                stale.append(address)
-                continue
-            }
-            if before.prefixEquals(previous, now, index, count: compared) {
-                keep[previous] = true
-                counts.unchanged += 1
-            } else {
-                counts.changed += 1
-                stale.append(address)
-            }
+            if keepValidated { validated = now } else { memory.recycle(now.storage) }
+            start = end
         }
         var raw = early
         raw.keep = keep
@@ -189,7 +203,7 @@ public struct SnapshotReader {
         raw.machines = (try? readMachines()) ?? []
         raw.scheduler = try? readScheduler()
         raw.validation = counts
-        raw.validated = now
+        raw.validated = validated
         return raw
     }
 
@@ -354,13 +368,27 @@ public struct SnapshotReader {
         return min(recordSize(g), used.max() ?? recordSize(g))
     }
 
-    /// How many bytes validating a snapshot will gather while stopped (for `LiveMemoryReader.reserve`).
+    /// gs validated per gather when the bytes are not kept: bounds the buffer to ~6 MB.
+    public static let validationChunk = 32_768
+
+    /// The buffer validating a snapshot fills while stopped (for `LiveMemoryReader.reserve`):
+    /// one chunk, or every g's bytes when they are kept (`keepValidated`).
+    public func validationBufferBytes(keepValidated: Bool) -> Int? {
+        guard let g = try? image.layout.g,
+              let length = try? memory.fetch(UInt64.self, from: try image.address(of: .allglen)),
+              length <= UInt64(Self.maxGoroutines) else { return nil }
+        // Room for goroutines created before the stop.
+        let count = keepValidated ? Int(length) + Int(length) / 8 + 1024 : min(Int(length) + 1024, Self.validationChunk)
+        return count * Self.validationSize(g)
+    }
+
+    /// How many bytes a whole read of every g while stopped gathers (for `LiveMemoryReader.reserve`).
     public func expectedGatherBytes() -> Int? {
         guard let g = try? image.layout.g,
               let length = try? memory.fetch(UInt64.self, from: try image.address(of: .allglen)),
               length <= UInt64(Self.maxGoroutines) else { return nil }
         // Room for goroutines created before the stop.
-        return (Int(length) + Int(length) / 8 + 1024) * Self.validationSize(g)
+        return (Int(length) + Int(length) / 8 + 1024) * Self.recordSize(g)
     }
 
     static func monotonicNow() -> Int64 {
@@ -378,39 +406,6 @@ extension SnapshotReader.RawSnapshot {
         if let records { sets.append((records, keep)) }
         if let fresh { sets.append((fresh, nil)) }
         return sets
-    }
-}
-
-/// Finds a record by address: by binary search when the addresses are sorted (as the live
-/// reader returns them), else through a dictionary.
-struct AddressIndex {
-    private let addresses: [UInt64]
-    private let byAddress: [UInt64: Int]?
-
-    init(_ addresses: [UInt64]) {
-        self.addresses = addresses
-        var sorted = true
-        for index in addresses.indices.dropFirst() where addresses[index - 1] >= addresses[index] {
-            sorted = false
-            break
-        }
-        if sorted {
-            byAddress = nil
-        } else {
-            var map: [UInt64: Int] = [:]
-            for (index, address) in addresses.enumerated() where map[address] == nil { map[address] = index }
-            byAddress = map
-        }
-    }
-
-    func position(of address: UInt64) -> Int? {
-        if let byAddress { return byAddress[address] }
-        var low = 0, high = addresses.count
-        while low < high {
-            let middle = (low + high) / 2
-            if addresses[middle] < address { low = middle + 1 } else { high = middle }
-        }
-        return low < addresses.count && addresses[low] == address ? low : nil
     }
 }
 

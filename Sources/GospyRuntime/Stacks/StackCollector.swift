@@ -1,4 +1,5 @@
 import GospyBinary
+import GospyMemory
 
 /// Unwinds many goroutines at once. The used part of every stack is read in batched gathers
 /// while the target is stopped; the walks happen afterwards, from those bytes.
@@ -50,20 +51,40 @@ public struct StackCollector {
     /// stack [sp, hi) (the walk never reads above hi), and where its walk starts. Indexed like
     /// the extents it was captured from; `unwind` finds each goroutine by its g's address.
     public struct CapturedStacks: Sendable {
-        var addresses: [UInt64]
+        let addresses: [UInt64]
+        let index: AddressIndex
         let starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)]
         let batches: [GatheredRanges]
+        /// Captures voided after the fact (their g changed after the capture).
+        var void: [Bool] = []
+
+        init(addresses: [UInt64], starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)],
+             batches: [GatheredRanges]) {
+            self.addresses = addresses
+            index = AddressIndex(addresses)
+            self.starts = starts
+            self.batches = batches
+        }
 
         public static let empty = CapturedStacks(addresses: [], starts: [], batches: [])
 
         /// The goroutines captured.
         public var count: Int { addresses.count }
 
+        /// Where goroutine `address`'s capture is, unless there is none or it was voided.
+        func slot(of address: UInt64) -> Int? {
+            guard let slot = index.position(of: address), void.isEmpty || !void[slot] else { return nil }
+            return slot
+        }
+
         /// The same captures less those of `stale` goroutines (their g changed after the capture).
-        public func removing(_ stale: Set<UInt64>) -> CapturedStacks {
-            guard !stale.isEmpty else { return self }
+        public func removing(_ stale: [UInt64]) -> CapturedStacks {
+            guard !stale.isEmpty, !addresses.isEmpty else { return self }
             var copy = self
-            for index in copy.addresses.indices where stale.contains(copy.addresses[index]) { copy.addresses[index] = 0 }
+            if copy.void.isEmpty { copy.void = [Bool](repeating: false, count: addresses.count) }
+            for address in stale {
+                if let slot = index.position(of: address) { copy.void[slot] = true }
+            }
             return copy
         }
     }
@@ -101,15 +122,15 @@ public struct StackCollector {
 
     public func unwind(_ goroutines: [Goroutine], _ captures: [CapturedStacks], arguments: Bool = false) -> [UnwoundStack] {
         let unwinder = StackUnwinder(symbolizer: symbolizer)
-        var slots: [UInt64: (set: Int, index: Int)] = [:]
-        slots.reserveCapacity(captures.reduce(0) { $0 + $1.count })
-        for (set, captured) in captures.enumerated() {
-            for (index, address) in captured.addresses.enumerated() where address != 0 && slots[address] == nil {
-                slots[address] = (set, index)
-            }
-        }
         return goroutines.map { goroutine in
-            guard let (set, index) = slots[goroutine.address] else {
+            var found: (set: Int, index: Int)?
+            for (set, captured) in captures.enumerated() {
+                if let index = captured.slot(of: goroutine.address) {
+                    found = (set, index)
+                    break
+                }
+            }
+            guard let (set, index) = found else {
                 return UnwoundStack(frames: [], end: .truncated("stack not captured"), origin: "none")
             }
             let captured = captures[set]
