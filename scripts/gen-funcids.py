@@ -55,6 +55,7 @@ if wanted is None:
 version, table = funcids(release)
 if version != "go" + wanted:
     sys.exit(f"gen-funcids: scripts/go-releases.txt wants go{wanted} for {release}, the toolchain is {version}")
-lines = ["["] + [f"            \"{name}\": {value}," for name, value in sorted(table.items(), key=lambda kv: kv[1])]
-lines.append("        ]")
-sys.stdout.write("\n".join(lines) + "\n")
+# One line: generated data, compact (releases share most of it; a table per line keeps the
+# per-release files small and diffs of a release's changes to one line).
+entries = ", ".join(f"\"{name}\": {value}" for name, value in sorted(table.items(), key=lambda kv: kv[1]))
+sys.stdout.write(f"[{entries}]\n")

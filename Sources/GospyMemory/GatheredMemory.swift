@@ -8,40 +8,26 @@ import Glibc
 public struct GatheredMemory: Sendable {
     public let addresses: [UInt64]
     public let recordSize: Int
-    public private(set) var bytes: [UInt8]
+    private var buffer: GatherBuffer
+    /// The record bytes (also to hand back to the reader for its next gather: `MemoryReader.recycle`).
+    public var bytes: [UInt8] { buffer.bytes }
     /// Whether record i could be read.
-    public private(set) var valid: [Bool]
+    public var valid: [Bool] { buffer.valid }
 
     /// - Parameter storage: a buffer to reuse (already paged in), used when large enough.
     public init(addresses: [UInt64], recordSize: Int, storage: [UInt8]? = nil) {
         self.addresses = addresses
         self.recordSize = recordSize
-        valid = [Bool](repeating: false, count: addresses.count)
-        if let storage, storage.count >= addresses.count * recordSize {
-            bytes = storage
-            return
-        }
-        // Uninitialised: every byte is either filled by a read or belongs to an invalid record
-        // (which no accessor reads), and zeroing a million records costs tens of milliseconds.
-        let total = addresses.count * recordSize
-        bytes = [UInt8](unsafeUninitializedCapacity: total) { _, count in count = total }
+        buffer = GatherBuffer(total: addresses.count * recordSize, count: addresses.count, storage: storage)
     }
 
     public var count: Int { addresses.count }
-
-    /// The record buffer, to hand back to the reader for its next gather (`MemoryReader.recycle`).
-    public var storage: [UInt8] { bytes }
 
     public var invalidCount: Int { valid.lazy.filter { !$0 }.count }
 
     /// Fills record `index` through `body`, marking it valid when `body` succeeds.
     public mutating func fill(_ index: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) {
-        let start = index * recordSize
-        let ok: Bool = bytes.withUnsafeMutableBytes { buffer in
-            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + recordSize)])
-            return (try? body(slice)) != nil
-        }
-        valid[index] = ok
+        buffer.fill(index, start: index * recordSize, size: recordSize, body)
     }
 
     /// Direct access to the record bytes and validity flags at once, for readers that scatter
@@ -49,27 +35,25 @@ public struct GatheredMemory: Sendable {
     public mutating func withUnsafeMutableStorage<R>(
         _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Bool>) throws -> R
     ) rethrows -> R {
-        try bytes.withUnsafeMutableBytes { records in
-            try valid.withUnsafeMutableBufferPointer { flags in try body(records, flags) }
-        }
+        try buffer.withUnsafeMutableStorage(body)
     }
 
     @inline(__always)
     public func load<T: FixedWidthInteger>(_ type: T.Type, record: Int, offset: Int) -> T? {
-        guard record >= 0, record < count, valid[record], offset >= 0,
+        guard record >= 0, record < count, buffer.valid[record], offset >= 0,
               offset + MemoryLayout<T>.size <= recordSize else { return nil }
         let start = record * recordSize + offset
-        return bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: T.self)) }
+        return buffer.bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: T.self)) }
     }
 
     /// Whether record `index`'s first `count` bytes equal record `otherIndex`'s of `other`
     /// (both read; false otherwise).
     public func prefixEquals(_ index: Int, _ other: GatheredMemory, _ otherIndex: Int, count: Int) -> Bool {
-        guard index >= 0, index < self.count, valid[index], otherIndex >= 0, otherIndex < other.count,
-              other.valid[otherIndex], count >= 0, count <= recordSize, count <= other.recordSize else { return false }
+        guard index >= 0, index < self.count, buffer.valid[index], otherIndex >= 0, otherIndex < other.count,
+              other.buffer.valid[otherIndex], count >= 0, count <= recordSize, count <= other.recordSize else { return false }
         if count == 0 { return true }
-        return bytes.withUnsafeBytes { mine in
-            other.bytes.withUnsafeBytes { theirs in
+        return buffer.bytes.withUnsafeBytes { mine in
+            other.buffer.bytes.withUnsafeBytes { theirs in
                 memcmp(mine.baseAddress! + index * recordSize, theirs.baseAddress! + otherIndex * other.recordSize, count) == 0
             }
         }
@@ -96,6 +80,39 @@ extension MemoryReader {
     }
 }
 
+/// The bytes and validity flags behind both kinds of gathered reads.
+private struct GatherBuffer: Sendable {
+    var bytes: [UInt8]
+    var valid: [Bool]
+
+    /// - Parameter storage: a buffer to reuse (already paged in), used when large enough.
+    init(total: Int, count: Int, storage: [UInt8]?) {
+        valid = [Bool](repeating: false, count: count)
+        if let storage, storage.count >= total {
+            bytes = storage
+        } else {
+            // Uninitialised: every byte is either filled by a read or belongs to an invalid
+            // entry (which no accessor reads), and zeroing a million records costs tens of ms.
+            bytes = [UInt8](unsafeUninitializedCapacity: total) { _, initialized in initialized = total }
+        }
+    }
+
+    mutating func fill(_ index: Int, start: Int, size: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) {
+        let ok: Bool = bytes.withUnsafeMutableBytes { buffer in
+            (try? body(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + size)]))) != nil
+        }
+        valid[index] = ok
+    }
+
+    mutating func withUnsafeMutableStorage<R>(
+        _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Bool>) throws -> R
+    ) rethrows -> R {
+        try bytes.withUnsafeMutableBytes { records in
+            try valid.withUnsafeMutableBufferPointer { flags in try body(records, flags) }
+        }
+    }
+}
+
 /// One range to read: an address and a byte count.
 public struct MemoryRange: Sendable, Equatable {
     public let address: UInt64
@@ -111,8 +128,8 @@ public struct MemoryRange: Sendable, Equatable {
 public struct GatheredRanges: Sendable {
     public let ranges: [MemoryRange]
     public let offsets: [Int]
-    private var bytes: [UInt8]
-    public private(set) var valid: [Bool]
+    private var buffer: GatherBuffer
+    public var valid: [Bool] { buffer.valid }
 
     public init(_ ranges: [MemoryRange]) {
         self.ranges = ranges
@@ -124,37 +141,29 @@ public struct GatheredRanges: Sendable {
             total += range.size
         }
         self.offsets = offsets
-        bytes = [UInt8](unsafeUninitializedCapacity: total) { _, count in count = total }
-        valid = [Bool](repeating: false, count: ranges.count)
+        buffer = GatherBuffer(total: total, count: ranges.count, storage: nil)
     }
 
     public var count: Int { ranges.count }
 
     public mutating func fill(_ index: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) {
-        let start = offsets[index]
-        let size = ranges[index].size
-        let ok: Bool = bytes.withUnsafeMutableBytes { buffer in
-            (try? body(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + size)]))) != nil
-        }
-        valid[index] = ok
+        buffer.fill(index, start: offsets[index], size: ranges[index].size, body)
     }
 
     public mutating func withUnsafeMutableStorage<R>(
         _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Bool>) throws -> R
     ) rethrows -> R {
-        try bytes.withUnsafeMutableBytes { records in
-            try valid.withUnsafeMutableBufferPointer { flags in try body(records, flags) }
-        }
+        try buffer.withUnsafeMutableStorage(body)
     }
 
     /// A word at absolute `address` inside range `index`, if that range was read and holds it.
     @inline(__always)
     public func u64(_ index: Int, at address: UInt64) -> UInt64? {
-        guard index >= 0, index < count, valid[index] else { return nil }
+        guard index >= 0, index < count, buffer.valid[index] else { return nil }
         let range = ranges[index]
         guard address >= range.address, address - range.address <= UInt64(range.size), range.size - Int(address - range.address) >= 8 else { return nil }
         let start = offsets[index] + Int(address - range.address)
-        return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt64.self)) }
+        return buffer.bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt64.self)) }
     }
 }
 

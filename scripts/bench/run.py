@@ -6,7 +6,7 @@
            own debug=1 goroutine profile of the same process; pause time and gospy's peak RSS.
 
 Prints a Markdown report on stdout. Usage: scripts/bench/run.py [--sizes 10000,100000,1000000]
-[--runs 5] [--skip-info] [--release 1.27] [--mode distro]"""
+[--runs 5] [--skip-info] [--release 1.27] [--mode distro] [--gospy PATH: measure another build]"""
 import argparse
 import json
 import os
@@ -134,8 +134,9 @@ def bench_dump(n, runs, target_path):
                 lines = proc.stderr.strip().splitlines()
                 rss.append(int(lines[-1]))
                 for line in lines:
-                    if line.startswith("Snapshot: stopped "):
-                        stopped.append(float(line.split()[2]) / 1000)
+                    # "Snapshot: stopped X ms, ..." (builds before 2026-12-02: "...; stopped X ms, took ...")
+                    if line.startswith("Snapshot: stopped ") or "; stopped " in line:
+                        stopped.append(float(line.split("stopped ")[1].split(" ms")[0]) / 1000)
             size = os.path.getsize(out)
         return dict(n=n, own=median(own), own_size=own_size, wall=median(walls), stopped=median(stopped),
                     rss=max(rss), size=size)
@@ -171,14 +172,19 @@ def main():
     parser.add_argument("--top-sizes", default="100000")
     parser.add_argument("--release", default="1.27")
     parser.add_argument("--mode", default="distro")
+    parser.add_argument("--gospy", help="measure this gospy binary instead of building this checkout's (e.g. an older build, to compare)")
     args = parser.parse_args()
-    subprocess.run(["swift", "build", "-c", "release", "--product", "gospy"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    global GOSPY
+    if args.gospy:
+        GOSPY = os.path.abspath(args.gospy)
+    else:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "gospy"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
     subprocess.run([os.path.join(ROOT, "scripts/build-targets.sh"), "--versions", args.release, "--modes", args.mode],
                    check=True, stdout=subprocess.DEVNULL)
     target = os.path.join(CACHE, "targets", f"go{args.release}", args.mode, "gospytarget")
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-    print(f"Machine: {os.cpu_count()} cores ({cpu}), {time.strftime('%Y-%m-%d')}; gospy release build; "
+    print(f"Machine: {os.cpu_count()} cores ({cpu}), {time.strftime('%Y-%m-%d')}; gospy release build {GOSPY}; "
           f"target go{args.release} {args.mode}; median of {args.runs} runs.\n")
     if not args.skip_info:
         size, functions, wall, rss = bench_info(args.runs, args.release)

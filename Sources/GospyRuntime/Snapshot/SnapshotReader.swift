@@ -188,7 +188,7 @@ public struct SnapshotReader {
                     stale.append(address)
                 }
             }
-            if keepValidated { validated = now } else { memory.recycle(now.storage) }
+            if keepValidated { validated = now } else { memory.recycle(now.bytes) }
             start = end
         }
         var raw = early

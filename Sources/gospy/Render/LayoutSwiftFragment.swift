@@ -5,21 +5,16 @@ import GospyRuntime
 /// file (scripts/gen-layouts.sh writes the rest): structs sorted by name, fields by offset then
 /// name, so regenerating gives the same file.
 enum LayoutSwiftFragment {
+    /// One struct per line: generated data, compact (releases share most of it, and a
+    /// release's changes show as changed lines of their structs).
     static func render(_ layout: RuntimeLayout) -> String {
         var out = "[\n"
         for name in layout.structs.keys.sorted() {
             let structLayout = layout.structs[name]!
+            let fields = structLayout.fieldsByOffset.map { "\(literal($0.0)): 0x\(String($0.1, radix: 16))" }
             out += "            StructLayout(name: \(literal(name)), size: \(structLayout.size), fields: ["
-            let fields = structLayout.fieldsByOffset
-            if fields.isEmpty {
-                out += ":]),\n"
-                continue
-            }
-            out += "\n"
-            for (field, offset) in fields {
-                out += "                \(literal(field)): 0x\(String(offset, radix: 16)),\n"
-            }
-            out += "            ]),\n"
+            out += fields.isEmpty ? ":" : fields.joined(separator: ", ")
+            out += "]),\n"
         }
         out += "        ]"
         return out
