@@ -4,7 +4,7 @@ import GospyBinary
 import Testing
 import GospyTestSupport
 
-/// The built-in layout tables (Layouts/Generated/Go1_XX.swift) against DWARF read again from the probe
+/// The built-in layout tables (Layouts/Generated/BuiltinReleases.swift) against DWARF read again from the probe
 /// built with each toolchain, plus spot checks of the tables that need no toolchain.
 @Suite struct LayoutTableTests {
     // MARK: - Tables equal DWARF, release by release

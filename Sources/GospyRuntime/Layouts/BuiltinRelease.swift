@@ -1,7 +1,7 @@
 /// What gospy knows about one Go release without the target's DWARF: the runtime struct layouts
-/// it reads and the release's funcID numbering. Each release's value is generated into
-/// Layouts/Generated/Go1_XX.swift by scripts/gen-layouts.sh from that release's toolchain;
-/// Layouts/Generated/BuiltinReleases.swift lists them.
+/// it reads and the release's funcID numbering. Every release's value, and the list of them, is
+/// generated into Layouts/Generated/BuiltinReleases.swift by scripts/gen-layouts.sh from each
+/// release's toolchain.
 struct BuiltinRelease: Sendable {
     /// "1.27".
     let release: String

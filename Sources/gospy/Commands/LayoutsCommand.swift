@@ -4,8 +4,8 @@ import GospyBinary
 import GospyRuntime
 
 /// `gospy layouts`: the runtime struct layouts of a binary (from its DWARF, or gospy's built-in
-/// table for its Go release), and the Swift fragment `scripts/gen-layouts.sh` puts into each
-/// release's generated file (Sources/GospyRuntime/Layouts/Generated/Go1_XX.swift).
+/// table for its Go release), and the Swift fragment `scripts/gen-layouts.sh` puts into a
+/// release's entry of the generated file (Sources/GospyRuntime/Layouts/Generated/BuiltinReleases.swift).
 struct LayoutsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "layouts",
