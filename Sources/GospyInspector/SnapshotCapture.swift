@@ -116,7 +116,8 @@ extension Inspector {
         var lateStacks = StackCollector.CapturedStacks.empty
         do {
             if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
-            raw = try reader.validate(early, keepValidated: keepValidated)
+            // `consume`: the records read while running live on only in `raw` (no second copy).
+            raw = try reader.validate(consume early, keepValidated: keepValidated)
             if wantStacks {
                 let extents = try reader.stackExtents(raw, .reread)
                 lateStacks = captureStacks(extents, machines: raw.machines, whileStopped: true)
@@ -131,15 +132,18 @@ extension Inspector {
         phases.stopped = stopper.stoppedDuration ?? 0
         phases.validation = raw.validation
 
-        // After the target resumed: decode and walk.
+        // After the target resumed: decode and walk. The raw records go as soon as they are
+        // decoded, before the walks allocate a million stacks.
         clock = DispatchTime.now()
-        let snapshot = try reader.decode(raw)
+        let reread = raw.rereadAddresses
+        let standing = raw.standingRecords ?? []
+        let validated = raw.validated
+        let snapshot = try reader.decode(consume raw)
         var stacks: [UnwoundStack]?
         if wantStacks {
-            let captures = [lateStacks, earlyStacks.removing(raw.rereadAddresses)]
+            let captures = [lateStacks, earlyStacks.removing(reread)]
             // A goroutine keeps the previous snapshot's stack when its early record stood at
             // the stop (the g unchanged since that snapshot, through both reads).
-            let standing = raw.standingRecords ?? []
             let kept: (Goroutine) -> UnwoundStack? = { goroutine in
                 guard !reusable.isEmpty, let position = earlyIndex.position(of: goroutine.address),
                       position < standing.count, standing[position] else { return nil }
@@ -148,10 +152,12 @@ extension Inspector {
             let walk = reusable.isEmpty ? snapshot.goroutines : snapshot.goroutines.filter { kept($0) == nil }
             var walked = collector.unwind(walk, captures, arguments: arguments).makeIterator()
             stacks = walk.count == snapshot.goroutines.count ? Array(IteratorSequence(walked))
-                : snapshot.goroutines.map { kept($0) ?? walked.next()! }
+                : snapshot.goroutines.map {
+                    kept($0) ?? walked.next() ?? UnwoundStack(frames: [], end: .truncated("stack not walked"), origin: "none")
+                }
             phases.stacksReused = snapshot.goroutines.count - walk.count
         }
-        if incremental, wantStacks, let stacks, let validated = raw.validated {
+        if incremental, wantStacks, let stacks, let validated {
             baseline = Baseline(records: validated, goroutines: snapshot.goroutines, stacks: stacks, arguments: arguments)
         }
         phases.afterResume = Self.seconds(since: clock)

@@ -70,7 +70,7 @@ def bench_info(runs, release):
     return size, functions, median([r[0] for r in results]), max(r[1] for r in results)
 
 
-def bench_summary(n, runs, target_path):
+def bench_summary(n, runs, target_path, gospys):
     started = time.perf_counter()
     target = Target(target_path, ["-scenario=many", f"-n={n}"])
     spawn = time.perf_counter() - started
@@ -83,12 +83,20 @@ def bench_summary(n, runs, target_path):
                 target.send(f"debug1 {path}")
                 own.append(time.perf_counter() - t0)
             own_size = os.path.getsize(path)
+        return [dict(gospy=label, own=median(own), own_size=own_size, **measure_summary(gospy, target, runs))
+                for label, gospy in gospys]
+    finally:
+        target.close()
+
+
+def measure_summary(gospy, target, runs):
+    if True:
         walls, rss, stopped, running, after, reread = [], [], [], [], [], []
         total = 0
         for _ in range(runs):
             # Text output, as a person runs it; --verbose adds the pause ("stopped X ms") and
             # the phases: read while running, stopped (validation), after resuming.
-            wall, peak, out = run_timed([GOSPY, "summary", "--pid", str(target.pid), "--verbose", "--no-color"])
+            wall, peak, out = run_timed([gospy, "summary", "--pid", str(target.pid), "--verbose", "--no-color"])
             walls.append(wall)
             rss.append(peak)
             for line in out.splitlines():
@@ -102,16 +110,14 @@ def bench_summary(n, runs, target_path):
                     reread.append(int(line.split(" re-read")[0].split()[-1]))
                 if line.startswith("Goroutines: "):
                     total = int(line.split()[1])
-        nb_walls = [run_timed([GOSPY, "summary", "--pid", str(target.pid), "--non-blocking"])[0] for _ in range(runs)]
-        return dict(n=n, total=total, spawn=spawn, own=median(own), own_size=own_size, wall=median(walls),
+        nb_walls = [run_timed([gospy, "summary", "--pid", str(target.pid), "--non-blocking"])[0] for _ in range(runs)]
+        return dict(total=total, wall=median(walls),
                     stopped=median(stopped), rss=max(rss), nonblocking=median(nb_walls),
                     running=median(running) if running else 0, after=median(after) if after else 0,
                     reread=median(reread) if reread else 0)
-    finally:
-        target.close()
 
 
-def bench_dump(n, runs, target_path):
+def bench_dump(n, runs, target_path, gospys):
     target = Target(target_path, ["-scenario=many", f"-n={n}"])
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -122,11 +128,20 @@ def bench_dump(n, runs, target_path):
                 target.send(f"debug2 {path}")
                 own.append(time.perf_counter() - t0)
             own_size = os.path.getsize(path)
+            return [dict(gospy=label, n=n, own=median(own), own_size=own_size, **measure_dump(gospy, target, runs, tmp))
+                    for label, gospy in gospys]
+    finally:
+        target.close()
+
+
+def measure_dump(gospy, target, runs, tmp):
+    if True:
+        if True:
             walls, rss, stopped = [], [], []
             out = os.path.join(tmp, "gospy.txt")
             for _ in range(runs):
                 t0 = time.perf_counter()
-                proc = subprocess.run(["/usr/bin/time", "-f", "%M", GOSPY, "dump", "--pid", str(target.pid), "--verbose", "-o", out],
+                proc = subprocess.run(["/usr/bin/time", "-f", "%M", gospy, "dump", "--pid", str(target.pid), "--verbose", "-o", out],
                                       capture_output=True, text=True)
                 walls.append(time.perf_counter() - t0)
                 if proc.returncode != 0:
@@ -138,17 +153,21 @@ def bench_dump(n, runs, target_path):
                     if line.startswith("Snapshot: stopped ") or "; stopped " in line:
                         stopped.append(float(line.split("stopped ")[1].split(" ms")[0]) / 1000)
             size = os.path.getsize(out)
-        return dict(n=n, own=median(own), own_size=own_size, wall=median(walls), stopped=median(stopped),
-                    rss=max(rss), size=size)
+        return dict(wall=median(walls), stopped=median(stopped), rss=max(rss), size=size)
+
+
+def bench_top(n, target_path, gospys, iterations=20, interval=0.1):
+    target = Target(target_path, ["-scenario=many", f"-n={n}"])
+    try:
+        return [dict(gospy=label, n=n, **measure_top(gospy, target, iterations, interval)) for label, gospy in gospys]
     finally:
         target.close()
 
 
-def bench_top(n, target_path, iterations=20, interval=0.1):
-    target = Target(target_path, ["-scenario=many", f"-n={n}"])
-    try:
+def measure_top(gospy, target, iterations, interval):
+    if True:
         start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", GOSPY, "top", "--pid", str(target.pid), "--plain",
+        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", gospy, "top", "--pid", str(target.pid), "--plain",
                                "--iterations", str(iterations), "--interval", str(interval)], capture_output=True, text=True)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
@@ -156,10 +175,8 @@ def bench_top(n, target_path, iterations=20, interval=0.1):
         user, system, rss = proc.stderr.strip().splitlines()[-1].split()
         stopped = [float(line.split("target stopped ")[1].split(" ms")[0]) for line in proc.stdout.splitlines()
                    if "target stopped" in line]
-        return dict(n=n, rate=iterations / wall, cpu=(float(user) + float(system)) / wall,
+        return dict(rate=iterations / wall, cpu=(float(user) + float(system)) / wall,
                     stopped=median(stopped) if stopped else 0, rss=int(rss))
-    finally:
-        target.close()
 
 
 def main():
@@ -172,7 +189,8 @@ def main():
     parser.add_argument("--top-sizes", default="100000")
     parser.add_argument("--release", default="1.27")
     parser.add_argument("--mode", default="distro")
-    parser.add_argument("--gospy", help="measure this gospy binary instead of building this checkout's (e.g. an older build, to compare)")
+    parser.add_argument("--gospy", help="measure this gospy binary instead of building this checkout's")
+    parser.add_argument("--baseline", help="also measure this gospy binary (an older build) on the same targets, row by row")
     args = parser.parse_args()
     global GOSPY
     if args.gospy:
@@ -183,6 +201,7 @@ def main():
     subprocess.run([os.path.join(ROOT, "scripts/build-targets.sh"), "--versions", args.release, "--modes", args.mode],
                    check=True, stdout=subprocess.DEVNULL)
     target = os.path.join(CACHE, "targets", f"go{args.release}", args.mode, "gospytarget")
+    gospys = [("this build", GOSPY)] + ([("baseline", os.path.abspath(args.baseline))] if args.baseline else [])
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     print(f"Machine: {os.cpu_count()} cores ({cpu}), {time.strftime('%Y-%m-%d')}; gospy release build {GOSPY}; "
           f"target go{args.release} {args.mode}; median of {args.runs} runs.\n")
@@ -194,28 +213,28 @@ def main():
         print(f"| {size / 1e6:.1f} MB, -s -w | {functions} | {wall * 1000:.0f} ms | {rss / 1024:.0f} MiB |\n")
     if not args.skip_summary:
         print("### gospy summary beside the runtime's own debug=1 profile (same process, same run)\n")
-        print("| goroutines | runtime debug=1 (in-process) | gospy summary, blocking (wall) | target stopped | read while running | after resuming | gs re-read while stopped | gospy summary --non-blocking (wall) | gospy peak RSS |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| goroutines | gospy | runtime debug=1 (in-process) | gospy summary, blocking (wall) | target stopped | read while running | after resuming | gs re-read while stopped | gospy summary --non-blocking (wall) | gospy peak RSS |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
     for n in ([] if args.skip_summary else [int(s) for s in args.sizes.split(",")]):
-        r = bench_summary(n, args.runs, target)
-        print(f"| {r['total']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e3:.0f} KB) | {r['wall'] * 1000:.0f} ms | "
+      for r in bench_summary(n, args.runs, target, gospys):
+        print(f"| {r['total']:,} | {r['gospy']} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e3:.0f} KB) | {r['wall'] * 1000:.0f} ms | "
               f"{r['stopped'] * 1000:.1f} ms | {r['running'] * 1000:.0f} ms | {r['after'] * 1000:.0f} ms | {r['reread']} | "
               f"{r['nonblocking'] * 1000:.0f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
     if args.dump_sizes:
         print("\n### gospy dump (traceback format) beside the runtime's own debug=2 dump (same process, same run)\n")
-        print("| goroutines | runtime debug=2 (in-process) | gospy dump (wall) | target stopped | output | gospy peak RSS |")
-        print("|---|---|---|---|---|---|")
+        print("| goroutines | gospy | runtime debug=2 (in-process) | gospy dump (wall) | target stopped | output | gospy peak RSS |")
+        print("|---|---|---|---|---|---|---|")
         for n in [int(s) for s in args.dump_sizes.split(",")]:
-            r = bench_dump(n, args.runs, target)
-            print(f"| {r['n']:,} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e6:.1f} MB) | {r['wall'] * 1000:.0f} ms | "
+          for r in bench_dump(n, args.runs, target, gospys):
+            print(f"| {r['n']:,} | {r['gospy']} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e6:.1f} MB) | {r['wall'] * 1000:.0f} ms | "
                   f"{r['stopped'] * 1000:.1f} ms | {r['size'] / 1e6:.1f} MB | {r['rss'] / 1024:.0f} MiB |", flush=True)
     if args.top_sizes:
         print("\n### gospy top --plain, 20 refreshes at --interval 0.1 (as fast as it refreshes, up to 10 a second)\n")
-        print("| goroutines | refreshes per second | gospy CPU (cores) | target stopped per refresh | gospy peak RSS |")
-        print("|---|---|---|---|---|")
+        print("| goroutines | gospy | refreshes per second | gospy CPU (cores) | target stopped per refresh | gospy peak RSS |")
+        print("|---|---|---|---|---|---|")
         for n in [int(s) for s in args.top_sizes.split(",")]:
-            r = bench_top(n, target)
-            print(f"| {r['n']:,} | {r['rate']:.2f} | {r['cpu']:.2f} | {r['stopped']:.1f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
+          for r in bench_top(n, target, gospys):
+            print(f"| {r['n']:,} | {r['gospy']} | {r['rate']:.2f} | {r['cpu']:.2f} | {r['stopped']:.1f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
 
 
 if __name__ == "__main__":

@@ -98,9 +98,9 @@ public struct SnapshotReader {
                 var again: [UInt64] = []
                 for index in 0..<gathered.count {
                     switch decodeGoroutine(gathered, index, g) {
-                    case .some(.some(let goroutine)): raw.goroutines.append(goroutine)
-                    case .some(.none): break  // dead
-                    case .none: again.append(gathered.addresses[index])
+                    case .live(let goroutine): raw.goroutines.append(goroutine)
+                    case .dead: break
+                    case .unreadable: again.append(gathered.addresses[index])
                     }
                 }
                 if again.isEmpty || attempt >= retries {
@@ -212,13 +212,15 @@ public struct SnapshotReader {
         var goroutines = raw.goroutines
         var unreadable = raw.unreadable
         let g = try image.layout.g
-        for (records, keep) in raw.recordSets {
-            goroutines.reserveCapacity(goroutines.count + records.count)
+        // Room for every set at once: growing a million goroutines set by set would copy them.
+        let sets = raw.recordSets
+        goroutines.reserveCapacity(goroutines.count + sets.reduce(0) { $0 + $1.0.count })
+        for (records, keep) in sets {
             for index in 0..<records.count where keep?[index] ?? true {
                 switch decodeGoroutine(records, index, g) {
-                case .some(.some(let goroutine)): goroutines.append(goroutine)
-                case .some(.none): break
-                case .none: unreadable += 1
+                case .live(let goroutine): goroutines.append(goroutine)
+                case .dead: break
+                case .unreadable: unreadable += 1
                 }
             }
         }
@@ -239,8 +241,8 @@ public struct SnapshotReader {
         let g = try image.layout.g
         var extents: [StackExtent] = []
         let sets = which == .reread ? (raw.fresh.map { [($0, nil)] } ?? []) : raw.recordSets
+        extents.reserveCapacity(sets.reduce(0) { $0 + $1.0.count })
         for (records, keep) in sets {
-            extents.reserveCapacity(extents.count + records.count)
             for index in 0..<records.count where keep?[index] ?? true {
                 let address = records.addresses[index]
                 guard let rawStatus = records.u32(index, g.atomicstatus),
@@ -270,19 +272,27 @@ public struct SnapshotReader {
         case parked
     }
 
-    /// nil: unreadable or inconsistent; .some(nil): a dead goroutine; else the goroutine.
-    private func decodeGoroutine(_ records: GatheredMemory, _ index: Int, _ g: RuntimeLayout.GLayout) -> Goroutine?? {
+    /// What one g record holds.
+    private enum DecodedRecord {
+        case live(Goroutine)
+        /// A g on the free list (_Gdead).
+        case dead
+        /// Unreadable, or inconsistent (read while it changed).
+        case unreadable
+    }
+
+    private func decodeGoroutine(_ records: GatheredMemory, _ index: Int, _ g: RuntimeLayout.GLayout) -> DecodedRecord {
         let address = records.addresses[index]
         guard let rawStatus = records.u32(index, g.atomicstatus),
-              let schedG = records.u64(index, g.schedG), schedG == address else { return nil }
+              let schedG = records.u64(index, g.schedG), schedG == address else { return .unreadable }
         let scanning = rawStatus & 0x1000 != 0
-        guard let status = GoroutineStatus(rawValue: rawStatus & ~0x1000) else { return nil }
-        if status.isDead { return .some(nil) }
+        guard let status = GoroutineStatus(rawValue: rawStatus & ~0x1000) else { return .unreadable }
+        if status.isDead { return .dead }
         guard let id = records.u64(index, g.goid), id > 0, id < 1 << 62,
               let stackLo = records.u64(index, g.stackLo), let stackHi = records.u64(index, g.stackHi),
-              stackLo < stackHi else { return nil }
+              stackLo < stackHi else { return .unreadable }
         let reason = records.u8(index, g.waitreason) ?? 0
-        return .some(Goroutine(
+        return .live(Goroutine(
             address: address, id: id, status: status, scanning: scanning,
             waitReason: reason, waitReasonText: image.waitReasonText(reason),
             waitSince: Int64(bitPattern: records.u64(index, g.waitsince) ?? 0),
