@@ -107,7 +107,7 @@ extension Inspector {
             phases.stacksReadWhileRunning = extents.count
         }
         let keepValidated = incremental && wantStacks
-        if let bytes = reader.validationBufferBytes(keepValidated: keepValidated) { memory.reserve(bytes: bytes) }
+        let plan = reader.planValidation(keepValidated: keepValidated)
         phases.readWhileRunning = Self.seconds(since: clock)
 
         // Stopped: re-read allgs and the first bytes of each g; re-read whole only what changed.
@@ -117,7 +117,7 @@ extension Inspector {
         do {
             if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
             // `consume`: the records read while running live on only in `raw` (no second copy).
-            raw = try reader.validate(consume early, keepValidated: keepValidated)
+            raw = try reader.validate(consume early, plan: plan)
             if wantStacks {
                 let extents = try reader.stackExtents(raw, .reread)
                 lateStacks = captureStacks(extents, machines: raw.machines, whileStopped: true)

@@ -18,10 +18,20 @@ public protocol MemoryReader {
     /// Takes back a finished gather's buffer, already paged in, for the next `gather` to fill
     /// (a reader may ignore it).
     func recycle(_ storage: [UInt8])
+
+    /// Pages in a destination buffer of `bytes` for the next `gather`, so that its page faults
+    /// are paid now rather than while the target is stopped (a reader may ignore it).
+    func reserve(bytes: Int)
+
+    /// A reader of the same memory for another thread to use at the same time as this one
+    /// (readers with per-call state return a new one; value readers, themselves).
+    func readerForAnotherThread() -> MemoryReader
 }
 
 extension MemoryReader {
     public func recycle(_ storage: [UInt8]) {}
+    public func reserve(bytes: Int) {}
+    public func readerForAnotherThread() -> MemoryReader { self }
 }
 
 /// Why a read failed. Cases carry the address and size so messages can say what was asked.

@@ -41,6 +41,13 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         reserved = [UInt8](repeating: 0, count: bytes)
     }
 
+    /// Another reader of the same process: its own buffers, counters and /proc/PID/mem.
+    public func readerForAnotherThread() -> MemoryReader {
+        let reader = LiveMemoryReader(pid: pid)
+        reader.useProcMem = useProcMem
+        return reader
+    }
+
     /// Keeps a finished gather's buffer (paged in) for the next gather, as `reserve` does.
     public func recycle(_ storage: [UInt8]) {
         guard storage.count > (reserved?.count ?? 0) else { return }

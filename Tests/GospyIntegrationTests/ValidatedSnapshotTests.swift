@@ -78,6 +78,21 @@ import Testing
         #expect(try target.send("count").hasPrefix("COUNT "))
     }
 
+    /// A target large enough that validation runs in chunks on several threads.
+    @Test func validatedEqualsWholeReadAtScale() throws {
+        let binary = try #require(TestTargets.binary(release: "1.27", mode: "distro") ?? TestTargets.matrix.last)
+        let target = try RunningTarget(binary, arguments: ["-scenario=many", "-n=100000"], readyTimeout: 120)
+        defer { target.stop() }
+        let inspector = try Inspector(pid: target.pid)
+        for round in 0..<3 {
+            let (validated, whole) = try Self.bothWays(inspector)
+            Self.expectIdentical(validated, whole, "100k round \(round)")
+            let counts = try #require(validated.phases.validation)
+            #expect(counts.goroutines > SnapshotReader.parallelValidationThreshold, "\(counts)")
+            #expect(counts.unchanged > 99_000, "\(counts)")
+        }
+    }
+
     /// Incremental captures (top's): goroutines unchanged since the last snapshot keep their
     /// walked stacks, and the result is still identical to a whole read.
     @Test func incrementalReusesUnchangedStacks() throws {

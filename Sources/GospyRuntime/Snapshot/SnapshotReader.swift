@@ -1,3 +1,4 @@
+import Foundation
 import GospyBinary
 import GospyMemory
 #if canImport(Glibc)
@@ -142,7 +143,35 @@ public struct SnapshotReader {
     /// since: its record and its stack, read while it ran, stand. Every other g (new, changed,
     /// unreadable before, or running or in a system call now) is re-read whole while stopped.
     /// The result decodes to exactly what a snapshot read wholly while stopped decodes to.
-    public func validate(_ early: RawSnapshot, keepValidated: Bool = false) throws -> RawSnapshot {
+    /// How `validate` will read: which readers (one per thread) with buffers paged in. Make it
+    /// before the stop: paging in buffers while the target is stopped would lengthen the pause.
+    public struct ValidationPlan {
+        let readers: [MemoryReader]
+        /// The validation bytes are kept for the next snapshot (one gather of every g).
+        let keepValidated: Bool
+    }
+
+    public func planValidation(keepValidated: Bool) -> ValidationPlan {
+        guard let g = try? image.layout.g,
+              let length = try? memory.fetch(UInt64.self, from: try image.address(of: .allglen)),
+              length <= UInt64(Self.maxGoroutines) else { return ValidationPlan(readers: [memory], keepValidated: keepValidated) }
+        let size = Self.validationSize(g)
+        // Room for goroutines created before the stop.
+        let expected = Int(length) + Int(length) / 8 + 1024
+        if keepValidated {
+            memory.reserve(bytes: expected * size)
+            return ValidationPlan(readers: [memory], keepValidated: true)
+        }
+        let chunks = (expected + Self.validationChunk - 1) / Self.validationChunk
+        let workers = Int(length) >= Self.parallelValidationThreshold
+            ? max(1, min(Self.processors, Self.maxValidationThreads, chunks)) : 1
+        let readers = (0..<workers).map { $0 == 0 ? memory : memory.readerForAnotherThread() }
+        for reader in readers { reader.reserve(bytes: min(expected, Self.validationChunk) * size) }
+        return ValidationPlan(readers: readers, keepValidated: false)
+    }
+
+    public func validate(_ early: RawSnapshot, plan: ValidationPlan) throws -> RawSnapshot {
+        let keepValidated = plan.keepValidated
         let g = try image.layout.g
         let (pointers, plausible) = try readAllgs()
         let compared = Self.validationSize(g)
@@ -152,44 +181,41 @@ public struct SnapshotReader {
         var stale: [UInt64] = []
         var counts = ValidationCounts(goroutines: plausible.count, comparedBytes: compared)
         var validated: GatheredMemory?
-        // In chunks through one buffer (paged in before the stop), unless the bytes are kept
-        // for the next snapshot (`keepValidated`).
-        let chunk = keepValidated ? max(1, plausible.count) : Self.validationChunk
-        var start = 0
-        while start < plausible.count {
-            let end = min(plausible.count, start + chunk)
-            let now = memory.gather(Array(plausible[start..<end]), size: compared)
-            for index in 0..<now.count {
-                let address = now.addresses[index]
-                guard let status = now.u32(index, g.atomicstatus).flatMap({ GoroutineStatus(rawValue: $0 & ~0x1000) }) else {
-                    counts.added += 1
-                    stale.append(address)  // unreadable now: re-read whole, and decode says so
-                    continue
+        let check = { (now: GatheredMemory) -> ChunkCheck in
+            Self.check(now, against: before, standing: early.keep, index: beforeIndex, g: g, compared: compared)
+        }
+        if keepValidated {
+            // One gather: its bytes are kept for the next snapshot.
+            let now = memory.gather(plausible, size: compared)
+            check(now).merge(into: &keep, &stale, &counts)
+            validated = now
+        } else {
+            // In chunks through one paged-in buffer per thread; with several threads (a large
+            // target) on every core: the target is stopped and its cores idle, and the kernel's
+            // copy is the whole cost of this pause.
+            let chunks = (plausible.count + Self.validationChunk - 1) / Self.validationChunk
+            let readers = plan.readers.isEmpty ? [memory] : plan.readers
+            let workers = min(readers.count, max(1, chunks))
+            var results = [ChunkCheck?](repeating: nil, count: chunks)
+            results.withUnsafeMutableBufferPointer { slots in
+                nonisolated(unsafe) let slots = slots
+                nonisolated(unsafe) let readers = readers
+                nonisolated(unsafe) let check = check
+                let work = { (worker: Int) in
+                    var chunk = worker
+                    while chunk < chunks {
+                        let start = chunk * Self.validationChunk
+                        let end = min(plausible.count, start + Self.validationChunk)
+                        let now = readers[worker].gather(Array(plausible[start..<end]), size: compared)
+                        slots[chunk] = check(now)
+                        readers[worker].recycle(now.bytes)
+                        chunk += workers
+                    }
                 }
-                if status.isDead { continue }
-                // On a thread now: its stack moves without its g changing, and the walk starts from
-                // the thread's registers or VDSO state, which only a stopped target shows.
-                if status == .running || status == .syscall || (now.u64(index, g.m) ?? 0) != 0 {
-                    counts.active += 1
-                    stale.append(address)
-                    continue
-                }
-                guard let previous = beforeIndex.position(of: address), early.keep?[previous] ?? true,
-                      before.valid[previous] else {
-                    counts.added += 1
-                    stale.append(address)
-                    continue
-                }
-                if before.prefixEquals(previous, now, index, count: compared) {
-                    keep[previous] = true
-                    counts.unchanged += 1
-                } else {
-                    counts.changed += 1
-                    stale.append(address)
-                }
+                nonisolated(unsafe) let job = work
+                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { job($0) } }
             }
-            if keepValidated { validated = now } else { memory.recycle(now.bytes) }
-            start = end
+            for result in results { result?.merge(into: &keep, &stale, &counts) }
         }
         var raw = early
         raw.keep = keep
@@ -205,6 +231,67 @@ public struct SnapshotReader {
         raw.validation = counts
         raw.validated = validated
         return raw
+    }
+
+    /// What validating one gather of g prefixes found.
+    struct ChunkCheck {
+        var counts = ValidationCounts()
+        /// Positions in the earlier records that still stand.
+        var standing: [Int] = []
+        /// gs to re-read whole.
+        var stale: [UInt64] = []
+
+        func merge(into keep: inout [Bool], _ allStale: inout [UInt64], _ total: inout ValidationCounts) {
+            for position in standing { keep[position] = true }
+            allStale.append(contentsOf: stale)
+            total.unchanged += counts.unchanged
+            total.changed += counts.changed
+            total.added += counts.added
+            total.active += counts.active
+        }
+    }
+
+    /// Threads that validate at once, at most.
+    public static let maxValidationThreads = 4
+    /// Below this many gs one thread validates: starting others costs more than it saves.
+    public static let parallelValidationThreshold = 65_536
+    /// Read once: ProcessInfo reads cgroup files each time.
+    static let processors = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Compares each g of `now` (validation prefixes read while stopped) with its record read
+    /// while running.
+    static func check(_ now: GatheredMemory, against before: GatheredMemory, standing: [Bool]?, index: AddressIndex,
+                      g: RuntimeLayout.GLayout, compared: Int) -> ChunkCheck {
+        var result = ChunkCheck()
+        for position in 0..<now.count {
+            let address = now.addresses[position]
+            guard let status = now.u32(position, g.atomicstatus).flatMap({ GoroutineStatus(rawValue: $0 & ~0x1000) }) else {
+                result.counts.added += 1
+                result.stale.append(address)  // unreadable now: re-read whole, and decode says so
+                continue
+            }
+            if status.isDead { continue }
+            // On a thread now: its stack moves without its g changing, and the walk starts from
+            // the thread's registers or VDSO state, which only a stopped target shows.
+            if status == .running || status == .syscall || (now.u64(position, g.m) ?? 0) != 0 {
+                result.counts.active += 1
+                result.stale.append(address)
+                continue
+            }
+            guard let previous = index.position(of: address), standing?[previous] ?? true, before.valid[previous] else {
+                result.counts.added += 1
+                result.stale.append(address)
+                continue
+            }
+            if before.prefixEquals(previous, now, position, count: compared) {
+                result.standing.append(previous)
+                result.counts.unchanged += 1
+            } else {
+                result.counts.changed += 1
+                result.stale.append(address)
+            }
+        }
+        return result
     }
 
     /// Turns raw bytes into goroutines (run after the target has been resumed).
@@ -380,17 +467,6 @@ public struct SnapshotReader {
 
     /// gs validated per gather when the bytes are not kept: bounds the buffer to ~6 MB.
     public static let validationChunk = 32_768
-
-    /// The buffer validating a snapshot fills while stopped (for `LiveMemoryReader.reserve`):
-    /// one chunk, or every g's bytes when they are kept (`keepValidated`).
-    public func validationBufferBytes(keepValidated: Bool) -> Int? {
-        guard let g = try? image.layout.g,
-              let length = try? memory.fetch(UInt64.self, from: try image.address(of: .allglen)),
-              length <= UInt64(Self.maxGoroutines) else { return nil }
-        // Room for goroutines created before the stop.
-        let count = keepValidated ? Int(length) + Int(length) / 8 + 1024 : min(Int(length) + 1024, Self.validationChunk)
-        return count * Self.validationSize(g)
-    }
 
     /// How many bytes a whole read of every g while stopped gathers (for `LiveMemoryReader.reserve`).
     public func expectedGatherBytes() -> Int? {
