@@ -106,8 +106,7 @@ extension Inspector {
             earlyStacks = collector.capture(extents)
             phases.stacksReadWhileRunning = extents.count
         }
-        let keepValidated = incremental && wantStacks
-        let plan = reader.planValidation(keepValidated: keepValidated)
+        let plan = reader.planValidation()
         phases.readWhileRunning = Self.seconds(since: clock)
 
         // Stopped: re-read allgs and the first bytes of each g; re-read whole only what changed.
@@ -137,28 +136,31 @@ extension Inspector {
         clock = DispatchTime.now()
         let reread = raw.rereadAddresses
         let standing = raw.standingRecords ?? []
-        let validated = raw.validated
+        // The next incremental snapshot compares with the records that stood at this stop:
+        // those read while running that validation kept, and those re-read while stopped.
+        let kept = incremental && wantStacks ? (early: raw.readRecords, standing: raw.standingRecords, reread: raw.rereadRecords) : nil
         let snapshot = try reader.decode(consume raw)
         var stacks: [UnwoundStack]?
         if wantStacks {
             let captures = [lateStacks, earlyStacks.removing(reread)]
             // A goroutine keeps the previous snapshot's stack when its early record stood at
             // the stop (the g unchanged since that snapshot, through both reads).
-            let kept: (Goroutine) -> UnwoundStack? = { goroutine in
+            let unchanged: (Goroutine) -> UnwoundStack? = { goroutine in
                 guard !reusable.isEmpty, let position = earlyIndex.position(of: goroutine.address),
                       position < standing.count, standing[position] else { return nil }
                 return reusable[position]
             }
-            let walk = reusable.isEmpty ? snapshot.goroutines : snapshot.goroutines.filter { kept($0) == nil }
+            let walk = reusable.isEmpty ? snapshot.goroutines : snapshot.goroutines.filter { unchanged($0) == nil }
             var walked = collector.unwind(walk, captures, arguments: arguments).makeIterator()
             stacks = walk.count == snapshot.goroutines.count ? Array(IteratorSequence(walked))
                 : snapshot.goroutines.map {
-                    kept($0) ?? walked.next() ?? UnwoundStack(frames: [], end: .truncated("stack not walked"), origin: "none")
+                    unchanged($0) ?? walked.next() ?? UnwoundStack(frames: [], end: .truncated("stack not walked"), origin: "none")
                 }
             phases.stacksReused = snapshot.goroutines.count - walk.count
         }
-        if incremental, wantStacks, let stacks, let validated {
-            baseline = Baseline(records: validated, goroutines: snapshot.goroutines, stacks: stacks, arguments: arguments)
+        if let kept, let stacks {
+            baseline = Baseline(early: kept.early, standing: kept.standing, reread: kept.reread,
+                                goroutines: snapshot.goroutines, stacks: stacks, arguments: arguments)
         }
         phases.afterResume = Self.seconds(since: clock)
         return (snapshot, stacks, phases)
@@ -245,35 +247,60 @@ extension Inspector {
     }
 }
 
-/// The last snapshot an incremental capture took: every g's validation bytes at its stop and
-/// each live goroutine's walked stack. A goroutine whose g still holds those bytes has not run
-/// since, so its stack is the same and need not be read or walked again.
+/// The last snapshot an incremental capture took: the g records that stood at its stop (read
+/// while running and unchanged, or re-read while stopped) and each live goroutine's walked
+/// stack. A goroutine whose g still holds the same validation bytes has not run since, so its
+/// stack is the same and need not be read or walked again.
 struct Baseline {
-    let records: GatheredMemory
-    /// Aligned with `records`.
-    let stacks: [UnwoundStack?]
+    /// A set of records, its index, which of them stood, and the stacks walked from them.
+    struct Part {
+        let records: GatheredMemory
+        let index: AddressIndex
+        let standing: [Bool]?
+        var stacks: [UnwoundStack?]
+
+        /// Where `address`'s record is, if it stood at the stop.
+        func position(of address: UInt64) -> Int? {
+            guard let position = index.position(of: address), standing.map({ $0[position] }) ?? true else { return nil }
+            return position
+        }
+    }
+
+    /// The records re-read while stopped first: they supersede the earlier ones.
+    private(set) var parts: [Part] = []
     let arguments: Bool
 
-    init(records: GatheredMemory, goroutines: [Goroutine], stacks walked: [UnwoundStack], arguments: Bool) {
-        self.records = records
-        let index = AddressIndex(records.addresses)
-        var stacks = [UnwoundStack?](repeating: nil, count: records.count)
-        for (goroutine, stack) in zip(goroutines, walked) where stack.frames.count > 0 || stack.end == .complete {
-            if let position = index.position(of: goroutine.address) { stacks[position] = stack }
+    init(early: GatheredMemory?, standing: [Bool]?, reread: GatheredMemory?, goroutines: [Goroutine],
+         stacks walked: [UnwoundStack], arguments: Bool) {
+        for (records, standing) in [(reread, nil), (early, standing)] {
+            guard let records else { continue }
+            parts.append(Part(records: records, index: AddressIndex(records.addresses), standing: standing,
+                              stacks: [UnwoundStack?](repeating: nil, count: records.count)))
         }
-        self.stacks = stacks
+        for (goroutine, stack) in zip(goroutines, walked) where stack.frames.count > 0 || stack.end == .complete {
+            for part in parts.indices {
+                if let position = parts[part].position(of: goroutine.address) {
+                    parts[part].stacks[position] = stack
+                    break
+                }
+            }
+        }
         self.arguments = arguments
     }
 
     /// For each record of `current`: the baseline's stack when that g still holds the
     /// validation bytes it held at the baseline's stop, else nil.
     func unchangedStacks(in current: GatheredMemory, compared: Int) -> [UnwoundStack?] {
-        let index = AddressIndex(records.addresses)
         var unchanged = [UnwoundStack?](repeating: nil, count: current.count)
         for position in 0..<current.count {
-            guard let previous = index.position(of: current.addresses[position]), let stack = stacks[previous],
-                  records.prefixEquals(previous, current, position, count: compared) else { continue }
-            unchanged[position] = stack
+            let address = current.addresses[position]
+            for part in parts {
+                guard let previous = part.position(of: address) else { continue }
+                if let stack = part.stacks[previous], part.records.prefixEquals(previous, current, position, count: compared) {
+                    unchanged[position] = stack
+                }
+                break
+            }
         }
         return unchanged
     }

@@ -41,9 +41,6 @@ public struct SnapshotReader {
         fileprivate var monotonicNow: Int64
         /// The g pointers in allgs order.
         fileprivate var allgs: [UInt64] = []
-        /// The first `validationSize` bytes of every g at the stop, by address (see `validate`):
-        /// what the next snapshot compares with to reuse this one's stacks.
-        public fileprivate(set) var validated: GatheredMemory?
         /// How `validate` judged the records read while the target ran.
         public fileprivate(set) var validation: ValidationCounts?
 
@@ -52,6 +49,9 @@ public struct SnapshotReader {
 
         /// Which of `readRecords` still stood at the stop (nil: not validated, all of them).
         public var standingRecords: [Bool]? { keep }
+
+        /// The whole records `validate` re-read while stopped.
+        public var rereadRecords: GatheredMemory? { fresh }
 
         /// The gs `validate` re-read while stopped (their earlier records and stacks are void).
         public var rereadAddresses: [UInt64] { fresh?.addresses ?? [] }
@@ -147,31 +147,24 @@ public struct SnapshotReader {
     /// before the stop: paging in buffers while the target is stopped would lengthen the pause.
     public struct ValidationPlan {
         let readers: [MemoryReader]
-        /// The validation bytes are kept for the next snapshot (one gather of every g).
-        let keepValidated: Bool
     }
 
-    public func planValidation(keepValidated: Bool) -> ValidationPlan {
+    public func planValidation() -> ValidationPlan {
         guard let g = try? image.layout.g,
               let length = try? memory.fetch(UInt64.self, from: try image.address(of: .allglen)),
-              length <= UInt64(Self.maxGoroutines) else { return ValidationPlan(readers: [memory], keepValidated: keepValidated) }
+              length <= UInt64(Self.maxGoroutines) else { return ValidationPlan(readers: [memory]) }
         let size = Self.validationSize(g)
         // Room for goroutines created before the stop.
         let expected = Int(length) + Int(length) / 8 + 1024
-        if keepValidated {
-            memory.reserve(bytes: expected * size)
-            return ValidationPlan(readers: [memory], keepValidated: true)
-        }
         let chunks = (expected + Self.validationChunk - 1) / Self.validationChunk
         let workers = Int(length) >= Self.parallelValidationThreshold
             ? max(1, min(Self.processors, Self.maxValidationThreads, chunks)) : 1
         let readers = (0..<workers).map { $0 == 0 ? memory : memory.readerForAnotherThread() }
         for reader in readers { reader.reserve(bytes: min(expected, Self.validationChunk) * size) }
-        return ValidationPlan(readers: readers, keepValidated: false)
+        return ValidationPlan(readers: readers)
     }
 
     public func validate(_ early: RawSnapshot, plan: ValidationPlan) throws -> RawSnapshot {
-        let keepValidated = plan.keepValidated
         let g = try image.layout.g
         let (pointers, plausible) = try readAllgs()
         let compared = Self.validationSize(g)
@@ -180,19 +173,13 @@ public struct SnapshotReader {
         var keep = [Bool](repeating: false, count: before.count)
         var stale: [UInt64] = []
         var counts = ValidationCounts(goroutines: plausible.count, comparedBytes: compared)
-        var validated: GatheredMemory?
         let check = { (now: GatheredMemory) -> ChunkCheck in
             Self.check(now, against: before, standing: early.keep, index: beforeIndex, g: g, compared: compared)
         }
-        if keepValidated {
-            // One gather: its bytes are kept for the next snapshot.
-            let now = memory.gather(plausible, size: compared)
-            check(now).merge(into: &keep, &stale, &counts)
-            validated = now
-        } else {
-            // In chunks through one paged-in buffer per thread; with several threads (a large
-            // target) on every core: the target is stopped and its cores idle, and the kernel's
-            // copy is the whole cost of this pause.
+        // In chunks through one paged-in buffer per thread; with several threads (a large
+        // target) on every core: the target is stopped and its cores idle, and the kernel's
+        // copy is the whole cost of this pause.
+        do {
             let chunks = (plausible.count + Self.validationChunk - 1) / Self.validationChunk
             let readers = plan.readers.isEmpty ? [memory] : plan.readers
             let workers = min(readers.count, max(1, chunks))
@@ -229,7 +216,6 @@ public struct SnapshotReader {
         raw.machines = (try? readMachines()) ?? []
         raw.scheduler = try? readScheduler()
         raw.validation = counts
-        raw.validated = validated
         return raw
     }
 
@@ -465,7 +451,7 @@ public struct SnapshotReader {
         return min(recordSize(g), used.max() ?? recordSize(g))
     }
 
-    /// gs validated per gather when the bytes are not kept: bounds the buffer to ~6 MB.
+    /// gs validated per gather: bounds each thread's buffer to ~6 MB.
     public static let validationChunk = 32_768
 
     /// How many bytes a whole read of every g while stopped gathers (for `LiveMemoryReader.reserve`).
