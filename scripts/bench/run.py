@@ -51,6 +51,11 @@ class Target:
         self.proc.wait(timeout=30)
 
 
+def phase_ms(seconds):
+    """A phase's time, or a dash for builds that do not report phases."""
+    return "–" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
 def median(values):
     return statistics.median(values)
 
@@ -113,8 +118,8 @@ def measure_summary(gospy, target, runs):
         nb_walls = [run_timed([gospy, "summary", "--pid", str(target.pid), "--non-blocking"])[0] for _ in range(runs)]
         return dict(total=total, wall=median(walls),
                     stopped=median(stopped), rss=max(rss), nonblocking=median(nb_walls),
-                    running=median(running) if running else 0, after=median(after) if after else 0,
-                    reread=median(reread) if reread else 0)
+                    running=median(running) if running else None, after=median(after) if after else None,
+                    reread=median(reread) if reread else None)
 
 
 def bench_dump(n, runs, target_path, gospys):
@@ -218,7 +223,8 @@ def main():
     for n in ([] if args.skip_summary else [int(s) for s in args.sizes.split(",")]):
       for r in bench_summary(n, args.runs, target, gospys):
         print(f"| {r['total']:,} | {r['gospy']} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e3:.0f} KB) | {r['wall'] * 1000:.0f} ms | "
-              f"{r['stopped'] * 1000:.1f} ms | {r['running'] * 1000:.0f} ms | {r['after'] * 1000:.0f} ms | {r['reread']} | "
+              f"{r['stopped'] * 1000:.1f} ms | {phase_ms(r['running'])} | {phase_ms(r['after'])} | "
+              f"{'–' if r['reread'] is None else r['reread']} | "
               f"{r['nonblocking'] * 1000:.0f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
     if args.dump_sizes:
         print("\n### gospy dump (traceback format) beside the runtime's own debug=2 dump (same process, same run)\n")
