@@ -95,13 +95,14 @@ extension Inspector {
         let early = try reader.collect(consistent: true)
         var earlyStacks = StackCollector.CapturedStacks.empty
         // Per record of `early`: the previous snapshot's walked stack, where its g is unchanged.
-        var reusable: [UnwoundStack?] = []
+        // (indices into `previous.stacks`, -1 for none: no stack is copied until the result.)
+        var reusable: [Int32] = []
         let earlyIndex = AddressIndex(early.readRecords?.addresses ?? [])
         if wantStacks {
             var extents = try reader.stackExtents(early, .parked)
             if let previous, let records = early.readRecords {
                 reusable = previous.unchangedStacks(in: records, compared: SnapshotReader.validationSize(try image.layout.g))
-                extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] != nil } ?? false }
+                extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] >= 0 } ?? false }
             }
             earlyStacks = collector.capture(extents)
             phases.stacksReadWhileRunning = extents.count
@@ -138,28 +139,33 @@ extension Inspector {
         let standing = raw.standingRecords ?? []
         // The next incremental snapshot compares with the records that stood at this stop:
         // those read while running that validation kept, and those re-read while stopped.
-        let kept = incremental && wantStacks ? (early: raw.readRecords, standing: raw.standingRecords, reread: raw.rereadRecords) : nil
+        let standingAtStop = incremental && wantStacks
+            ? (early: raw.readRecords, standing: raw.standingRecords, reread: raw.rereadRecords) : nil
         let snapshot = try reader.decode(consume raw)
         var stacks: [UnwoundStack]?
         if wantStacks {
             let captures = [lateStacks, earlyStacks.removing(reread)]
             // A goroutine keeps the previous snapshot's stack when its early record stood at
             // the stop (the g unchanged since that snapshot, through both reads).
-            let unchanged: (Goroutine) -> UnwoundStack? = { goroutine in
-                guard !reusable.isEmpty, let position = earlyIndex.position(of: goroutine.address),
-                      position < standing.count, standing[position] else { return nil }
+            let kept: [Int32] = previous == nil || reusable.isEmpty ? [] : snapshot.goroutines.map { goroutine in
+                guard let position = earlyIndex.position(of: goroutine.address),
+                      position < standing.count, standing[position] else { return -1 }
                 return reusable[position]
             }
-            let walk = reusable.isEmpty ? snapshot.goroutines : snapshot.goroutines.filter { unchanged($0) == nil }
+            let walk = kept.isEmpty ? snapshot.goroutines : zip(snapshot.goroutines, kept).filter { $0.1 < 0 }.map(\.0)
             var walked = collector.unwind(walk, captures, arguments: arguments).makeIterator()
-            stacks = walk.count == snapshot.goroutines.count ? Array(IteratorSequence(walked))
-                : snapshot.goroutines.map {
-                    unchanged($0) ?? walked.next() ?? UnwoundStack(frames: [], end: .truncated("stack not walked"), origin: "none")
+            if let previous, !kept.isEmpty {
+                stacks = kept.map { index in
+                    index >= 0 ? previous.stacks[Int(index)]
+                        : walked.next() ?? UnwoundStack(frames: [], end: .truncated("stack not walked"), origin: "none")
                 }
+            } else {
+                stacks = Array(IteratorSequence(walked))
+            }
             phases.stacksReused = snapshot.goroutines.count - walk.count
         }
-        if let kept, let stacks {
-            baseline = Baseline(early: kept.early, standing: kept.standing, reread: kept.reread,
+        if let standingAtStop, let stacks {
+            baseline = Baseline(early: standingAtStop.early, standing: standingAtStop.standing, reread: standingAtStop.reread,
                                 goroutines: snapshot.goroutines, stacks: stacks, arguments: arguments)
         }
         phases.afterResume = Self.seconds(since: clock)
@@ -252,12 +258,13 @@ extension Inspector {
 /// stack. A goroutine whose g still holds the same validation bytes has not run since, so its
 /// stack is the same and need not be read or walked again.
 struct Baseline {
-    /// A set of records, its index, which of them stood, and the stacks walked from them.
+    /// A set of records, its index, which of them stood, and where each one's stack is.
     struct Part {
         let records: GatheredMemory
         let index: AddressIndex
         let standing: [Bool]?
-        var stacks: [UnwoundStack?]
+        /// Per record: its stack's index in `Baseline.stacks`, or -1.
+        var stackIndex: [Int32]
 
         /// Where `address`'s record is, if it stood at the stop.
         func position(of address: UInt64) -> Int? {
@@ -268,35 +275,40 @@ struct Baseline {
 
     /// The records re-read while stopped first: they supersede the earlier ones.
     private(set) var parts: [Part] = []
+    /// The snapshot's walked stacks (shared with its capture, not copied).
+    let stacks: [UnwoundStack]
     let arguments: Bool
 
     init(early: GatheredMemory?, standing: [Bool]?, reread: GatheredMemory?, goroutines: [Goroutine],
-         stacks walked: [UnwoundStack], arguments: Bool) {
+         stacks: [UnwoundStack], arguments: Bool) {
         for (records, standing) in [(reread, nil), (early, standing)] {
             guard let records else { continue }
             parts.append(Part(records: records, index: AddressIndex(records.addresses), standing: standing,
-                              stacks: [UnwoundStack?](repeating: nil, count: records.count)))
+                              stackIndex: [Int32](repeating: -1, count: records.count)))
         }
-        for (goroutine, stack) in zip(goroutines, walked) where stack.frames.count > 0 || stack.end == .complete {
+        for (slot, goroutine) in goroutines.enumerated() where slot < stacks.count && slot <= Int(Int32.max) {
+            guard stacks[slot].frames.count > 0 || stacks[slot].end == .complete else { continue }
             for part in parts.indices {
                 if let position = parts[part].position(of: goroutine.address) {
-                    parts[part].stacks[position] = stack
+                    parts[part].stackIndex[position] = Int32(slot)
                     break
                 }
             }
         }
+        self.stacks = stacks
         self.arguments = arguments
     }
 
-    /// For each record of `current`: the baseline's stack when that g still holds the
-    /// validation bytes it held at the baseline's stop, else nil.
-    func unchangedStacks(in current: GatheredMemory, compared: Int) -> [UnwoundStack?] {
-        var unchanged = [UnwoundStack?](repeating: nil, count: current.count)
+    /// For each record of `current`: the index in `stacks` of the baseline's stack when that g
+    /// still holds the validation bytes it held at the baseline's stop, else -1.
+    func unchangedStacks(in current: GatheredMemory, compared: Int) -> [Int32] {
+        var unchanged = [Int32](repeating: -1, count: current.count)
         for position in 0..<current.count {
             let address = current.addresses[position]
             for part in parts {
                 guard let previous = part.position(of: address) else { continue }
-                if let stack = part.stacks[previous], part.records.prefixEquals(previous, current, position, count: compared) {
+                let stack = part.stackIndex[previous]
+                if stack >= 0, part.records.prefixEquals(previous, current, position, count: compared) {
                     unchanged[position] = stack
                 }
                 break
