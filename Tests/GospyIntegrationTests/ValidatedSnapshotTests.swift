@@ -42,21 +42,32 @@ import Testing
         #expect(differing == 0, "\(context): \(differing) goroutines differ")
     }
 
+    /// Starts `binary` with `arguments` and compares `rounds` validated snapshots with whole reads
+    /// inside the same stops; `check` sees each round's validated capture.
+    static func compareRounds(_ binary: TargetBinary, _ arguments: [String] = [], rounds: Int, label: String,
+                              incremental: (Int) -> Bool = { _ in false },
+                              check: (Int, Inspector.Capture) throws -> Void = { _, _ in }) throws {
+        let target = try RunningTarget(binary, arguments: arguments, readyTimeout: 120)
+        defer { target.stop() }
+        let inspector = try Inspector(pid: target.pid)
+        for round in 0..<rounds {
+            let (validated, whole) = try bothWays(inspector, incremental: incremental(round))
+            expectIdentical(validated, whole, "\(label) round \(round)")
+            try check(round, validated)
+        }
+        #expect(try target.send("count").hasPrefix("COUNT "), "\(label): the target no longer answers")
+    }
+
     /// Every release and build mode, a quiet target: identical, and most goroutines are not
     /// read again while stopped.
     @Test(arguments: TestTargets.matrix)
     func validatedEqualsWholeRead(binary: TargetBinary) throws {
         TestTargets.requireMatrix()
-        let target = try RunningTarget(binary)
-        defer { target.stop() }
-        let inspector = try Inspector(pid: target.pid)
-        for round in 0..<3 {
-            let (validated, whole) = try Self.bothWays(inspector)
-            Self.expectIdentical(validated, whole, "\(binary.testDescription) round \(round)")
+        try Self.compareRounds(binary, rounds: 3, label: binary.testDescription, check: { _, validated in
             let counts = try #require(validated.phases.validation)
             #expect(counts.unchanged > counts.reread, "\(binary.testDescription): \(counts)")
             #expect(validated.phases.stacksReadWhileStopped < validated.phases.stacksReadWhileRunning)
-        }
+        })
     }
 
     /// A target creating and ending thousands of goroutines a second: never a goroutine that
@@ -64,48 +75,34 @@ import Testing
     @Test(arguments: ["1.19", "1.27"])
     func validatedEqualsWholeReadUnderChurn(release: String) throws {
         let binary = try #require(TestTargets.binary(release: release, mode: release == "1.27" ? "distro" : "plain"))
-        let target = try RunningTarget(binary, arguments: ["-scenario=churn"])
-        defer { target.stop() }
-        let inspector = try Inspector(pid: target.pid)
         var reread = 0
-        for round in 0..<25 {
-            let (validated, whole) = try Self.bothWays(inspector, incremental: round % 2 == 1)
-            Self.expectIdentical(validated, whole, "go\(release) churn round \(round)")
+        try Self.compareRounds(binary, ["-scenario=churn"], rounds: 25, label: "go\(release) churn",
+                               incremental: { $0 % 2 == 1 }, check: { _, validated in
             reread += validated.phases.validation?.reread ?? 0
-        }
+        })
         // The churn really changed goroutines between the two reads.
         #expect(reread > 0)
-        #expect(try target.send("count").hasPrefix("COUNT "))
     }
 
     /// A target large enough that validation runs in chunks on several threads.
     @Test func validatedEqualsWholeReadAtScale() throws {
         let binary = try #require(TestTargets.binary(release: "1.27", mode: "distro") ?? TestTargets.matrix.last)
-        let target = try RunningTarget(binary, arguments: ["-scenario=many", "-n=100000"], readyTimeout: 120)
-        defer { target.stop() }
-        let inspector = try Inspector(pid: target.pid)
-        for round in 0..<3 {
-            let (validated, whole) = try Self.bothWays(inspector)
-            Self.expectIdentical(validated, whole, "100k round \(round)")
+        try Self.compareRounds(binary, ["-scenario=many", "-n=100000"], rounds: 3, label: "100k", check: { _, validated in
             let counts = try #require(validated.phases.validation)
             #expect(counts.goroutines > SnapshotReader.parallelValidationThreshold, "\(counts)")
             #expect(counts.unchanged > 99_000, "\(counts)")
-        }
+        })
     }
 
     /// Incremental captures (top's): goroutines unchanged since the last snapshot keep their
     /// walked stacks, and the result is still identical to a whole read.
     @Test func incrementalReusesUnchangedStacks() throws {
         let binary = try #require(TestTargets.binary(release: "1.27", mode: "distro") ?? TestTargets.matrix.last)
-        let target = try RunningTarget(binary, arguments: ["-scenario=churn"])
-        defer { target.stop() }
-        let inspector = try Inspector(pid: target.pid)
         var reused = 0
-        for round in 0..<10 {
-            let (validated, whole) = try Self.bothWays(inspector, incremental: true)
-            Self.expectIdentical(validated, whole, "incremental round \(round)")
+        try Self.compareRounds(binary, ["-scenario=churn"], rounds: 10, label: "incremental",
+                               incremental: { _ in true }, check: { round, validated in
             if round > 0 { reused += validated.phases.stacksReused }
-        }
+        })
         #expect(reused > 0, "no stack was reused from a previous snapshot")
     }
 }
