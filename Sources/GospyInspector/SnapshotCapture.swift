@@ -40,34 +40,21 @@ extension Inspector {
         public var stacksReused = 0
     }
 
-    /// How to take a snapshot.
-    public enum CaptureMode: Sendable {
-        /// Read while running, stop only to validate (the default).
-        case validated
-        /// Stop for the whole read (what validated snapshots must equal; for tests).
-        case fullyStopped
-        /// Never stop: each goroutine validated as it is read, the rest counted.
-        case nonBlocking
-    }
-
-    /// Takes one snapshot, resuming the target on every path. `stacks` walks every
-    /// goroutine's stack; `arguments` (with `stacks`) also reads each frame's argument words,
-    /// for tracebacks. `incremental` keeps this snapshot so that the next one re-reads and
-    /// re-walks only goroutines that changed (for repeated snapshots: top).
+    /// Takes one snapshot, resuming the target on every path. Blocking: read while running,
+    /// stopped only to validate; else never stopped, each goroutine validated as it is read.
+    /// `stacks` walks every goroutine's stack; `arguments` (with `stacks`) also reads each
+    /// frame's argument words, for tracebacks. `incremental` keeps this snapshot so that the
+    /// next one re-reads and re-walks only goroutines that changed (for repeated snapshots: top).
     public func capture(blocking: Bool = true, holdStopped: Double = 0, stacks wantStacks: Bool = false,
-                        arguments: Bool = false, incremental: Bool = false, mode: CaptureMode? = nil) throws -> Capture {
+                        arguments: Bool = false, incremental: Bool = false) throws -> Capture {
         let started = DispatchTime.now()
         let states = threadStates()
-        let mode = mode ?? (blocking ? .validated : .nonBlocking)
         var result: (snapshot: RuntimeSnapshot, stacks: [UnwoundStack]?, phases: Phases)
         do {
-            switch mode {
-            case .validated:
+            if blocking {
                 result = try captureValidated(holdStopped: holdStopped, stacks: wantStacks, arguments: arguments,
                                               incremental: incremental)
-            case .fullyStopped:
-                result = try captureFullyStopped(holdStopped: holdStopped, stacks: wantStacks, arguments: arguments)
-            case .nonBlocking:
+            } else {
                 result = captureNonBlocking(try SnapshotReader(image: image, memory: memory).read(consistent: false),
                                             stacks: wantStacks, arguments: arguments)
             }
@@ -76,7 +63,7 @@ extension Inspector {
         }
         if !incremental { baseline = nil }
         return Capture(snapshot: result.snapshot, stacks: result.stacks, threadStates: states,
-                       stoppedSeconds: mode == .nonBlocking ? nil : result.phases.stopped,
+                       stoppedSeconds: blocking ? result.phases.stopped : nil,
                        elapsedSeconds: Self.seconds(since: started), phases: result.phases)
     }
 
@@ -92,15 +79,17 @@ extension Inspector {
         // While the target runs: every g, and the stacks of goroutines on no thread (except
         // those unchanged since the previous snapshot, whose walked stacks are kept).
         var clock = DispatchTime.now()
-        let early = try reader.collect(consistent: true)
+        // (GOMAXPROCS, Ps, Ms and the scheduler are read once, while stopped.)
+        let early = try reader.collect(consistent: true, scheduling: false)
         var earlyStacks = StackCollector.CapturedStacks.empty
         // Per record of `early`: the previous snapshot's walked stack, where its g is unchanged.
         // (indices into `previous.stacks`, -1 for none: no stack is copied until the result.)
         var reusable: [Int32] = []
-        let earlyIndex = AddressIndex(early.readRecords?.addresses ?? [])
+        // Only incremental captures look records up by address.
+        let earlyIndex = previous == nil ? nil : AddressIndex(early.readRecords?.addresses ?? [])
         if wantStacks {
             var extents = try reader.stackExtents(early, .parked)
-            if let previous, let records = early.readRecords {
+            if let previous, let earlyIndex, let records = early.readRecords {
                 reusable = previous.unchangedStacks(in: records, compared: SnapshotReader.validationSize(try image.layout.g))
                 extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] >= 0 } ?? false }
             }
@@ -147,8 +136,8 @@ extension Inspector {
             let captures = [lateStacks, earlyStacks.removing(reread)]
             // A goroutine keeps the previous snapshot's stack when its early record stood at
             // the stop (the g unchanged since that snapshot, through both reads).
-            let kept: [Int32] = previous == nil || reusable.isEmpty ? [] : snapshot.goroutines.map { goroutine in
-                guard let position = earlyIndex.position(of: goroutine.address),
+            let kept: [Int32] = reusable.isEmpty ? [] : snapshot.goroutines.map { goroutine in
+                guard let position = earlyIndex?.position(of: goroutine.address),
                       position < standing.count, standing[position] else { return -1 }
                 return reusable[position]
             }
@@ -172,30 +161,8 @@ extension Inspector {
         return (snapshot, stacks, phases)
     }
 
-    /// The whole read while stopped: what validated snapshots must equal.
-    private func captureFullyStopped(holdStopped: Double, stacks wantStacks: Bool,
-                                     arguments: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
-        var phases = Phases()
-        if let bytes = SnapshotReader(image: image, memory: memory).expectedGatherBytes() { memory.reserve(bytes: bytes) }
-        try stopper.stop()
-        let read: StoppedRead
-        do {
-            if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
-            read = try readWhileStopped(stacks: wantStacks)
-        } catch {
-            stopper.resume()
-            throw error
-        }
-        stopper.resume()
-        phases.stopped = stopper.stoppedDuration ?? 0
-        phases.stacksReadWhileStopped = read.captured?.count ?? 0
-        let clock = DispatchTime.now()
-        let (snapshot, stacks) = try finish(read, arguments: arguments)
-        phases.afterResume = Self.seconds(since: clock)
-        return (snapshot, stacks, phases)
-    }
-
-    /// Everything a snapshot needs, read while the target is stopped.
+    /// Everything a snapshot needs, read while the target is stopped: the way snapshots were
+    /// taken before validation, kept as the oracle validated snapshots are tested against.
     struct StoppedRead {
         let raw: SnapshotReader.RawSnapshot
         let captured: StackCollector.CapturedStacks?

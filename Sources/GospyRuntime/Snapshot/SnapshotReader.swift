@@ -80,15 +80,14 @@ public struct SnapshotReader {
 
     /// Reads the runtime's state. With `consistent` (the target stopped) only raw bytes are
     /// taken, to keep the pause short; otherwise each goroutine is validated as it is read and
-    /// inconsistent ones re-read up to `retries` times.
-    public func collect(consistent: Bool = true, retries: Int = 3) throws -> RawSnapshot {
+    /// inconsistent ones re-read up to `retries` times. Without `scheduling`, only the gs (for
+    /// a read `validate` completes while stopped).
+    public func collect(consistent: Bool = true, retries: Int = 3, scheduling: Bool = true) throws -> RawSnapshot {
         let g = try image.layout.g
         let (pointers, plausible) = try readAllgs()
         var raw = RawSnapshot(
             records: nil, keep: nil, fresh: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
-            processors: [], machines: [], scheduler: nil,
-            gomaxprocs: (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0,
-            monotonicNow: Self.monotonicNow(), allgs: plausible)
+            processors: [], machines: [], scheduler: nil, gomaxprocs: 0, monotonicNow: Self.monotonicNow(), allgs: plausible)
         if consistent {
             raw.records = memory.gather(plausible, size: Self.recordSize(g))
         } else {
@@ -113,10 +112,16 @@ public struct SnapshotReader {
                 pending = again
             }
         }
+        if scheduling { readScheduling(into: &raw) }
+        return raw
+    }
+
+    /// GOMAXPROCS, the Ps, the Ms and the scheduler's counters.
+    private func readScheduling(into raw: inout RawSnapshot) {
+        raw.gomaxprocs = (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0
         raw.processors = (try? readProcessors()) ?? []
         raw.machines = (try? readMachines()) ?? []
         raw.scheduler = try? readScheduler()
-        return raw
     }
 
     /// allgs as the runtime publishes it: every pointer, and the plausible ones in order.
@@ -136,16 +141,10 @@ public struct SnapshotReader {
         return (pointers, pointers.filter { $0 != 0 && $0 % 8 == 0 })
     }
 
-    /// Checks a snapshot `collect`ed while the target ran against the target as it is now
-    /// (call while it is stopped): re-reads allgs and only the first `validationSize` bytes of
-    /// every g, the fields a walk and a header depend on up to `trackingSeq`, which the runtime
-    /// bumps whenever a goroutine stops running. A g whose bytes are identical has not run
-    /// since: its record and its stack, read while it ran, stand. Every other g (new, changed,
-    /// unreadable before, or running or in a system call now) is re-read whole while stopped.
-    /// The result decodes to exactly what a snapshot read wholly while stopped decodes to.
     /// How `validate` will read: which readers (one per thread) with buffers paged in. Make it
     /// before the stop: paging in buffers while the target is stopped would lengthen the pause.
     public struct ValidationPlan {
+        /// At least one; the first is the snapshot's own reader.
         let readers: [MemoryReader]
     }
 
@@ -164,6 +163,13 @@ public struct SnapshotReader {
         return ValidationPlan(readers: readers)
     }
 
+    /// Checks a snapshot `collect`ed while the target ran against the target as it is now
+    /// (call while it is stopped): re-reads allgs and only the first `validationSize` bytes of
+    /// every g, the fields a walk and a header depend on up to `trackingSeq`, which the runtime
+    /// bumps whenever a goroutine stops running. A g whose bytes are identical has not run
+    /// since: its record and its stack, read while it ran, stand. Every other g (new, changed,
+    /// unreadable before, or running or in a system call now) is re-read whole while stopped.
+    /// The result decodes to exactly what a snapshot read wholly while stopped decodes to.
     public func validate(_ early: RawSnapshot, plan: ValidationPlan) throws -> RawSnapshot {
         let g = try image.layout.g
         let (pointers, plausible) = try readAllgs()
@@ -179,42 +185,37 @@ public struct SnapshotReader {
         // In chunks through one paged-in buffer per thread; with several threads (a large
         // target) on every core: the target is stopped and its cores idle, and the kernel's
         // copy is the whole cost of this pause.
-        do {
-            let chunks = (plausible.count + Self.validationChunk - 1) / Self.validationChunk
-            let readers = plan.readers.isEmpty ? [memory] : plan.readers
-            let workers = min(readers.count, max(1, chunks))
-            var results = [ChunkCheck?](repeating: nil, count: chunks)
-            results.withUnsafeMutableBufferPointer { slots in
-                nonisolated(unsafe) let slots = slots
-                nonisolated(unsafe) let readers = readers
-                nonisolated(unsafe) let check = check
-                let work = { (worker: Int) in
-                    var chunk = worker
-                    while chunk < chunks {
-                        let start = chunk * Self.validationChunk
-                        let end = min(plausible.count, start + Self.validationChunk)
-                        let now = readers[worker].gather(Array(plausible[start..<end]), size: compared)
-                        slots[chunk] = check(now)
-                        readers[worker].recycle(now.bytes)
-                        chunk += workers
-                    }
+        let chunks = (plausible.count + Self.validationChunk - 1) / Self.validationChunk
+        let readers = plan.readers
+        let workers = min(readers.count, max(1, chunks))
+        var results = [ChunkCheck?](repeating: nil, count: chunks)
+        results.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let slots = slots
+            nonisolated(unsafe) let readers = readers
+            nonisolated(unsafe) let check = check
+            let work = { (worker: Int) in
+                var chunk = worker
+                while chunk < chunks {
+                    let start = chunk * Self.validationChunk
+                    let end = min(plausible.count, start + Self.validationChunk)
+                    let now = readers[worker].gather(Array(plausible[start..<end]), size: compared)
+                    slots[chunk] = check(now)
+                    readers[worker].recycle(now.bytes)
+                    chunk += workers
                 }
-                nonisolated(unsafe) let job = work
-                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { job($0) } }
             }
-            for result in results { result?.merge(into: &keep, &stale, &counts) }
+            nonisolated(unsafe) let job = work
+            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { job($0) } }
         }
+        for result in results { result?.merge(into: &keep, &stale, &counts) }
         var raw = early
         raw.keep = keep
         raw.fresh = memory.gather(stale, size: Self.recordSize(g))
         raw.goroutines = []
         raw.unreadable = pointers.count - plausible.count
         raw.allgs = plausible
-        raw.gomaxprocs = (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0
         raw.monotonicNow = Self.monotonicNow()
-        raw.processors = (try? readProcessors()) ?? []
-        raw.machines = (try? readMachines()) ?? []
-        raw.scheduler = try? readScheduler()
+        readScheduling(into: &raw)
         raw.validation = counts
         return raw
     }
@@ -453,15 +454,6 @@ public struct SnapshotReader {
 
     /// gs validated per gather: bounds each thread's buffer to ~6 MB.
     public static let validationChunk = 32_768
-
-    /// How many bytes a whole read of every g while stopped gathers (for `LiveMemoryReader.reserve`).
-    public func expectedGatherBytes() -> Int? {
-        guard let g = try? image.layout.g,
-              let length = try? memory.fetch(UInt64.self, from: try image.address(of: .allglen)),
-              length <= UInt64(Self.maxGoroutines) else { return nil }
-        // Room for goroutines created before the stop.
-        return (Int(length) + Int(length) / 8 + 1024) * Self.recordSize(g)
-    }
 
     static func monotonicNow() -> Int64 {
         var now = timespec()
