@@ -16,8 +16,6 @@ enum CapturePhasesText {
             lines.append("  read while running: \(ms(p.readWhileRunning)), \(p.stacksReadWhileRunning) stacks")
             lines.append("  stopped: \(ms(p.stopped)), \(v.goroutines) gs compared (\(v.comparedBytes) bytes each), "
                 + "\(v.unchanged) unchanged, \(v.reread) re-read\(why), \(p.stacksReadWhileStopped) stacks re-read")
-        } else if capture.stoppedSeconds != nil {
-            lines.append("  stopped: \(ms(p.stopped)), everything read while stopped, \(p.stacksReadWhileStopped) stacks")
         }
         let reused = p.stacksReused > 0 ? ", \(p.stacksReused) stacks unchanged since the last snapshot" : ""
         lines.append("  after resuming: \(ms(p.afterResume)) decoding and walking\(reused)")

@@ -27,10 +27,12 @@ final class TopSession {
         groupings = cycle
     }
 
+    /// Stacks are walked only when a group names a stack's frame or the stack itself.
+    var needsStacks: Bool { command.pc == .user || model.grouping == .stack }
+
     /// Takes a snapshot and feeds the model. A failure is kept for the header and retried at
     /// the next refresh, unless the target is gone.
     func refresh() throws {
-        let needsStacks = command.pc == .user || model.grouping == .stack
         do {
             let capture = try inspector.capture(blocking: !command.process.nonBlocking, stacks: needsStacks, incremental: true)
             model.update(samples(capture))
@@ -65,7 +67,7 @@ final class TopSession {
             names[location] = name
             return name
         }
-        let perStack = command.pc == .user || model.grouping == .stack
+        let perStack = needsStacks
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             if !command.all && image.isSystemGoroutine(goroutine) { continue }
             var name: String
