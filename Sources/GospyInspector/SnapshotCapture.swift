@@ -241,13 +241,14 @@ struct Baseline {
     }
 
     /// The records re-read while stopped first: they supersede the earlier ones.
-    private(set) var parts: [Part] = []
+    let parts: [Part]
     /// The snapshot's walked stacks (shared with its capture, not copied).
     let stacks: [UnwoundStack]
     let arguments: Bool
 
     init(early: GatheredMemory?, standing: [Bool]?, reread: GatheredMemory?, goroutines: [Goroutine],
          stacks: [UnwoundStack], arguments: Bool) {
+        var parts: [Part] = []
         for (records, standing) in [(reread, nil), (early, standing)] {
             guard let records else { continue }
             parts.append(Part(records: records, index: AddressIndex(records.addresses), standing: standing,
@@ -262,6 +263,7 @@ struct Baseline {
                 }
             }
         }
+        self.parts = parts
         self.stacks = stacks
         self.arguments = arguments
     }

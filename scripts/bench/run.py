@@ -6,7 +6,8 @@
            own debug=1 goroutine profile of the same process; pause time and gospy's peak RSS.
 
 Prints a Markdown report on stdout. Usage: scripts/bench/run.py [--sizes 10000,100000,1000000]
-[--runs 5] [--skip-info] [--release 1.27] [--mode distro] [--gospy PATH: measure another build]"""
+[--runs 5] [--skip-info] [--release 1.27] [--mode distro] [--gospy PATH: measure that build instead]
+[--baseline PATH: also measure an older build on the same targets, row by row]"""
 import argparse
 import json
 import os
@@ -51,6 +52,14 @@ class Target:
         self.proc.wait(timeout=30)
 
 
+def stopped_seconds(line):
+    """The pause from a --verbose line: "Snapshot: stopped X ms, ..." (summary, and dump's
+    stderr), or dump's "...; stopped X ms, took ..." before 2026-12-02; else None."""
+    if line.startswith("Snapshot: stopped ") or "; stopped " in line:
+        return float(line.split("stopped ")[1].split(" ms")[0]) / 1000
+    return None
+
+
 def phase_ms(seconds):
     """A phase's time, or a dash for builds that do not report phases."""
     return "–" if seconds is None else f"{seconds * 1000:.0f} ms"
@@ -76,9 +85,7 @@ def bench_info(runs, release):
 
 
 def bench_summary(n, runs, target_path, gospys):
-    started = time.perf_counter()
     target = Target(target_path, ["-scenario=many", f"-n={n}"])
-    spawn = time.perf_counter() - started
     try:
         with tempfile.TemporaryDirectory() as tmp:
             own = []
@@ -95,31 +102,30 @@ def bench_summary(n, runs, target_path, gospys):
 
 
 def measure_summary(gospy, target, runs):
-    if True:
-        walls, rss, stopped, running, after, reread = [], [], [], [], [], []
-        total = 0
-        for _ in range(runs):
-            # Text output, as a person runs it; --verbose adds the pause ("stopped X ms") and
-            # the phases: read while running, stopped (validation), after resuming.
-            wall, peak, out = run_timed([gospy, "summary", "--pid", str(target.pid), "--verbose", "--no-color"])
-            walls.append(wall)
-            rss.append(peak)
-            for line in out.splitlines():
-                if line.startswith("Snapshot: stopped "):
-                    stopped.append(float(line.split()[2]) / 1000)
-                if line.startswith("  read while running: "):
-                    running.append(float(line.split()[3]) / 1000)
-                if line.startswith("  after resuming: "):
-                    after.append(float(line.split()[2]) / 1000)
-                if line.startswith("  stopped: ") and " re-read" in line:
-                    reread.append(int(line.split(" re-read")[0].split()[-1]))
-                if line.startswith("Goroutines: "):
-                    total = int(line.split()[1])
-        nb_walls = [run_timed([gospy, "summary", "--pid", str(target.pid), "--non-blocking"])[0] for _ in range(runs)]
-        return dict(total=total, wall=median(walls),
-                    stopped=median(stopped), rss=max(rss), nonblocking=median(nb_walls),
-                    running=median(running) if running else None, after=median(after) if after else None,
-                    reread=median(reread) if reread else None)
+    walls, rss, stopped, running, after, reread = [], [], [], [], [], []
+    total = 0
+    for _ in range(runs):
+        # Text output, as a person runs it; --verbose adds the pause ("stopped X ms") and
+        # the phases: read while running, stopped (validation), after resuming.
+        wall, peak, out = run_timed([gospy, "summary", "--pid", str(target.pid), "--verbose", "--no-color"])
+        walls.append(wall)
+        rss.append(peak)
+        for line in out.splitlines():
+            if stopped_seconds(line) is not None:
+                stopped.append(stopped_seconds(line))
+            if line.startswith("  read while running: "):
+                running.append(float(line.split()[3]) / 1000)
+            if line.startswith("  after resuming: "):
+                after.append(float(line.split()[2]) / 1000)
+            if line.startswith("  stopped: ") and " re-read" in line:
+                reread.append(int(line.split(" re-read")[0].split()[-1]))
+            if line.startswith("Goroutines: "):
+                total = int(line.split()[1])
+    nb_walls = [run_timed([gospy, "summary", "--pid", str(target.pid), "--non-blocking"])[0] for _ in range(runs)]
+    return dict(total=total, wall=median(walls),
+                stopped=median(stopped), rss=max(rss), nonblocking=median(nb_walls),
+                running=median(running) if running else None, after=median(after) if after else None,
+                reread=median(reread) if reread else None)
 
 
 def bench_dump(n, runs, target_path, gospys):
@@ -140,25 +146,20 @@ def bench_dump(n, runs, target_path, gospys):
 
 
 def measure_dump(gospy, target, runs, tmp):
-    if True:
-        if True:
-            walls, rss, stopped = [], [], []
-            out = os.path.join(tmp, "gospy.txt")
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                proc = subprocess.run(["/usr/bin/time", "-f", "%M", gospy, "dump", "--pid", str(target.pid), "--verbose", "-o", out],
-                                      capture_output=True, text=True)
-                walls.append(time.perf_counter() - t0)
-                if proc.returncode != 0:
-                    sys.exit(f"bench: gospy dump failed: {proc.stderr}")
-                lines = proc.stderr.strip().splitlines()
-                rss.append(int(lines[-1]))
-                for line in lines:
-                    # "Snapshot: stopped X ms, ..." (builds before 2026-12-02: "...; stopped X ms, took ...")
-                    if line.startswith("Snapshot: stopped ") or "; stopped " in line:
-                        stopped.append(float(line.split("stopped ")[1].split(" ms")[0]) / 1000)
-            size = os.path.getsize(out)
-        return dict(wall=median(walls), stopped=median(stopped), rss=max(rss), size=size)
+    walls, rss, stopped = [], [], []
+    out = os.path.join(tmp, "gospy.txt")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", gospy, "dump", "--pid", str(target.pid), "--verbose", "-o", out],
+                              capture_output=True, text=True)
+        walls.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            sys.exit(f"bench: gospy dump failed: {proc.stderr}")
+        lines = proc.stderr.strip().splitlines()
+        rss.append(int(lines[-1]))
+        stopped += [seconds for seconds in map(stopped_seconds, lines) if seconds is not None]
+    size = os.path.getsize(out)
+    return dict(wall=median(walls), stopped=median(stopped), rss=max(rss), size=size)
 
 
 def bench_top(n, target_path, gospys, iterations=20, interval=0.1):
@@ -170,18 +171,17 @@ def bench_top(n, target_path, gospys, iterations=20, interval=0.1):
 
 
 def measure_top(gospy, target, iterations, interval):
-    if True:
-        start = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", gospy, "top", "--pid", str(target.pid), "--plain",
-                               "--iterations", str(iterations), "--interval", str(interval)], capture_output=True, text=True)
-        wall = time.perf_counter() - start
-        if proc.returncode != 0:
-            sys.exit(f"bench: gospy top failed: {proc.stderr}")
-        user, system, rss = proc.stderr.strip().splitlines()[-1].split()
-        stopped = [float(line.split("target stopped ")[1].split(" ms")[0]) for line in proc.stdout.splitlines()
-                   if "target stopped" in line]
-        return dict(rate=iterations / wall, cpu=(float(user) + float(system)) / wall,
-                    stopped=median(stopped) if stopped else 0, rss=int(rss))
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", gospy, "top", "--pid", str(target.pid), "--plain",
+                           "--iterations", str(iterations), "--interval", str(interval)], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"bench: gospy top failed: {proc.stderr}")
+    user, system, rss = proc.stderr.strip().splitlines()[-1].split()
+    stopped = [float(line.split("target stopped ")[1].split(" ms")[0]) for line in proc.stdout.splitlines()
+               if "target stopped" in line]
+    return dict(rate=iterations / wall, cpu=(float(user) + float(system)) / wall,
+                stopped=median(stopped) if stopped else 0, rss=int(rss))
 
 
 def main():
@@ -220,8 +220,9 @@ def main():
         print("### gospy summary beside the runtime's own debug=1 profile (same process, same run)\n")
         print("| goroutines | gospy | runtime debug=1 (in-process) | gospy summary, blocking (wall) | target stopped | read while running | after resuming | gs re-read while stopped | gospy summary --non-blocking (wall) | gospy peak RSS |")
         print("|---|---|---|---|---|---|---|---|---|---|")
-    for n in ([] if args.skip_summary else [int(s) for s in args.sizes.split(",")]):
-      for r in bench_summary(n, args.runs, target, gospys):
+    # Generators: each row prints as soon as it is measured.
+    summaries = () if args.skip_summary else (r for n in args.sizes.split(",") for r in bench_summary(int(n), args.runs, target, gospys))
+    for r in summaries:
         print(f"| {r['total']:,} | {r['gospy']} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e3:.0f} KB) | {r['wall'] * 1000:.0f} ms | "
               f"{r['stopped'] * 1000:.1f} ms | {phase_ms(r['running'])} | {phase_ms(r['after'])} | "
               f"{'–' if r['reread'] is None else r['reread']} | "
@@ -230,16 +231,14 @@ def main():
         print("\n### gospy dump (traceback format) beside the runtime's own debug=2 dump (same process, same run)\n")
         print("| goroutines | gospy | runtime debug=2 (in-process) | gospy dump (wall) | target stopped | output | gospy peak RSS |")
         print("|---|---|---|---|---|---|---|")
-        for n in [int(s) for s in args.dump_sizes.split(",")]:
-          for r in bench_dump(n, args.runs, target, gospys):
+        for r in (r for n in args.dump_sizes.split(",") for r in bench_dump(int(n), args.runs, target, gospys)):
             print(f"| {r['n']:,} | {r['gospy']} | {r['own'] * 1000:.0f} ms ({r['own_size'] / 1e6:.1f} MB) | {r['wall'] * 1000:.0f} ms | "
                   f"{r['stopped'] * 1000:.1f} ms | {r['size'] / 1e6:.1f} MB | {r['rss'] / 1024:.0f} MiB |", flush=True)
     if args.top_sizes:
         print("\n### gospy top --plain, 20 refreshes at --interval 0.1 (as fast as it refreshes, up to 10 a second)\n")
         print("| goroutines | gospy | refreshes per second | gospy CPU (cores) | target stopped per refresh | gospy peak RSS |")
         print("|---|---|---|---|---|---|")
-        for n in [int(s) for s in args.top_sizes.split(",")]:
-          for r in bench_top(n, target, gospys):
+        for r in (r for n in args.top_sizes.split(",") for r in bench_top(int(n), target, gospys)):
             print(f"| {r['n']:,} | {r['gospy']} | {r['rate']:.2f} | {r['cpu']:.2f} | {r['stopped']:.1f} ms | {r['rss'] / 1024:.0f} MiB |", flush=True)
 
 
