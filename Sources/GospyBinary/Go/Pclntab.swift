@@ -186,26 +186,17 @@ public final class Pclntab: @unchecked Sendable {
                 throw BinaryError.corruptPclntab(path: path, reason: "function \(index): entry 0x\(String(entryOff, radix: 16)) disagrees with functab")
             }
             let end = try entry(ofFunctionAt: index + 1)
-            switch format {
-            case .go120:
-                return Function(
-                    index: index, entry: textStart &+ UInt64(entryOff), end: end,
-                    nameOffset: try data.i32(at: record + 4), args: try data.i32(at: record + 8),
-                    pcsp: try data.u32(at: record + 16), pcfile: try data.u32(at: record + 20),
-                    pcln: try data.u32(at: record + 24), pcdataCount: Int(try data.u32(at: record + 28)),
-                    cuOffset: try data.u32(at: record + 32), startLine: try data.i32(at: record + 36),
-                    funcID: try data.u8(at: record + 40), flag: try data.u8(at: record + 41),
-                    funcdataCount: Int(try data.u8(at: record + 43)), recordOffset: record, fixedSize: 44)
-            case .go118:
-                return Function(
-                    index: index, entry: textStart &+ UInt64(entryOff), end: end,
-                    nameOffset: try data.i32(at: record + 4), args: try data.i32(at: record + 8),
-                    pcsp: try data.u32(at: record + 16), pcfile: try data.u32(at: record + 20),
-                    pcln: try data.u32(at: record + 24), pcdataCount: Int(try data.u32(at: record + 28)),
-                    cuOffset: try data.u32(at: record + 32), startLine: 0,
-                    funcID: try data.u8(at: record + 36), flag: try data.u8(at: record + 37),
-                    funcdataCount: Int(try data.u8(at: record + 39)), recordOffset: record, fixedSize: 40)
-            }
+            // Go 1.20 inserted startLine (int32) after cuOffset; everything after it moved by 4.
+            let hasStartLine = format == .go120
+            let afterCU = record + (hasStartLine ? 40 : 36)
+            return Function(
+                index: index, entry: textStart &+ UInt64(entryOff), end: end,
+                nameOffset: try data.i32(at: record + 4), args: try data.i32(at: record + 8),
+                pcsp: try data.u32(at: record + 16), pcfile: try data.u32(at: record + 20),
+                pcln: try data.u32(at: record + 24), pcdataCount: Int(try data.u32(at: record + 28)),
+                cuOffset: try data.u32(at: record + 32), startLine: hasStartLine ? try data.i32(at: record + 36) : 0,
+                funcID: try data.u8(at: afterCU), flag: try data.u8(at: afterCU + 1),
+                funcdataCount: Int(try data.u8(at: afterCU + 3)), recordOffset: record, fixedSize: afterCU + 4 - record)
         } catch let error as BinaryError {
             throw error
         } catch {
