@@ -10,6 +10,7 @@ struct Gospy: ParsableCommand {
             SummaryCommand.self,
             DumpCommand.self,
             TopCommand.self,
+            WaitsCommand.self,
             InfoCommand.self,
             Addr2lineCommand.self,
             LayoutsCommand.self,

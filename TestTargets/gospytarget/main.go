@@ -8,6 +8,7 @@
 //	         (half in manyWaiterA, half in manyWaiterB)
 //	churn    the parked set plus a spawner that keeps creating and ending
 //	         thousands of short-lived goroutines per second
+//	waits    the parked set plus goroutines blocked on channels (waits.go)
 //	growing  the parked set plus 10 steadyWorker goroutines, then 5 more
 //	         leakyWorker goroutines every 200ms (a simulated leak)
 //
@@ -20,6 +21,7 @@
 //	pprof PATH    goroutine profile, debug=0 (gzipped protobuf) -> DUMPED PATH
 //	count         -> COUNT <runtime.NumGoroutine()>
 //	gc            runtime.GC() twice (records when parked goroutines began waiting) -> GC done
+//	waits         -> WAITS ... (see waits.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	quit          exit 0
 //	(anything else, or a failed command) -> ERROR <message>
@@ -50,7 +52,7 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock":
+	case "parked", "many", "churn", "growing", "clock", "waits":
 	default:
 		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing or clock)\n", *scenario)
 		os.Exit(2)
@@ -70,6 +72,8 @@ func main() {
 		startGrowing()
 	case "clock":
 		startClock()
+	case "waits":
+		startWaits()
 	}
 	startSpinner()
 
@@ -111,6 +115,8 @@ func controlLoop() {
 			runtime.GC()
 			runtime.GC()
 			reply("GC done")
+		case "waits":
+			reply("%s", waitsReply())
 		case "stats":
 			reply("STATS goroutines=%d churned=%d leaked=%d spins=%d",
 				runtime.NumGoroutine(), churned.Load(), leaked.Load(), atomic.LoadUint64(&spinLaps))

@@ -68,6 +68,8 @@ public struct Goroutine: Sendable, Equatable {
     public let stackLo: UInt64
     public let stackHi: UInt64
     public let labels: UInt64
+    /// g.waiting: the sudogs of a channel wait or select (from 1.26 also of a semaphore wait), 0 when none.
+    public internal(set) var waiting: UInt64 = 0
 
     public var lockedToThread: Bool { lockedM != 0 }
 

@@ -376,7 +376,8 @@ public struct SnapshotReader {
             schedPC: records.u64(index, g.schedPC) ?? 0, schedSP: records.u64(index, g.schedSP) ?? 0,
             schedBP: records.u64(index, g.schedBP) ?? 0,
             syscallPC: records.u64(index, g.syscallpc) ?? 0, syscallSP: records.u64(index, g.syscallsp) ?? 0,
-            stackLo: stackLo, stackHi: stackHi, labels: records.u64(index, g.labels) ?? 0))
+            stackLo: stackLo, stackHi: stackHi, labels: records.u64(index, g.labels) ?? 0,
+            waiting: records.u64(index, g.waiting) ?? 0))
     }
 
     public func readProcessors() throws -> [Processor] {
