@@ -16,7 +16,7 @@ import (
 // which reports the true object it waits on (fmt's %p of the channel) before it
 // blocks; the control command `waits` replies with them all:
 //
-//	WAITS goid:op:chan:len:cap[,...]     op: send, recv, select-send, select-recv,
+//	WAITS goid:op:chan:len:cap:type[,...]  op: send, recv, select-send, select-recv,
 //	                                     nil-recv, select-none
 //
 // A goroutine in a select reports one entry per case. Channels are made once and
@@ -28,12 +28,12 @@ var (
 )
 
 func reportWait(op string, ch interface{}, length, capacity int) {
-	addr := "0x0"
+	addr, typ := "0x0", "nil"
 	if ch != nil {
-		addr = fmt.Sprintf("%p", ch)
+		addr, typ = fmt.Sprintf("%p", ch), fmt.Sprintf("%T", ch)
 	}
 	waitsMu.Lock()
-	waitsEntries = append(waitsEntries, fmt.Sprintf("%d:%s:%s:%d:%d", currentGoid(), op, addr, length, capacity))
+	waitsEntries = append(waitsEntries, fmt.Sprintf("%d:%s:%s:%d:%d:%s", currentGoid(), op, addr, length, capacity, typ))
 	waitsMu.Unlock()
 }
 

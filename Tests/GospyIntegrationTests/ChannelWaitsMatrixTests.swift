@@ -13,16 +13,19 @@ import Testing
         let channel: UInt64
         let length: UInt64
         let capacity: UInt64
+        /// fmt's %T of the channel ("chan *main.waitJob"), "nil" for a nil channel.
+        let type: String
     }
 
     static func parse(_ reply: String) throws -> [Truth] {
         let body = try #require(reply.hasPrefix("WAITS ") ? reply.dropFirst(6) : nil, "reply \(reply)")
         return try body.split(separator: ",").map { entry in
             let fields = entry.split(separator: ":").map(String.init)
-            try #require(fields.count == 5, "entry \(entry)")
+            try #require(fields.count == 6, "entry \(entry)")
             return Truth(goroutine: try #require(UInt64(fields[0])), operation: fields[1],
                          channel: try #require(UInt64(fields[2].dropFirst(2), radix: 16)),
-                         length: try #require(UInt64(fields[3])), capacity: try #require(UInt64(fields[4])))
+                         length: try #require(UInt64(fields[3])), capacity: try #require(UInt64(fields[4])),
+                         type: fields[5])
         }
     }
 
@@ -51,6 +54,8 @@ import Testing
                     let state = waits.channels[truth.channel]
                     #expect(state?.length == truth.length && state?.capacity == truth.capacity && state?.closed == false,
                             "\(context): channel 0x\(String(truth.channel, radix: 16)) state \(String(describing: state))")
+                    #expect(state.map { "chan " + ($0.elementTypeName ?? "?") } == truth.type,
+                            "\(context): channel type \(String(describing: state?.elementTypeName)), truth \(truth.type)")
                 case "select-send", "select-recv":
                     let direction: ChannelDirection = truth.operation == "select-send" ? .send : .receive
                     guard case let .select(cases)? = object else {
@@ -87,8 +92,8 @@ import Testing
         let result = try Subprocess.run(Subprocess.gospy, ["waits", "--pid", String(target.pid)])
         #expect(result.status == 0, "gospy waits: \(result.stderr)")
         let hex = { (value: UInt64) in "0x" + String(value, radix: 16) }
-        #expect(result.stdout.contains("chan \(hex(unbuffered)) len 0/0: 3 senders waiting, 0 receivers"), "\(result.stdout)")
-        #expect(result.stdout.contains("chan \(hex(full)) len 2/2: 1 senders waiting, 0 receivers"), "\(result.stdout)")
+        #expect(result.stdout.contains("chan *main.waitJob \(hex(unbuffered)) len 0/0, 3 senders waiting, 0 receivers"), "\(result.stdout)")
+        #expect(result.stdout.contains("chan int \(hex(full)) len 2/2, 1 senders waiting, 0 receivers"), "\(result.stdout)")
         // The parked set blocks on a nil channel both ways and in select {} too.
         #expect(result.stdout.contains("nil chan: 3 goroutines blocked for good"), "\(result.stdout)")
         #expect(result.stdout.contains("select without cases: 2 goroutines blocked for good"), "\(result.stdout)")

@@ -222,12 +222,16 @@ public struct RuntimeLayout: Sendable, Equatable {
         ],
         "runtime.moduledata": [
             "pcHeader", "funcnametab", "pclntable", "minpc", "maxpc", "text", "etext", "noptrdata",
-            "enoptrdata", "data", "edata", "bss", "ebss", "noptrbss", "enoptrbss", "gofunc",
+            "enoptrdata", "data", "edata", "bss", "ebss", "noptrbss", "enoptrbss", "gofunc", "types", "etypes",
         ],
         "runtime.hmap": ["count", "B", "buckets"],
         // What a goroutine blocked on a channel waits on. Go 1.26 made sudog.elem and sudog.c
         // maybeTraceablePtr{vp, vu} pairs, of which vu is the one always set.
         "runtime.sudog": ["g", "next", "prev", "elem", "elem.vu", "isSelect", "waitlink", "c", "c.vu"],
+        // A type descriptor's name (tflag's extra-star bit, the name's offset from moduledata.types):
+        // runtime._type until 1.20, internal/abi.Type from 1.21.
+        "runtime._type": ["tflag", "str"],
+        "internal/abi.Type": ["TFlag", "Str"],
         "runtime.hchan": [
             "qcount", "dataqsiz", "closed", "timer", "elemtype",
             "recvq.first", "recvq.last", "sendq.first", "sendq.last",

@@ -26,6 +26,8 @@ public struct ChannelState: Sendable, Equatable {
     public let closed: Bool
     /// The element type's descriptor (an *abi.Type), 0 when unknown.
     public let elementType: UInt64
+    /// Its name as fmt's %T prints it ("*main.job"), nil when it could not be read.
+    public let elementTypeName: String?
 }
 
 /// What a blocked goroutine waits on, as far as channels go.
@@ -63,9 +65,11 @@ public struct ChannelWaitReader {
     let sudog: RuntimeLayout.SudogLayout
     let hchan: RuntimeLayout.HchanLayout
     let g: RuntimeLayout.GLayout
+    let typeNames: TypeNameReader?
 
     public init(image: RuntimeImage, reader: MemoryReader) throws(LayoutError) {
         self.reader = reader
+        typeNames = TypeNameReader(image: image, reader: reader)
         sudog = try image.layout.sudog
         hchan = try image.layout.hchan
         g = try image.layout.g
@@ -149,7 +153,8 @@ public struct ChannelWaitReader {
         var isTimer = false
         if let timer = hchan.timer, let value = try? view.u64(at: timer) { isTimer = value != 0 }
         let state = ChannelState(address: address, length: isTimer ? 0 : count, capacity: isTimer ? 0 : size,
-                                 closed: closed != 0, elementType: elementType)
+                                 closed: closed != 0, elementType: elementType,
+                                 elementTypeName: typeNames?.name(ofType: elementType))
         cache[address] = state
         return state
     }

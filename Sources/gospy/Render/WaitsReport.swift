@@ -18,6 +18,8 @@ struct WaitsReport: JSONOutput {
         let kind: String
         /// The channel as fmt's %p prints it; absent for objects that are no channel.
         let address: String?
+        /// The channel's type as fmt's %T prints it ("chan *main.job").
+        let type: String?
         let length: UInt64?
         let capacity: UInt64?
         let closed: Bool?
@@ -80,6 +82,7 @@ struct WaitsReport: JSONOutput {
                                                       goroutines: $0.value.goroutines) }
                 .sorted { ($0.count, $1.location) > ($1.count, $0.location) }
             return Object(kind: channel != nil ? "chan" : key, address: channel.map { _ in key },
+                          type: channel.map { "chan " + ($0.elementTypeName ?? "?") },
                           length: channel?.length, capacity: channel?.capacity, closed: channel?.closed,
                           senders: entry.senders, receivers: entry.receivers,
                           stuckForGood: key == "nil chan" || key == "select without cases",
@@ -102,7 +105,7 @@ struct WaitsReport: JSONOutput {
             switch object.kind {
             case "chan":
                 let closed = object.closed == true ? ", closed" : ""
-                out += "chan \(object.address ?? "?") len \(object.length ?? 0)/\(object.capacity ?? 0)\(closed): "
+                out += "\(object.type ?? "chan") \(object.address ?? "?") len \(object.length ?? 0)/\(object.capacity ?? 0)\(closed), "
                     + "\(object.senders) senders waiting, \(object.receivers) receivers\(longest)\n"
             case "nil chan":
                 out += "nil chan: \(count) goroutines blocked for good\(longest)\n"
