@@ -10,6 +10,7 @@
 //	         thousands of short-lived goroutines per second
 //	growing  the parked set plus 10 steadyWorker goroutines, then 5 more
 //	         leakyWorker goroutines every 200ms (a simulated leak)
+//	headers  the parked set plus labels that need quoting and Go 1.19's "?" rule (headers.go)
 //
 // Control protocol, one line per command on stdin, one reply line on stdout:
 //
@@ -50,7 +51,7 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock":
+	case "parked", "many", "churn", "growing", "clock", "headers":
 	default:
 		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing or clock)\n", *scenario)
 		os.Exit(2)
@@ -70,6 +71,8 @@ func main() {
 		startGrowing()
 	case "clock":
 		startClock()
+	case "headers":
+		startHeaders()
 	}
 	startSpinner()
 

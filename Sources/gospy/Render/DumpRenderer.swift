@@ -10,15 +10,14 @@ struct DumpedGoroutine {
     let createdBy: CreatedBy?
     let waitMinutes: Int?
     let system: Bool
+    /// pprof labels as the program set them, in Go's order (the header may print them).
+    var labels: [(key: [UInt8], value: [UInt8])] = []
 }
 
 /// The runtime's traceback format (`debug=2`, SIGQUIT, runtime.Stack).
 enum TracebackRenderer {
-    static func header(_ item: DumpedGoroutine) -> String {
-        var state = item.goroutine.stateText
-        if let minutes = item.waitMinutes { state += ", \(minutes) minutes" }
-        if item.goroutine.lockedToThread { state += ", locked to thread" }
-        return "goroutine \(item.goroutine.id) [\(state)]:\n"
+    static func header(_ item: DumpedGoroutine, labelStyle: TracebackHeader.LabelStyle) -> String {
+        TracebackHeader.line(item.goroutine, waitMinutes: item.waitMinutes, labels: item.labels, style: labelStyle)
     }
 
     /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
@@ -32,8 +31,8 @@ enum TracebackRenderer {
         return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
     }
 
-    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer) -> String {
-        var out = header(item)
+    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, labelStyle: TracebackHeader.LabelStyle = .none) -> String {
+        var out = header(item, labelStyle: labelStyle)
         // Only the frames a traceback shows are printed.
         var shown = [Bool](repeating: false, count: item.stack.frames.count)
         for body in [item.body.frames, item.body.tail] {
@@ -63,12 +62,13 @@ enum TracebackRenderer {
     }
 
     /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
-    static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, to sink: (String) -> Void) {
+    static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, labelStyle: TracebackHeader.LabelStyle,
+                       to sink: (String) -> Void) {
         var chunk = ""
         chunk.reserveCapacity(1 << 17)
         for (index, item) in items.enumerated() {
             if index > 0 { chunk += "\n" }
-            chunk += render(item, symbolizer: symbolizer)
+            chunk += render(item, symbolizer: symbolizer, labelStyle: labelStyle)
             if chunk.utf8.count >= 1 << 16 {
                 sink(chunk)
                 chunk.removeAll(keepingCapacity: true)
