@@ -55,7 +55,8 @@ struct DumpCommand: ParsableCommand {
             items.append(DumpedGoroutine(
                 goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
                 createdBy: symbolizer.createdBy(goroutine, showRuntime: runtimeFrames),
-                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
+                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system,
+                machineID: goroutine.m == 0 ? nil : snapshot.machine(at: goroutine.m)?.id))
         }
         // Labels are read after the target resumed: they are immutable once set.
         let labelReader = LabelReader(image: image, memory: inspector.memory)
@@ -69,7 +70,9 @@ struct DumpCommand: ParsableCommand {
         if format == .traceback, case let .unreadable(reason) = snapshot.tracebackLabels {
             Output.error("gospy: cannot read the target's GODEBUG tracebacklabels setting (\(reason)); headers show no labels\n")
         }
-        let labelStyle = TracebackHeader.LabelStyle(version: image.executable.version, setting: snapshot.tracebackLabels)
+        let headerStyle = TracebackHeaderStyle(
+            labels: TracebackHeader.LabelStyle(version: image.executable.version, setting: snapshot.tracebackLabels),
+            namesMachines: runtimeFrames && image.executable.version.atLeast(1, 22))
         // Written as it is produced: to the file, or to standard output.
         var file: FileHandle?
         if let output {
@@ -84,7 +87,7 @@ struct DumpCommand: ParsableCommand {
             if let file { file.write(Data(text.utf8)) } else { Output.write(text) }
         }
         switch format {
-        case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, labelStyle: labelStyle, to: sink)
+        case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, style: headerStyle, to: sink)
         case .grouped: sink(GroupedRenderer.render(items, labels: labels, symbolizer: symbolizer))
         case .json:
             sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,

@@ -12,12 +12,22 @@ struct DumpedGoroutine {
     let system: Bool
     /// pprof labels as the program set them, in Go's order (the header may print them).
     var labels: [(key: [UInt8], value: [UInt8])] = []
+    /// For headers that name the g's M: its id (nil when not found).
+    var machineID: Int64? = nil
+}
+
+/// How the traceback format prints headers for one target.
+struct TracebackHeaderStyle {
+    var labels: TracebackHeader.LabelStyle = .none
+    /// Go 1.22+ at GOTRACEBACK=system (--runtime-frames): " gp=... m=... mp=...".
+    var namesMachines = false
 }
 
 /// The runtime's traceback format (`debug=2`, SIGQUIT, runtime.Stack).
 enum TracebackRenderer {
-    static func header(_ item: DumpedGoroutine, labelStyle: TracebackHeader.LabelStyle) -> String {
-        TracebackHeader.line(item.goroutine, waitMinutes: item.waitMinutes, labels: item.labels, style: labelStyle)
+    static func header(_ item: DumpedGoroutine, style: TracebackHeaderStyle) -> String {
+        TracebackHeader.line(item.goroutine, waitMinutes: item.waitMinutes, labels: item.labels, style: style.labels,
+                             machine: style.namesMachines ? .shown(machineID: item.machineID) : .none)
     }
 
     /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
@@ -31,8 +41,8 @@ enum TracebackRenderer {
         return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
     }
 
-    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, labelStyle: TracebackHeader.LabelStyle = .none) -> String {
-        var out = header(item, labelStyle: labelStyle)
+    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, style: TracebackHeaderStyle = TracebackHeaderStyle()) -> String {
+        var out = header(item, style: style)
         // Only the frames a traceback shows are printed.
         var shown = [Bool](repeating: false, count: item.stack.frames.count)
         for body in [item.body.frames, item.body.tail] {
@@ -62,13 +72,13 @@ enum TracebackRenderer {
     }
 
     /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
-    static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, labelStyle: TracebackHeader.LabelStyle,
+    static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, style: TracebackHeaderStyle,
                        to sink: (String) -> Void) {
         var chunk = ""
         chunk.reserveCapacity(1 << 17)
         for (index, item) in items.enumerated() {
             if index > 0 { chunk += "\n" }
-            chunk += render(item, symbolizer: symbolizer, labelStyle: labelStyle)
+            chunk += render(item, symbolizer: symbolizer, style: style)
             if chunk.utf8.count >= 1 << 16 {
                 sink(chunk)
                 chunk.removeAll(keepingCapacity: true)

@@ -22,9 +22,26 @@ enum TracebackHeader {
 
     /// "goroutine 7 [chan receive, 3 minutes, locked to thread]:" with the labels where the
     /// release puts them.
+    /// `machine`: at GOTRACEBACK=system and above (gospy's --runtime-frames) Go 1.22+ names
+    /// the g and its M: " gp=0xc000003340 m=nil", " gp=0xc000007a40 m=3 mp=0xc000080808"
+    /// (m=? when the g names an M gospy did not find among the runtime's Ms).
+    enum MachineNote: Equatable {
+        case none
+        case shown(machineID: Int64?)
+    }
+
     static func line(_ goroutine: Goroutine, waitMinutes: Int?, labels: [(key: [UInt8], value: [UInt8])],
-                     style: LabelStyle) -> String {
-        var out = "goroutine \(goroutine.id) [\(goroutine.stateText)"
+                     style: LabelStyle, machine: MachineNote = .none) -> String {
+        var out = "goroutine \(goroutine.id)"
+        if case let .shown(machineID) = machine {
+            out += " gp=0x" + String(goroutine.address, radix: 16)
+            if goroutine.m == 0 {
+                out += " m=nil"
+            } else {
+                out += " m=" + (machineID.map(String.init) ?? "?") + " mp=0x" + String(goroutine.m, radix: 16)
+            }
+        }
+        out += " [\(goroutine.stateText)"
         if let waitMinutes { out += ", \(waitMinutes) minutes" }
         if goroutine.lockedToThread { out += ", locked to thread" }
         switch style {
@@ -32,13 +49,15 @@ enum TracebackHeader {
             out += "]"
         case .insideBrackets:
             if !labels.isEmpty {
-                out += " labels:{" + labels.map { quoted($0.key) + ": " + quoted($0.value) }.joined(separator: ", ") + "}"
+                // Go 1.26's printquoted prints an invalid byte as the U+FFFD it decodes to.
+                let text = { (s: [UInt8]) in quoted(s, invalidBytesAsHex: false) }
+                out += " labels:{" + labels.map { text($0.key) + ": " + text($0.value) }.joined(separator: ", ") + "}"
             }
             out += "]"
         case .afterBrackets:
             out += "]"
             if !labels.isEmpty {
-                let text = { (s: [UInt8]) in needsQuoting(s) ? quoted(s) : String(decoding: s, as: UTF8.self) }
+                let text = { (s: [UInt8]) in needsQuoting(s) ? quoted(s, invalidBytesAsHex: true) : String(decoding: s, as: UTF8.self) }
                 out += " {" + labels.map { text($0.key) + ": " + text($0.value) }.joined(separator: ", ") + "}"
             }
         }
@@ -54,9 +73,10 @@ enum TracebackHeader {
         }
     }
 
-    /// runtime.printquoted: printable ASCII as is, \n \r \t \\ \" escaped, an invalid byte as
-    /// \xNN, other runes below 127 as \xNN, up to U+FFFF as \uNNNN, the rest as \UNNNNNNNN.
-    static func quoted(_ bytes: [UInt8]) -> String {
+    /// runtime.printquoted: printable ASCII as is, \n \r \t \\ \" escaped, other runes below 127
+    /// as \xNN, up to U+FFFF as \uNNNN, the rest as \UNNNNNNNN; an invalid byte as \xNN from Go
+    /// 1.27 (`invalidBytesAsHex`), as the \ufffd it decodes to in 1.26.
+    static func quoted(_ bytes: [UInt8], invalidBytesAsHex: Bool) -> String {
         var out = "\""
         func hex(_ value: UInt32, digits: Int) -> String {
             let text = String(value, radix: 16)
@@ -71,7 +91,7 @@ enum TracebackHeader {
             case 0x5c, 0x22: out += "\\" + String(UnicodeScalar(UInt8(r))); continue
             default: break
             }
-            if let invalid = rune.invalidByte {
+            if let invalid = rune.invalidByte, invalidBytesAsHex {
                 out += "\\x" + hex(UInt32(invalid), digits: 2)
             } else if r >= 0x20 && r <= 0x7e {
                 out += String(UnicodeScalar(UInt8(r)))
