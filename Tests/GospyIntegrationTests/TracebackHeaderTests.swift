@@ -98,6 +98,10 @@ import Testing
         // runtime.Stack would, long enough for it to have slept again (a new stale "?" word).
         let compared = Self.compare(mine, theirs, binary.testDescription, moving: ["main.watchParent"])
         #expect(compared.count >= 25, "too few goroutines in stable states")
+        // Line for line, " fp=... sp=... pc=..." included.
+        for runtime in compared {
+            #expect(mine.goroutine(runtime.id)?.body == runtime.body, "\(binary.testDescription) goroutine \(runtime.id)")
+        }
         // System goroutines with their runtime creators were among them.
         let runtimeCreated = compared.filter { $0.createdBy?.function.hasPrefix("runtime.") == true }
         #expect(runtimeCreated.count >= 2, "goroutines created by the runtime: \(runtimeCreated.map(\.id))")

@@ -98,6 +98,14 @@ extension Symbolizer {
                              tail: Array(shown.suffix(50)), additionalElided: false)
     }
 
+    /// A physical frame's fp as the runtime's unwinder sets it (sp + the SP delta at pc + the
+    /// return address): what GOTRACEBACK=system prints as " fp=... sp=... pc=...". Nil when
+    /// the SP delta is unknown.
+    public func framePointer(of frame: PhysicalFrame) -> UInt64? {
+        guard let delta = frameInfo(frame.pc)?.spDelta, delta >= 0 else { return nil }
+        return frame.sp &+ UInt64(delta) &+ 8
+    }
+
     /// The "created by" line, as runtime.printcreatedby decides: not for goroutine 1, and not
     /// when the creating function is one a traceback hides (showframe): with `showRuntime`
     /// (GOTRACEBACK=system and above, SIGQUIT, a crash) none is hidden, so system goroutines

@@ -72,7 +72,7 @@ struct DumpCommand: ParsableCommand {
         }
         let headerStyle = TracebackHeaderStyle(
             labels: TracebackHeader.LabelStyle(version: image.executable.version, setting: snapshot.tracebackLabels),
-            namesMachines: runtimeFrames && image.executable.version.atLeast(1, 22))
+            namesMachines: runtimeFrames && image.executable.version.atLeast(1, 22), framePointers: runtimeFrames)
         // Written as it is produced: to the file, or to standard output.
         var file: FileHandle?
         if let output {

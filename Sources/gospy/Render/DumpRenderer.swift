@@ -21,6 +21,9 @@ struct TracebackHeaderStyle {
     var labels: TracebackHeader.LabelStyle = .none
     /// Go 1.22+ at GOTRACEBACK=system (--runtime-frames): " gp=... m=... mp=...".
     var namesMachines = false
+    /// GOTRACEBACK=system (--runtime-frames): " fp=... sp=... pc=..." after each physical
+    /// frame's position.
+    var framePointers = false
 }
 
 /// The runtime's traceback format (`debug=2`, SIGQUIT, runtime.Stack).
@@ -32,11 +35,18 @@ enum TracebackRenderer {
 
     /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
     /// arguments, or "(...)" when they could not be read.
-    static func frame(_ frame: LogicalFrame, arguments: [String?]) -> String {
+    /// `addresses`: with GOTRACEBACK=system's " fp=... sp=... pc=...", each physical frame's
+    /// (nil fp: unknown, printed as "?").
+    static func frame(_ frame: LogicalFrame, arguments: [String?], addresses: [(fp: UInt64?, sp: UInt64)]? = nil) -> String {
         if frame.inlined {
             return "\(frame.function)(...)\n\t\(frame.file):\(frame.line)\n"
         }
-        let offset = frame.pc > frame.entry ? " +0x\(String(frame.offset, radix: 16))" : ""
+        var offset = frame.pc > frame.entry ? " +0x\(String(frame.offset, radix: 16))" : ""
+        if let addresses, frame.physicalIndex < addresses.count {
+            let (fp, sp) = addresses[frame.physicalIndex]
+            offset += " fp=" + (fp.map { "0x" + String($0, radix: 16) } ?? "?")
+                + " sp=0x" + String(sp, radix: 16) + " pc=0x" + String(frame.pc, radix: 16)
+        }
         let text = frame.physicalIndex < arguments.count ? arguments[frame.physicalIndex] ?? "..." : "..."
         return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
     }
@@ -49,10 +59,11 @@ enum TracebackRenderer {
             for f in body where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
         }
         let arguments = symbolizer.argumentTexts(item.stack) { shown[$0] }
-        for f in item.body.frames { out += frame(f, arguments: arguments) }
+        let addresses = style.framePointers ? item.stack.frames.map { (symbolizer.framePointer(of: $0), $0.sp) } : nil
+        for f in item.body.frames { out += frame(f, arguments: arguments, addresses: addresses) }
         if let elided = item.body.elidedCount {
             out += "...\(elided) frames elided...\n"
-            for f in item.body.tail { out += frame(f, arguments: arguments) }
+            for f in item.body.tail { out += frame(f, arguments: arguments, addresses: addresses) }
         }
         if item.body.additionalElided { out += "...additional frames elided...\n" }
         if case let .truncated(reason) = item.stack.end {
