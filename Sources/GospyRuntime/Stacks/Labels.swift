@@ -27,11 +27,11 @@ public struct LabelReader {
     }
 
     /// The labels as the bytes the program set (a traceback header quotes them byte by byte),
-    /// in the order Go keeps them: sorted by key bytewise (the 1.24+ slice is already).
+    /// in the order Go prints them: sorted by key bytewise (the 1.24+ slice already is).
     public func rawLabels(of goroutine: Goroutine) -> [(key: [UInt8], value: [UInt8])] {
         guard goroutine.labels != 0 else { return [] }
-        if version.atLeast(1, 24) { return fromSlice(goroutine.labels) ?? [] }
-        return (fromMap(goroutine.labels) ?? []).sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        let pairs = version.atLeast(1, 24) ? fromSlice(goroutine.labels) : fromMap(goroutine.labels)
+        return (pairs ?? []).sorted { $0.key.lexicographicallyPrecedes($1.key) }
     }
 
     private func string(at header: UInt64) -> [UInt8]? {
