@@ -16,10 +16,13 @@ import Testing
         }
     }
 
-    /// Every release in plain and distro (the "?" rule), and the modern builds with the
-    /// setting from the binary, off and on.
+    /// Every release in plain and distro (the "?" rule; from 1.26 also with the setting on,
+    /// which overrides the go 1.19 directive), and the modern builds with the setting from the
+    /// binary, off and on.
     static var cases: [HeaderCase] {
-        TestTargets.matrix.filter { ["plain", "distro"].contains($0.mode) }.map { HeaderCase(binary: $0, tracebackLabels: nil) }
+        let classic = TestTargets.matrix.filter { ["plain", "distro"].contains($0.mode) }
+        return classic.map { HeaderCase(binary: $0, tracebackLabels: nil) }
+            + classic.filter { (GoVersionParts($0.release)?.minor ?? 0) >= 26 }.map { HeaderCase(binary: $0, tracebackLabels: 1) }
             + TestTargets.modern.flatMap { binary in [nil, 0, 1].map { HeaderCase(binary: binary, tracebackLabels: $0) } }
     }
 
