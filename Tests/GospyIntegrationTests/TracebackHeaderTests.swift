@@ -1,4 +1,5 @@
 import Foundation
+import GospyRuntime
 import Testing
 
 /// Dumps against the runtime's own in cases the default matrix does not reach: pprof labels in
@@ -111,6 +112,33 @@ import Testing
         // Every goroutine of the runtime's dump (but the signal's g0) is in gospy's.
         let missing = Set(theirs.goroutines.map(\.id)).subtracting(mine.goroutines.map(\.id)).subtracting([0])
         #expect(missing.isEmpty, "goroutines gospy did not list: \(missing.sorted())")
+    }
+}
+
+/// Where the tracebacklabels setting lives, found without symbols, equals what the symbols say.
+@Suite struct TracebackLabelsVariableTests {
+    static var unstripped: [TargetBinary] {
+        TestTargets.all.filter { !$0.isStripped && (GoVersionParts($0.release)?.minor ?? 0) >= 26 }
+    }
+
+    @Test(arguments: Self.unstripped)
+    func scanEqualsSymbols(binary: TargetBinary) throws {
+        let executable = try GoExecutable(path: binary.path)
+        let bySymbol = TracebackLabelsVariable.locate(in: executable)
+        let byScan = TracebackLabelsVariable.locate(in: executable, useSymbols: false)
+        guard case let .found(address, source) = bySymbol, case let .found(scanned, _) = byScan else {
+            Issue.record("symbols: \(bySymbol), scan: \(byScan)")
+            return
+        }
+        #expect(source == .symbol("runtime.dbgvars"))
+        #expect(address == scanned)
+        let debug = try #require(executable.elf.symbol(named: "runtime.debug"))
+        #expect(address >= debug.value && address + 4 <= debug.value + debug.size)
+    }
+
+    @Test func olderReleasesHaveNoSetting() throws {
+        let binary = try #require(TestTargets.binary(release: "1.25", mode: "plain") ?? TestTargets.binary(release: "1.19", mode: "plain"))
+        #expect(TracebackLabelsVariable.locate(in: try GoExecutable(path: binary.path)) == .notInRelease)
     }
 }
 

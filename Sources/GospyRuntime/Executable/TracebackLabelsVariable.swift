@@ -17,13 +17,38 @@ public enum TracebackLabelsVariable: Sendable, Equatable {
 
     static let name = "tracebacklabels"
 
-    public static func locate(in executable: GoExecutable) -> TracebackLabelsVariable {
+    /// With `useSymbols: false` the symbols are ignored, as if the binary were stripped (tests
+    /// check the scan against the symbols).
+    public static func locate(in executable: GoExecutable, useSymbols: Bool = true) -> TracebackLabelsVariable {
         guard executable.version.atLeast(1, 26) else { return .notInRelease }
         do {
+            if useSymbols, let address = try fromSymbol(in: executable) {
+                return .found(address: address, source: .symbol("runtime.dbgvars"))
+            }
             return .found(address: try dbgVarAtomic(in: executable), source: .scan("runtime.dbgvars for \"\(name)\""))
         } catch {
             return .notFound("\(error)")
         }
+    }
+
+    /// With symbols: the entry of the runtime.dbgvars slice ([]*dbgVar) named "tracebacklabels",
+    /// without scanning the data. Nil when there is no such symbol.
+    static func fromSymbol(in executable: GoExecutable) throws -> UInt64? {
+        guard let symbol = executable.elf.symbol(named: "runtime.dbgvars"), symbol.value != 0 else { return nil }
+        let image = executable.image
+        let array = try image.fetch(UInt64.self, from: symbol.value)
+        let count = try image.fetch(UInt64.self, from: symbol.value &+ 8)
+        guard count <= 256 else {
+            throw RuntimeGlobalsError.inconsistent(global: "runtime.dbgvars", detail: "\(count) entries")
+        }
+        for index in 0..<count {
+            let entry = try image.fetch(UInt64.self, from: array &+ index &* 8)
+            guard (try? image.fetchGoString(from: entry, maxLength: 64)) == name else { continue }
+            let atomic = try image.fetch(UInt64.self, from: entry &+ 24)
+            guard atomic != 0 else { break }
+            return atomic
+        }
+        throw RuntimeGlobalsError.inconsistent(global: "runtime.dbgvars", detail: "no entry named \"\(name)\" with an atomic")
     }
 
     /// runtime.dbgVar is {name string; value *int32; atomic *atomic.Int32; def int32} in every
