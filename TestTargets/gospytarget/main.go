@@ -42,7 +42,7 @@ import (
 )
 
 var (
-	scenario = flag.String("scenario", "parked", "parked, many, churn, growing or clock")
+	scenario = flag.String("scenario", "parked", "parked, many, churn, growing, clock or headers")
 	manyN    = flag.Int("n", 10000, "number of extra goroutines for -scenario=many")
 )
 
@@ -53,7 +53,7 @@ func main() {
 	switch *scenario {
 	case "parked", "many", "churn", "growing", "clock", "headers":
 	default:
-		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing or clock)\n", *scenario)
+		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing, clock or headers)\n", *scenario)
 		os.Exit(2)
 	}
 	if *scenario == "many" && *manyN < 0 {
