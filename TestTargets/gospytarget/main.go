@@ -11,6 +11,7 @@
 //	waits    the parked set plus goroutines blocked on channels (waits.go)
 //	growing  the parked set plus 10 steadyWorker goroutines, then 5 more
 //	         leakyWorker goroutines every 200ms (a simulated leak)
+//	headers  the parked set plus labels that need quoting and Go 1.19's "?" rule (headers.go)
 //
 // Control protocol, one line per command on stdin, one reply line on stdout:
 //
@@ -43,7 +44,7 @@ import (
 )
 
 var (
-	scenario = flag.String("scenario", "parked", "parked, many, churn, growing or clock")
+	scenario = flag.String("scenario", "parked", "parked, many, churn, growing, clock or headers")
 	manyN    = flag.Int("n", 10000, "number of extra goroutines for -scenario=many")
 )
 
@@ -52,9 +53,9 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock", "waits":
+	case "parked", "many", "churn", "growing", "clock", "waits", "headers":
 	default:
-		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing or clock)\n", *scenario)
+		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing, clock, waits or headers)\n", *scenario)
 		os.Exit(2)
 	}
 	if *scenario == "many" && *manyN < 0 {
@@ -74,6 +75,8 @@ func main() {
 		startClock()
 	case "waits":
 		startWaits()
+	case "headers":
+		startHeaders()
 	}
 	startSpinner()
 

@@ -348,22 +348,38 @@ public final class Pclntab: @unchecked Sendable {
 
     public func frames(at pc: UInt64, in function: Function) -> [SourceFrame] {
         var result: [SourceFrame] = []
-        var tracePC = pc
-        if let inlineTable = pcdataTable(Self.pcdataInlTreeIndex, of: function) {
-            var depth = 0
-            while depth < 1024, let index = pcvalue(tableOffset: inlineTable, function: function, pc: tracePC), index >= 0 {
-                depth += 1
-                guard let call = try? inlinedCall(index, of: function) else { break }
-                let position = fileLine(function: function, pc: tracePC)
-                let name = (try? self.name(atOffset: call.nameOffset)) ?? "?"
-                result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: true, funcID: call.funcID))
-                tracePC = function.entry &+ UInt64(UInt32(bitPattern: call.parentPC))
-            }
+        let tracePC = walkInlineTree(from: pc, in: function) { call, callPC in
+            let position = fileLine(function: function, pc: callPC)
+            let name = (try? self.name(atOffset: call.nameOffset)) ?? "?"
+            result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: true, funcID: call.funcID))
         }
         let position = fileLine(function: function, pc: tracePC)
         let name = (try? self.name(of: function)) ?? "?"
         result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: false, funcID: function.funcID))
         return result
+    }
+
+    /// The PC in `function` itself that `pc` belongs to: the call site of the outermost call
+    /// inlined at `pc`, or `pc` when nothing is inlined there. Go 1.19's traceback reads the
+    /// physical frame's line and its arguments' liveness there (later releases read the
+    /// liveness at `pc`).
+    public func outermostCallPC(at pc: UInt64, in function: Function) -> UInt64 {
+        walkInlineTree(from: pc, in: function) { _, _ in }
+    }
+
+    /// Visits the calls inlined at `pc`, innermost first, each with the PC it is looked up at;
+    /// returns the PC in the physical function (the runtime's tracepc after its inline loop).
+    private func walkInlineTree(from pc: UInt64, in function: Function, _ visit: (InlinedCall, UInt64) -> Void) -> UInt64 {
+        var tracePC = pc
+        guard let inlineTable = pcdataTable(Self.pcdataInlTreeIndex, of: function) else { return tracePC }
+        var depth = 0
+        while depth < 1024, let index = pcvalue(tableOffset: inlineTable, function: function, pc: tracePC), index >= 0 {
+            depth += 1
+            guard let call = try? inlinedCall(index, of: function) else { break }
+            visit(call, tracePC)
+            tracePC = function.entry &+ UInt64(UInt32(bitPattern: call.parentPC))
+        }
+        return tracePC
     }
 
     /// All function names with their index, for lookups by name.

@@ -170,6 +170,8 @@ public struct RuntimeSnapshot: Sendable {
     /// The g pointers in allgs order: the order the runtime's own tracebacks print goroutines
     /// in (`goroutines` is sorted by id).
     public var allgs: [UInt64] = []
+    /// Whether traceback headers show pprof labels (GODEBUG tracebacklabels, Go 1.26+).
+    public var tracebackLabels: TracebackLabelsSetting = .notInRelease
 
     public func machine(at address: UInt64) -> Machine? {
         machines.first { $0.address == address }

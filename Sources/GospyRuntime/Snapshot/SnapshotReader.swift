@@ -39,6 +39,7 @@ public struct SnapshotReader {
         fileprivate var scheduler: SchedulerState?
         fileprivate var gomaxprocs: Int32
         fileprivate var monotonicNow: Int64
+        fileprivate var tracebackLabels: TracebackLabelsSetting = .notInRelease
         /// The g pointers in allgs order.
         fileprivate var allgs: [UInt64] = []
         /// How `validate` judged the records read while the target ran.
@@ -122,6 +123,21 @@ public struct SnapshotReader {
         raw.processors = (try? readProcessors()) ?? []
         raw.machines = (try? readMachines()) ?? []
         raw.scheduler = try? readScheduler()
+        raw.tracebackLabels = readTracebackLabels()
+    }
+
+    /// The runtime's tracebacklabels setting, or why it cannot be read.
+    public func readTracebackLabels() -> TracebackLabelsSetting {
+        switch image.tracebackLabels {
+        case .notInRelease: return .notInRelease
+        case let .notFound(reason): return .unreadable(reason)
+        case let .found(address, _):
+            do {
+                return .value(try memory.fetch(Int32.self, from: address &+ image.loadBias))
+            } catch {
+                return .unreadable("\(error)")
+            }
+        }
     }
 
     /// allgs as the runtime publishes it: every pointer, and the plausible ones in order.
@@ -302,7 +318,7 @@ public struct SnapshotReader {
         return RuntimeSnapshot(
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
-            retries: raw.retried, allgs: raw.allgs)
+            retries: raw.retried, allgs: raw.allgs, tracebackLabels: raw.tracebackLabels)
     }
 
     /// The fields stack walks need, for every live goroutine (call while the target is stopped:
