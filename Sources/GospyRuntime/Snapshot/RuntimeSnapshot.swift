@@ -168,6 +168,8 @@ public struct RuntimeSnapshot: Sendable {
     /// The g pointers in allgs order: the order the runtime's own tracebacks print goroutines
     /// in (`goroutines` is sorted by id).
     public var allgs: [UInt64] = []
+    /// The heap and GC figures, read with the scheduler's (nil when not read).
+    public var heap: HeapStatistics? = nil
 
     public func machine(at address: UInt64) -> Machine? {
         machines.first { $0.address == address }
