@@ -69,10 +69,12 @@ final class CodeAnalysis {
             address = try structBase(in: function, global: name, structName: "runtime.mstats",
                                      anchor: "numgc", others: ["last_gc_unix", "pause_total_ns"])
         case .gcController:
-            // readmemstats_m loads gcController.heapInUse, heapFree and heapReleased.
+            // readmemstats_m loads gcController.heapInUse, heapFree and heapReleased, and passes
+            // &gcController to heapGoalInternal (three adjacent words alone also match the
+            // other runs of memstats words it reads).
             function = "runtime.readmemstats_m"
             address = try structBase(in: function, global: name, structName: "runtime.gcControllerState",
-                                     anchor: "heapInUse", others: ["heapFree", "heapReleased"])
+                                     anchor: "heapInUse", others: ["heapFree", "heapReleased"], addressTaken: true)
         case .buildVersion, .waitReasonStrings:
             throw RuntimeGlobalsError.functionMissing("(found by data scan)")
         }
@@ -100,13 +102,16 @@ final class CodeAnalysis {
 
     /// The one base B for which `function` reads B+anchor and B+each of `others` (field
     /// offsets of `structName`): a global struct whose fields the function reads directly.
+    /// With `addressTaken`, the function must also take B's address (LEA B).
     private func structBase(in function: String, global: RuntimeGlobals.Name, structName: String,
-                            anchor: String, others: [String]) throws -> UInt64 {
+                            anchor: String, others: [String], addressTaken: Bool = false) throws -> UInt64 {
         let anchorOffset = UInt64(try layout.offset(structName, anchor))
         let otherOffsets = try others.map { UInt64(try layout.offset(structName, $0)) }
-        let data = Set(try references(in: function).filter { $0.kind != .address && $0.kind != .exchange }.map(\.target))
+        let references = try references(in: function)
+        let data = Set(references.filter { $0.kind != .address && $0.kind != .exchange }.map(\.target))
+        let taken = Set(references.filter { $0.kind == .address }.map(\.target))
         let candidates = Set(data.map { $0 &- anchorOffset }.filter { base in
-            otherOffsets.allSatisfy { data.contains(base &+ $0) }
+            otherOffsets.allSatisfy { data.contains(base &+ $0) } && (!addressTaken || taken.contains(base))
         })
         guard candidates.count == 1, let only = candidates.first else {
             throw RuntimeGlobalsError.patternNotFound(
