@@ -103,7 +103,7 @@ import Testing
                 let low = min(before[key] ?? -1, after[key] ?? -1), high = max(before[key] ?? -1, after[key] ?? -1)
                 let gospy = value.map { Int64(bitPattern: $0) }
                 #expect(gospy.map { (low...high).contains($0) } == true,
-                        "\(key): gospy \(gospy.map(String.init) ?? "nil"), runtime \(before[key].map(String.init) ?? "nil") before, \(after[key].map(String.init) ?? "nil") after; \(heap) \(before) \(after)")
+                        "\(key): gospy \(gospy.map(String.init) ?? "nil"), runtime \(before[key].map(String.init) ?? "nil") before, \(after[key].map(String.init) ?? "nil") after")
             }
             #expect((heap.heapAlloc ?? 0) >= UInt64(Self.retainedBytes))
 
