@@ -133,6 +133,8 @@ func controlLoop() {
 				continue
 			}
 			reply("DUMPED %s", arg)
+		case "retain", "gcs", "memstats": // heap.go
+			heapCommand(cmd, arg)
 		default:
 			reply("ERROR unknown command %q", cmd)
 		}

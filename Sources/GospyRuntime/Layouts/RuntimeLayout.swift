@@ -236,6 +236,18 @@ public struct RuntimeLayout: Sendable, Equatable {
             "qcount", "dataqsiz", "closed", "timer", "elemtype",
             "recvq.first", "recvq.last", "sendq.first", "sendq.last",
         ],
+        // Heap and GC figures (RuntimeStatistics): what runtime.readmemstats_m reads.
+        "runtime.mstats": ["heapStats", "last_gc_unix", "pause_total_ns", "numgc", "numforcedgc"],
+        "runtime.gcControllerState": [
+            "gcPercent", "memoryLimit", "heapMinimum", "gcPercentHeapGoal", "sweepDistMinTrigger", "triggered",
+            "heapLive", "heapMarked", "heapInUse", "heapReleased", "heapFree", "totalAlloc", "totalFree",
+            "mappedReady",
+        ],
+        "runtime.consistentHeapStats": ["stats"],
+        "runtime.heapStatsDelta": [
+            "inHeap", "inStacks", "tinyAllocCount", "largeAlloc", "largeAllocCount", "smallAllocCount", "largeFree",
+            "largeFreeCount", "smallFreeCount",
+        ],
     ]
 }
 

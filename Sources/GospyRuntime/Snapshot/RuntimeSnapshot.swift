@@ -172,6 +172,8 @@ public struct RuntimeSnapshot: Sendable {
     public var allgs: [UInt64] = []
     /// Whether traceback headers show pprof labels (GODEBUG tracebacklabels, Go 1.26+).
     public var tracebackLabels: TracebackLabelsSetting = .notInRelease
+    /// The heap and GC figures, read with the scheduler's (nil when not read).
+    public var heap: HeapStatistics? = nil
 
     public func machine(at address: UInt64) -> Machine? {
         machines.first { $0.address == address }

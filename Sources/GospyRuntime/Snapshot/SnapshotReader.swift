@@ -37,6 +37,7 @@ public struct SnapshotReader {
         fileprivate var processors: [Processor]
         public fileprivate(set) var machines: [Machine]
         fileprivate var scheduler: SchedulerState?
+        fileprivate var heap: HeapStatistics?
         fileprivate var gomaxprocs: Int32
         fileprivate var monotonicNow: Int64
         fileprivate var tracebackLabels: TracebackLabelsSetting = .notInRelease
@@ -88,7 +89,7 @@ public struct SnapshotReader {
         let (pointers, plausible) = try readAllgs()
         var raw = RawSnapshot(
             records: nil, keep: nil, fresh: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
-            processors: [], machines: [], scheduler: nil, gomaxprocs: 0, monotonicNow: Self.monotonicNow(), allgs: plausible)
+            processors: [], machines: [], scheduler: nil, heap: nil, gomaxprocs: 0, monotonicNow: Self.monotonicNow(), allgs: plausible)
         if consistent {
             raw.records = memory.gather(plausible, size: Self.recordSize(g))
         } else {
@@ -117,8 +118,9 @@ public struct SnapshotReader {
         return raw
     }
 
-    /// GOMAXPROCS, the Ps, the Ms and the scheduler's counters.
+    /// GOMAXPROCS, the Ps, the Ms, the scheduler's counters and the heap and GC figures.
     private func readScheduling(into raw: inout RawSnapshot) {
+        raw.heap = readHeapStatistics()
         raw.gomaxprocs = (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0
         raw.processors = (try? readProcessors()) ?? []
         raw.machines = (try? readMachines()) ?? []
@@ -318,7 +320,7 @@ public struct SnapshotReader {
         return RuntimeSnapshot(
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
-            retries: raw.retried, allgs: raw.allgs, tracebackLabels: raw.tracebackLabels)
+            retries: raw.retried, allgs: raw.allgs, tracebackLabels: raw.tracebackLabels, heap: raw.heap)
     }
 
     /// The fields stack walks need, for every live goroutine (call while the target is stopped:

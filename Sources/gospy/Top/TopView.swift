@@ -21,6 +21,8 @@ struct TopView {
         var filter: String
         var error: String?
         var unreadable: Int
+        /// The heap and GC figures of the last snapshot.
+        var heap: HeapReport? = nil
     }
 
     static func header(_ s: Status, style: TerminalStyle) -> [String] {
@@ -36,6 +38,7 @@ struct TopView {
         snapshot += String(format: "   every %.1fs   group by %@   sort by %@", s.interval, s.grouping, s.sort.rawValue)
         if !s.filter.isEmpty { snapshot += "   filter \"\(s.filter)\"" }
         if s.paused { snapshot += "   " + style.yellow("PAUSED") }
+        if let heap = s.heap { lines += [heap.heapLine, heap.gcLine] }
         lines.append(snapshot)
         if let error = s.error { lines.append(style.yellow("last snapshot failed: \(error) (retrying)")) }
         if s.unreadable > 0 { lines.append(style.yellow("\(s.unreadable) goroutines changed while being read")) }
