@@ -111,52 +111,87 @@ public struct ChannelWaitReader {
                 }
             }
         }
+        let sudogs = readSudogChains(pending)
+        readChannelStates(Set(sudogs.values.flatMap { $0.compactMap(\.channel) }), into: &result.channels)
         for goroutine in pending {
-            result.objects[goroutine.address] = readChannels(of: goroutine, into: &result.channels)
+            result.objects[goroutine.address] = object(of: goroutine, sudogs[goroutine.address] ?? [], result.channels)
         }
         confirmUnchanged(pending, &result)
         return result
     }
 
-    private func readChannels(of goroutine: Goroutine, into channels: inout [UInt64: ChannelState]) -> WaitObject {
-        let isSelect = goroutine.waitReasonText.map { Self.channelWaitKind($0) == "select" } ?? false
-        var cases: [ChannelCase] = []
-        var next = goroutine.waiting
-        while next != 0 {
-            guard cases.count < Self.maxSelectCases else { return .unknown(reason: "more than \(Self.maxSelectCases) select cases") }
-            guard let record = try? reader.fetchView(from: next, count: sudog.size),
-                  let owner = try? record.u64(at: sudog.g), owner == goroutine.address,
-                  let channel = try? record.u64(at: sudog.c), channel != 0 else {
-                return .unknown(reason: "sudog at 0x\(String(next, radix: 16)) changed while read")
+    /// One sudog of a goroutine's chain: where it is and the channel it names (nil: unreadable,
+    /// or it no longer belongs to the goroutine).
+    struct QueuedSudog {
+        let address: UInt64
+        let channel: UInt64?
+    }
+
+    /// Every pending goroutine's sudogs, a round of batched reads per select case depth.
+    private func readSudogChains(_ goroutines: [Goroutine]) -> [UInt64: [QueuedSudog]] {
+        var chains: [UInt64: [QueuedSudog]] = [:]
+        var frontier: [(goroutine: Goroutine, sudog: UInt64)] = goroutines.map { ($0, $0.waiting) }
+        var depth = 0
+        while !frontier.isEmpty, depth < Self.maxSelectCases {
+            depth += 1
+            let records = reader.gather(frontier.map(\.sudog), size: sudog.size)
+            var index: [UInt64: Int] = [:]
+            for (i, address) in records.addresses.enumerated() where records.valid[i] { index[address] = i }
+            var next: [(goroutine: Goroutine, sudog: UInt64)] = []
+            for (goroutine, address) in frontier {
+                guard let i = index[address], records.u64(i, sudog.g) == goroutine.address,
+                      let channel = records.u64(i, sudog.c), channel != 0 else {
+                    chains[goroutine.address, default: []].append(QueuedSudog(address: address, channel: nil))
+                    continue
+                }
+                chains[goroutine.address, default: []].append(QueuedSudog(address: address, channel: channel))
+                // Only a select's sudogs are chained through waitlink (from 1.26 a semaphore
+                // wait's waitlink leads to another goroutine's sudog).
+                if Self.isSelect(goroutine), let link = records.u64(i, sudog.waitlink), link != 0 {
+                    next.append((goroutine, link))
+                }
             }
-            guard let state = channelState(at: channel, cache: &channels) else {
+            frontier = next
+        }
+        return chains
+    }
+
+    static func isSelect(_ goroutine: Goroutine) -> Bool {
+        goroutine.waitReasonText.map { channelWaitKind($0) == "select" } ?? false
+    }
+
+    private func readChannelStates(_ addresses: Set<UInt64>, into channels: inout [UInt64: ChannelState]) {
+        let records = reader.gather(Array(addresses), size: hchan.size)
+        for (i, address) in records.addresses.enumerated() where records.valid[i] {
+            guard let count = records.u64(i, hchan.qcount), let size = records.u64(i, hchan.dataqsiz),
+                  let closed = records.u32(i, hchan.closed), let elementType = records.u64(i, hchan.elemtype),
+                  count <= size else { continue }
+            // A timer channel is buffered inside but presents as unbuffered (chanlen/chancap say 0).
+            var isTimer = false
+            if let timer = hchan.timer, let value = records.u64(i, timer) { isTimer = value != 0 }
+            channels[address] = ChannelState(
+                address: address, length: isTimer ? 0 : count, capacity: isTimer ? 0 : size, closed: closed != 0,
+                elementType: elementType, elementTypeName: typeNames?.name(ofType: elementType))
+        }
+    }
+
+    private func object(of goroutine: Goroutine, _ chain: [QueuedSudog], _ channels: [UInt64: ChannelState]) -> WaitObject {
+        var cases: [ChannelCase] = []
+        for queued in chain {
+            guard let channel = queued.channel else {
+                return .unknown(reason: "sudog at 0x\(String(queued.address, radix: 16)) changed while read")
+            }
+            guard channels[channel] != nil else {
                 return .unknown(reason: "channel at 0x\(String(channel, radix: 16)) unreadable")
             }
-            if isSelect {
-                cases.append(ChannelCase(channel: channel, direction: direction(of: next, in: state.address)))
-                next = (try? record.u64(at: sudog.waitlink)) ?? 0
-            } else {
+            guard Self.isSelect(goroutine) else {
                 let direction: ChannelDirection = goroutine.waitReasonText?.hasPrefix("chan send") == true ? .send : .receive
                 return .channel(ChannelCase(channel: channel, direction: direction))
             }
+            cases.append(ChannelCase(channel: channel, direction: direction(of: queued.address, in: channel)))
         }
+        if chain.count >= Self.maxSelectCases { return .unknown(reason: "more than \(Self.maxSelectCases) select cases") }
         return cases.isEmpty ? .unknown(reason: "no select case recorded") : .select(cases)
-    }
-
-    private func channelState(at address: UInt64, cache: inout [UInt64: ChannelState]) -> ChannelState? {
-        if let known = cache[address] { return known }
-        guard let view = try? reader.fetchView(from: address, count: hchan.size),
-              let count = try? view.u64(at: hchan.qcount), let size = try? view.u64(at: hchan.dataqsiz),
-              let closed = try? view.u32(at: hchan.closed), let elementType = try? view.u64(at: hchan.elemtype),
-              count <= size else { return nil }
-        // A timer channel is buffered inside but presents as unbuffered (chanlen/chancap say 0).
-        var isTimer = false
-        if let timer = hchan.timer, let value = try? view.u64(at: timer) { isTimer = value != 0 }
-        let state = ChannelState(address: address, length: isTimer ? 0 : count, capacity: isTimer ? 0 : size,
-                                 closed: closed != 0, elementType: elementType,
-                                 elementTypeName: typeNames?.name(ofType: elementType))
-        cache[address] = state
-        return state
     }
 
     /// A select's sudog carries no direction: it is the queue it sits in, recvq or sendq.
