@@ -24,6 +24,8 @@ public final class Inspector: @unchecked Sendable {
     /// The last snapshot's goroutines and walked stacks, kept by `capture(incremental:)` so
     /// the next one re-reads and re-walks only goroutines that changed.
     var baseline: Baseline?
+    /// The same for non-blocking captures: each parked goroutine's stack, by g address.
+    var liveBaseline: [UInt64: (extent: StackExtent, stack: UnwoundStack)]?
 
     public init(pid: Int32, binary: String? = nil) throws {
         self.pid = pid

@@ -10,6 +10,7 @@ struct Gospy: ParsableCommand {
             SummaryCommand.self,
             DumpCommand.self,
             TopCommand.self,
+            RecordCommand.self,
             InfoCommand.self,
             Addr2lineCommand.self,
             LayoutsCommand.self,

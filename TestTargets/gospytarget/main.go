@@ -50,7 +50,7 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock":
+	case "parked", "many", "churn", "growing", "clock", "record":
 	default:
 		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing or clock)\n", *scenario)
 		os.Exit(2)
@@ -70,6 +70,8 @@ func main() {
 		startGrowing()
 	case "clock":
 		startClock()
+	case "record":
+		startRecord() // record.go
 	}
 	startSpinner()
 
@@ -111,6 +113,8 @@ func controlLoop() {
 			runtime.GC()
 			runtime.GC()
 			reply("GC done")
+		case "work":
+			reply(recordWork()) // record.go
 		case "stats":
 			reply("STATS goroutines=%d churned=%d leaked=%d spins=%d",
 				runtime.NumGoroutine(), churned.Load(), leaked.Load(), atomic.LoadUint64(&spinLaps))
