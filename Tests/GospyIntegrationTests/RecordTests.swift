@@ -38,6 +38,10 @@ import Testing
         NSTemporaryDirectory() + "gospy-record-\(getpid())-\(UUID().uuidString.prefix(8))-\(name)"
     }
 
+    /// Enough samples of the worker for 5 points to be a fair bound: at 400 the binomial
+    /// spread of a 75/25 split is 2.2 points.
+    static let workerSamplesWanted = 400
+
     @Test(arguments: accuracyCases)
     func sharesMatchTheTargetsOwnClock(modes: Modes) throws {
         let target = try RunningTarget(modes.binary, arguments: ["-scenario=record"])
@@ -45,30 +49,39 @@ import Testing
         let path = Self.temporary("accuracy.txt")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let before = try Self.work(target)
-        let result = try Subprocess.run(Subprocess.gospy, ["record", "--pid", String(target.pid), "--format", "collapsed",
-                                                           "--duration", "3", "-o", path] + (modes.blocking ? ["--blocking"] : []))
+        var inA = 0, inB = 0, samples = 0
+        // Recordings of 4 s until the worker was seen often enough (one at 100/s; more on a
+        // loaded machine, where fewer samples per second are achieved).
+        for _ in 0..<6 where inA + inB < Self.workerSamplesWanted {
+            let result = try Subprocess.run(Subprocess.gospy, ["record", "--pid", String(target.pid), "--format", "collapsed",
+                                                               "--duration", "4", "-o", path] + (modes.blocking ? ["--blocking"] : []))
+            #expect(result.status == 0, "\(result.stderr)")
+            let taken = try #require(Self.samples(result.stderr), "\(result.stderr)")
+            #expect(taken > 0, "\(result.stderr)")
+            samples += taken
+            let stacks = CollapsedStacks(try String(contentsOfFile: path, encoding: .utf8))
+
+            // Every sample counts each of the 50 sleepers, under their wait reason.
+            let sleepers = stacks.filter { $0.contains("main.recordSleeper") }
+            #expect(sleepers.total == 50 * taken, "\(sleepers.total) sleeper stacks in \(taken) samples")
+            #expect(sleepers.stacks.keys.allSatisfy { $0.first == "[sleep]" }, "\(sleepers.stacks.keys)")
+
+            let worker = stacks.filter { $0.contains("main.recordWorker") }
+            let a = worker.filter { $0.contains("main.recordSpinA") }.total
+            let b = worker.filter { $0.contains("main.recordSpinB") }.total
+            #expect(a + b >= taken * 9 / 10, "the worker is seen in most samples: \(a)+\(b) of \(taken)")
+            // On-CPU: the worker is counted as running when it is.
+            #expect(worker.filter { $0.first == "[running]" }.total >= (a + b) / 2)
+            inA += a
+            inB += b
+        }
         let after = try Self.work(target)
-        #expect(result.status == 0, "\(result.stderr)")
-        let samples = try #require(Self.samples(result.stderr), "\(result.stderr)")
-        #expect(samples >= 100, "3 s at 100/s: \(result.stderr)")
-        let stacks = CollapsedStacks(try String(contentsOfFile: path, encoding: .utf8))
-
-        // Every sample counts each of the 50 sleepers, under their wait reason.
-        let sleepers = stacks.filter { $0.contains("main.recordSleeper") }
-        #expect(sleepers.total == 50 * samples, "\(sleepers.total) sleeper stacks in \(samples) samples")
-        #expect(sleepers.stacks.keys.allSatisfy { $0.first == "[sleep]" }, "\(sleepers.stacks.keys)")
-
-        // The worker's shares in A and B, against its own clock over the same time.
-        let worker = stacks.filter { $0.contains("main.recordWorker") }
-        let inA = worker.filter { $0.contains("main.recordSpinA") }.total
-        let inB = worker.filter { $0.contains("main.recordSpinB") }.total
-        #expect(inA + inB >= samples * 9 / 10, "the worker is seen in most samples: \(inA)+\(inB) of \(samples)")
+        // The worker's shares in A and B, against its own clock over the same time (75/25 on an
+        // idle machine; on a loaded one its phases stretch while it waits for a CPU).
         let truth = (after.a - before.a) / max(1, (after.a - before.a) + (after.b - before.b))
         let measured = Double(inA) / Double(max(1, inA + inB))
-        #expect(abs(measured - truth) <= 0.05, "recorded \(measured) in recordSpinA, the target says \(truth)")
-        #expect(abs(truth - 0.75) < 0.05, "the target's own split: \(truth)")
-        // On-CPU: the worker is counted as running when it is.
-        #expect(worker.filter { $0.first == "[running]" }.total >= (inA + inB) / 2)
+        #expect(inA + inB >= Self.workerSamplesWanted / 2, "\(inA + inB) worker samples in \(samples) samples")
+        #expect(abs(measured - truth) <= 0.05, "recorded \(measured) in recordSpinA (\(inA) of \(inA + inB)), the target says \(truth)")
     }
 
     @Test(arguments: binaries.prefix(2))
@@ -93,7 +106,8 @@ import Testing
             return Int(line[of.upperBound...].prefix { $0.isNumber })
         }
         #expect(try total([]) == stacks, "pprof's total is every goroutine stack counted")
-        #expect(try total(["-tagfocus=state=sleep"]) == 50 * samples, "-tagfocus on the state label keeps the 50 sleepers")
+        #expect(try total(["-tagfocus=state=sleep", "-focus=main\\.recordSleeper"]) == 50 * samples,
+                "-tagfocus on the state label keeps the 50 sleepers")
         let running = try Subprocess.run(go, ["tool", "pprof", "-top", "-sample_index=samples", "-tagfocus=state=running", path],
                                          environment: environment)
         #expect(running.stdout.contains("main.recordSpinA"), "\(running.stdout)")
@@ -210,4 +224,54 @@ struct CollapsedStacks {
     func filter(_ keep: ([String]) -> Bool) -> CollapsedStacks { CollapsedStacks(stacks: stacks.filter { keep($0.key) }) }
 
     var total: Int { stacks.values.reduce(0, +) }
+}
+
+/// The flame graph SVG in a real browser: headless Chromium driven by chromium-driver through
+/// selenium (scripts/install-deps.sh installs all three), running scripts/browser/flamegraph_check.py.
+@Suite struct RecordFlameGraphBrowserTests {
+    static let python = (ProcessInfo.processInfo.environment["GOSPY_TOOLCHAINS"]
+        ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/gospy/toolchains")) + "/venv-selenium/bin/python"
+
+    static var script: String {
+        // Tests/GospyIntegrationTests/RecordTests.swift -> the repository root.
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/browser/flamegraph_check.py").path
+    }
+
+    @Test func rendersHoversSearchesAndZoomsInChromium() throws {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver", Self.python] {
+            try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/install-deps.sh")
+        }
+        let binary = try #require(RecordTests.binaries.first)
+        let target = try RunningTarget(binary, arguments: ["-scenario=record"])
+        defer { target.stop() }
+        let svg = RecordTests.temporary("flame.svg")
+        let screenshot = NSTemporaryDirectory() + "gospy-record-flamegraph.png"
+        defer { try? FileManager.default.removeItem(atPath: svg) }
+        let result = try Subprocess.run(Subprocess.gospy, ["record", "--pid", String(target.pid), "--duration", "1", "-o", svg])
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = try String(contentsOfFile: svg, encoding: .utf8)
+
+        // What the browser must show, from the file itself: every frame and its samples.
+        let frames = try Regex(#"<g class="frame" data-name="([^"]*)" data-samples="([0-9]+)">"#)
+        let drawn = text.matches(of: frames).map { (String($0.output[1].substring ?? ""), Int($0.output[2].substring ?? "") ?? 0) }
+        let total = try #require(drawn.first?.1)
+        let spinA = drawn.filter { $0.0 == "main.recordSpinA" }.reduce(0) { $0 + $1.1 }
+        let worker = try #require(drawn.first { $0.0 == "main.recordWorker" })
+
+        let run = try Subprocess.run(Self.python, [Self.script, svg, screenshot, "main.recordWorker", "recordSpinA"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout) \(run.stderr)")
+        #expect(seen["frames"] as? Int == drawn.count)
+        #expect(seen["drawn"] as? Int == drawn.count, "every frame has a box on screen")
+        #expect((seen["title"] as? String)?.contains("gospy record --pid \(target.pid)") == true)
+        let share = String(format: "%.2f", Double(worker.1) * 100 / Double(total))
+        #expect(seen["hover"] as? String == "main.recordWorker (\(worker.1) samples, \(share)%)")
+        #expect(seen["matched"] as? String == "Matched: " + String(format: "%.2f", Double(spinA) * 100 / Double(total)) + "%")
+        #expect((seen["highlighted"] as? [String]).map { Set($0) } == ["main.recordSpinA"])
+        let zoom = try #require(seen["zoom"] as? [String: Any])
+        #expect((zoom["after"] as? Double ?? 0) > (zoom["before"] as? Double ?? 0), "clicking zooms the frame to full width: \(zoom)")
+        #expect(zoom["reset_shown"] as? Bool == true)
+        #expect(FileManager.default.fileExists(atPath: screenshot))
+    }
 }

@@ -8,8 +8,13 @@ extension SnapshotReader {
         let g = try image.layout.g
         let size = [g.atomicstatus + 4, g.m + 8, g.schedPC + 8, g.schedSP + 8, g.syscallpc + 8, g.syscallsp + 8,
                     g.stackLo + 8, g.stackHi + 8].max() ?? 0
+        // The gather sorts its addresses: answers go back in the order asked.
         let records = memory.gather(addresses, size: size)
-        return (0..<records.count).map { index in
+        var position: [UInt64: Int] = [:]
+        position.reserveCapacity(records.count)
+        for (index, address) in records.addresses.enumerated() { position[address] = index }
+        return addresses.map { address in
+            guard let index = position[address] else { return nil }
             guard let raw = records.u32(index, g.atomicstatus),
                   let status = GoroutineStatus(rawValue: raw & ~0x1000), !status.isDead,
                   let stackLo = records.u64(index, g.stackLo), let stackHi = records.u64(index, g.stackHi) else { return nil }

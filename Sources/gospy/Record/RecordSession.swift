@@ -59,9 +59,11 @@ final class RecordSession {
                 lastFailure = Diagnosis.describe(error).message
             }
             profile.durationNanos = Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds)
-            // The next sample is due one interval after this one was; a late sample counts
-            // as behind and the schedule restarts from now rather than bursting to catch up.
-            next += UInt64(interval * 1e9)
+            // The next sample is due about one interval after this one was: drawn from
+            // [0.5, 1.5) intervals so that samples cannot lock onto a periodic workload (at
+            // exactly 100/s, a 20 ms loop would be seen at two phases only). A late sample
+            // counts as behind and the schedule restarts from now rather than bursting.
+            next += UInt64(interval * Double.random(in: 0.5..<1.5) * 1e9)
             let after = DispatchTime.now().uptimeNanoseconds
             if after > next + UInt64(interval * 1e9) {
                 behind += 1
