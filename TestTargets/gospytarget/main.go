@@ -73,7 +73,9 @@ func main() {
 	case "record":
 		startRecord() // record.go
 	}
-	startSpinner()
+	if *scenario != "record" { // record.go: its worker is the one busy goroutine
+		startSpinner()
+	}
 
 	reply("READY pid=%d goroutines=%d", os.Getpid(), runtime.NumGoroutine())
 	controlLoop()
