@@ -34,7 +34,16 @@ public final class SampleProfile {
     /// Interned physical frames with their logical frames.
     public private(set) var locations: [ProfileLocation] = []
     private var locationIndex: [ProfileLocation: Int32] = [:]
-    public private(set) var counts: [Key: Int64] = [:]
+    /// Every distinct key, its index, and its count: samples are added by index, so a round
+    /// over 10k goroutines hashes no arrays.
+    public private(set) var keys: [Key] = []
+    private var keyIndex: [Key: Int] = [:]
+    private var keyCounts: [Int64] = []
+    public var counts: [Key: Int64] {
+        var result: [Key: Int64] = [:]
+        for (index, key) in keys.enumerated() where keyCounts[index] > 0 { result[key] = keyCounts[index] }
+        return result
+    }
     /// Goroutine stacks counted (one per goroutine per sample).
     public private(set) var stackCount: Int64 = 0
 
@@ -57,10 +66,21 @@ public final class SampleProfile {
         return index
     }
 
-    public func add(_ key: Key, count: Int64 = 1) {
-        counts[key, default: 0] += count
+    /// The index `add(id:)` takes for `key`.
+    public func id(of key: Key) -> Int {
+        if let index = keyIndex[key] { return index }
+        keyIndex[key] = keys.count
+        keys.append(key)
+        keyCounts.append(0)
+        return keys.count - 1
+    }
+
+    public func add(id: Int, count: Int64 = 1) {
+        keyCounts[id] += count
         stackCount += count
     }
+
+    public func add(_ key: Key, count: Int64 = 1) { add(id: id(of: key), count: count) }
 
     /// The wall-clock time one goroutine's sample stands for: the mean interval between
     /// samples (the nominal one before any interval is known).

@@ -26,6 +26,15 @@ final class RecordSession {
 
     /// Stacks already converted to interned locations, by their frames' PCs.
     private var locationCache: [[UInt64]: [Int32]] = [:]
+    /// Per parked goroutine (by g address): what its key was made from and the key's id. A g
+    /// whose stack fields, state, id and labels are unchanged has the same key: no stack hashed.
+    private struct KeyOrigin: Equatable {
+        let extent: StackExtent
+        let waitReason: UInt8
+        let id: UInt64
+        let labels: UInt64
+    }
+    private var keyCache: [UInt64: (origin: KeyOrigin, key: Int)] = [:]
     private var labelCache: [UInt64: [SampleProfile.Label]] = [:]
     private lazy var labelReader = LabelReader(image: inspector.image, memory: inspector.memory)
 
@@ -130,6 +139,13 @@ final class RecordSession {
                 inconsistent += 1
                 continue
             }
+            let origin = KeyOrigin(extent: goroutine.stackExtent, waitReason: goroutine.waitReason, id: goroutine.id,
+                                   labels: goroutine.labels)
+            let onThread = goroutine.status == .running || goroutine.status == .syscall || goroutine.m != 0
+            if !onThread, let cached = keyCache[goroutine.address], cached.origin == origin {
+                profile.add(id: cached.key)
+                continue
+            }
             let pcs = stack.frames.map(\.pc)
             let locations: [Int32]
             if let known = locationCache[pcs] {
@@ -141,7 +157,9 @@ final class RecordSession {
             var key = SampleProfile.Key(locations: locations, state: goroutine.stateText)
             if command.goroutines { key.goroutine = goroutine.id }
             if command.labels, goroutine.labels != 0 { key.labels = labels(of: goroutine) }
-            profile.add(key)
+            let id = profile.id(of: key)
+            profile.add(id: id)
+            if !onThread, stack.end == .complete { keyCache[goroutine.address] = (origin, id) }
         }
         profile.samples += 1
     }
