@@ -71,12 +71,15 @@ final class RecordSession {
             // The next sample is due about one interval after this one was: drawn from
             // [0.5, 1.5) intervals so that samples cannot lock onto a periodic workload (at
             // exactly 100/s, a 20 ms loop would be seen at two phases only). A late sample
-            // counts as behind and the schedule restarts from now rather than bursting.
+            // counts as behind, and the schedule restarts from it rather than bursting.
             next += UInt64(interval * Double.random(in: 0.5..<1.5) * 1e9)
             let after = DispatchTime.now().uptimeNanoseconds
-            if after > next + UInt64(interval * 1e9) {
-                behind += 1
-                next = after
+            if after > next {
+                if after > next + UInt64(interval * 1e9) { behind += 1 }
+                // Late: not at once either, but after a random part of an interval, so the
+                // next sample does not land just after this one's end (for --blocking, just
+                // after the target resumed) every time.
+                next = after + UInt64(interval * Double.random(in: 0..<1) * 1e9)
             }
             if progress, after - lastProgress >= 250_000_000 {
                 Output.error("\r\u{1b}[K" + statusLine())
