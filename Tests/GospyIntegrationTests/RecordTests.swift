@@ -98,16 +98,16 @@ import Testing
         let stacks = try #require(result.stderr.range(of: "goroutine stacks: ").map { Int(result.stderr[$0.upperBound...].prefix { $0.isNumber }) } ?? nil)
         let go = TestTargets.toolchain(release: binary.release)
         let environment = ["GOTOOLCHAIN": "local", "GOFLAGS": "", "GOCACHE": TestTargets.cacheDirectory + "/gocache/go\(binary.release)"]
-        func total(_ extra: [String]) throws -> Int? {
+        /// "Showing nodes accounting for SHOWN, Y% of TOTAL total" (SHOWN: what the filters keep).
+        func totals(_ extra: [String]) throws -> (shown: Int?, total: Int?) {
             let top = try Subprocess.run(go, ["tool", "pprof", "-top", "-sample_index=samples"] + extra + [path], environment: environment)
             #expect(top.status == 0, "\(top.stderr)")
-            // "Showing nodes accounting for X, Y% of TOTAL total"
-            guard let line = top.stdout.split(separator: "\n").first(where: { $0.contains("% of ") && $0.hasSuffix(" total") }),
-                  let of = line.range(of: "% of ") else { return nil }
-            return Int(line[of.upperBound...].prefix { $0.isNumber })
+            guard let line = top.stdout.split(separator: "\n").first(where: { $0.contains("accounting for ") && $0.hasSuffix(" total") }),
+                  let shown = line.range(of: "accounting for "), let of = line.range(of: "% of ") else { return (nil, nil) }
+            return (Int(line[shown.upperBound...].prefix { $0.isNumber }), Int(line[of.upperBound...].prefix { $0.isNumber }))
         }
-        #expect(try total([]) == stacks, "pprof's total is every goroutine stack counted")
-        #expect(try total(["-tagfocus=state=sleep", "-focus=main\\.recordSleeper"]) == 50 * samples,
+        #expect(try totals([]).total == stacks, "pprof's total is every goroutine stack counted")
+        #expect(try totals(["-tagfocus=state=sleep", "-focus=main\\.recordSleeper"]).shown == 50 * samples,
                 "-tagfocus on the state label keeps the 50 sleepers")
         let running = try Subprocess.run(go, ["tool", "pprof", "-top", "-sample_index=samples", "-tagfocus=state=running", path],
                                          environment: environment)
