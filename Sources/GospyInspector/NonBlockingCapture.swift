@@ -18,7 +18,9 @@ extension Inspector {
         guard wantStacks else { return (snapshot, nil, phases) }
         let goroutines = snapshot.goroutines
         // Argument words are not kept per stack in the baseline: tracebacks walk afresh.
-        let previous = incremental && !arguments ? liveBaseline ?? [:] : nil
+        // Taken out of the inspector while in use, so it is updated in place, not copied.
+        var kept = incremental && !arguments ? liveBaseline ?? [:] : nil
+        liveBaseline = nil
         var machines: [UInt64: Machine] = [:]
         for machine in snapshot.machines { machines[machine.address] = machine }
 
@@ -29,7 +31,7 @@ extension Inspector {
             if goroutine.status == .running, let machine = machines[goroutine.m],
                machine.threadID > 0, machine.threadID <= Int64(Int32.max) {
                 onThread.append(index)
-            } else if let entry = previous?[goroutine.address], goroutine.m == 0,
+            } else if let entry = kept?[goroutine.address], goroutine.m == 0,
                       goroutine.status != .running, goroutine.status != .syscall, entry.extent == goroutine.stackExtent {
                 stacks[index] = entry.stack
                 phases.stacksReused += 1
@@ -97,10 +99,10 @@ extension Inspector {
             phases.afterResume = Self.seconds(since: clock)
         }
 
-        if var kept = previous {
+        if kept != nil {
             for index in parked {
                 guard let stack = stacks[index] else { continue }
-                kept[goroutines[index].address] = (goroutines[index].stackExtent, stack)
+                kept![goroutines[index].address] = (goroutines[index].stackExtent, stack)
             }
             liveBaseline = kept
         }
