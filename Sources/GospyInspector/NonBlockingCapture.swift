@@ -3,7 +3,8 @@ import GospyMemory
 import GospyProcess
 import GospyRuntime
 
-/// Non-blocking captures: the process is never stopped as a whole. Goroutines were validated
+/// Non-blocking captures for sampling (`samplesRunningThreads`, record): the process is never
+/// stopped as a whole. Goroutines were validated
 /// one by one as their gs were read; stacks of goroutines on no thread are read while the
 /// target runs and checked afterwards (a g that changed meanwhile has its stack voided and
 /// counted); a running goroutine's stack starts in its thread's registers, so only the threads
@@ -16,6 +17,13 @@ extension Inspector {
                             incremental: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
         var phases = Phases()
         guard wantStacks else { return (snapshot, nil, phases) }
+        guard samplesRunningThreads else {
+            // dump, top: every stack read live, a running goroutine's from its saved state.
+            let captured = captureStacks(snapshot.goroutines.map(\.stackExtent), machines: snapshot.machines, whileStopped: false)
+            phases.stacksReadWhileRunning = snapshot.goroutines.count
+            let stacks = StackCollector(symbolizer: symbolizer, memory: memory).unwind(snapshot.goroutines, captured, arguments: arguments)
+            return (snapshot, stacks, phases)
+        }
         let goroutines = snapshot.goroutines
         // Argument words are not kept per stack in the baseline: tracebacks walk afresh.
         // Taken out of the inspector while in use, so it is updated in place, not copied.

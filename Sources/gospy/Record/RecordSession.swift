@@ -42,6 +42,7 @@ final class RecordSession {
         self.command = command
         self.inspector = inspector
         self.output = output
+        inspector.samplesRunningThreads = true
     }
 
     func run() throws {
