@@ -6,7 +6,7 @@ import Testing
 /// asleep for the whole recording.
 @Suite(.serialized) struct RecordTests {
     static var binaries: [TargetBinary] {
-        [("1.19", "plain"), ("1.27", "plain"), ("1.19", "distro")].compactMap { TestTargets.binary(release: $0.0, mode: $0.1) }
+        [("1.19", "plain"), ("1.23", "plain"), ("1.27", "plain"), ("1.19", "distro")].compactMap { TestTargets.binary(release: $0.0, mode: $0.1) }
     }
 
     struct Modes: CustomTestStringConvertible, Sendable {
@@ -85,7 +85,7 @@ import Testing
         #expect(abs(measured - truth) <= 0.05, "recorded \(measured) in recordSpinA (\(inA) of \(inA + inB)), the target says \(truth)")
     }
 
-    @Test(arguments: binaries.prefix(2))
+    @Test(arguments: [binaries.first, binaries.last].compactMap { $0 })
     func goToolPprofTotalsMatchTheRecordedSamples(binary: TargetBinary) throws {
         let target = try RunningTarget(binary, arguments: ["-scenario=record"])
         defer { target.stop() }
@@ -183,6 +183,30 @@ import Testing
         #expect(stacks.filter { $0.contains("main.recordSleeper") }.total == 50 * samples)
         #expect(!ProcessState.anyStopped(target.pid))
         #expect(try target.send("count").hasPrefix("COUNT"))
+    }
+
+    @Test func stateGoroutineAndLabelRoots() throws {
+        let binary = try #require(Self.binaries.first)
+        // The default set: labelled goroutines and an always-running spinner.
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        let path = Self.temporary("roots.txt")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        func record(_ options: [String]) throws -> CollapsedStacks {
+            let result = try Subprocess.run(Subprocess.gospy, ["record", "--pid", String(target.pid), "--format", "collapsed",
+                                                               "--duration", "0.5", "-o", path] + options)
+            #expect(result.status == 0, "\(result.stderr)")
+            return CollapsedStacks(try String(contentsOfFile: path, encoding: .utf8))
+        }
+        let running = try record(["--state", "running"])
+        #expect(running.total > 0 && running.stacks.keys.allSatisfy { $0.first == "[running]" }, "\(running.stacks.keys)")
+        #expect(running.stacks.keys.contains { $0.contains("main.spinForever") })
+        let waiting = try record(["--state", "waiting"])
+        #expect(waiting.total > 0 && !waiting.stacks.keys.contains { $0.first == "[running]" })
+        let ids = try record(["--goroutines"])
+        #expect(ids.stacks.keys.allSatisfy { $0.count > 1 && $0[1].hasPrefix("[goroutine ") }, "\(ids.stacks.keys.prefix(3))")
+        let labels = try record(["--labels"])
+        #expect(labels.stacks.keys.contains { $0.count > 1 && $0[1] == "[labels shard=7,worker=labelled]" }, "\(labels.stacks.keys)")
     }
 
     @Test func unwritableOutputFailsBeforeSampling() throws {
