@@ -85,7 +85,7 @@ import Testing
         #expect(abs(measured - truth) <= 0.05, "recorded \(measured) in recordSpinA (\(inA) of \(inA + inB)), the target says \(truth)")
     }
 
-    @Test(arguments: [binaries.first, binaries.last].compactMap { $0 })
+    @Test(arguments: [binaries.first, binaries.first { $0.release == "1.27" }].compactMap { $0 })
     func goToolPprofTotalsMatchTheRecordedSamples(binary: TargetBinary) throws {
         let target = try RunningTarget(binary, arguments: ["-scenario=record"])
         defer { target.stop() }
