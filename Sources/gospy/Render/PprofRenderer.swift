@@ -9,15 +9,8 @@ enum PprofRenderer {
     static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer,
                        image: RuntimeImage,                        binaryName: String) throws -> [UInt8] {
         let samples = items.map { item -> ProfileSample in
-            // Functions named as the pclntab does (generic shapes included); a return address
-            // listed as its call (pc-1), like the runtime's profile.
-            let locations = symbolizer.profileFrames(item.stack).map { frame, lines in
-                ProfileLocation(address: frame.symbolPC, lines: lines.map {
-                    ProfileLine(function: $0.rawName, file: $0.file, line: Int64($0.line))
-                })
-            }
-            return ProfileSample(locations: locations, count: 1,
-                                 labels: (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) })
+            ProfileSample(locations: locations(item.stack, symbolizer: symbolizer), count: 1,
+                          labels: (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) })
         }
         let mapping = mapping(image: image, binaryName: binaryName)
         var now = timespec()
