@@ -11,6 +11,7 @@ struct Gospy: ParsableCommand {
             DumpCommand.self,
             TopCommand.self,
             WaitsCommand.self,
+            RecordCommand.self,
             InfoCommand.self,
             Addr2lineCommand.self,
             LayoutsCommand.self,

@@ -53,9 +53,9 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock", "waits", "headers":
+	case "parked", "many", "churn", "growing", "clock", "waits", "headers", "record":
 	default:
-		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing, clock, waits or headers)\n", *scenario)
+		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing, clock, waits, headers or record)\n", *scenario)
 		os.Exit(2)
 	}
 	if *scenario == "many" && *manyN < 0 {
@@ -77,8 +77,12 @@ func main() {
 		startWaits()
 	case "headers":
 		startHeaders()
+	case "record":
+		startRecord() // record.go
 	}
-	startSpinner()
+	if *scenario != "record" { // record.go: its worker is the one busy goroutine
+		startSpinner()
+	}
 
 	reply("READY pid=%d goroutines=%d", os.Getpid(), runtime.NumGoroutine())
 	controlLoop()
@@ -120,6 +124,8 @@ func controlLoop() {
 			reply("GC done")
 		case "waits":
 			reply("%s", waitsReply())
+		case "work":
+			reply(recordWork()) // record.go
 		case "stats":
 			reply("STATS goroutines=%d churned=%d leaked=%d spins=%d",
 				runtime.NumGoroutine(), churned.Load(), leaked.Load(), atomic.LoadUint64(&spinLaps))
