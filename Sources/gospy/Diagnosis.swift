@@ -23,6 +23,8 @@ enum ExitStatus: Int32, CaseIterable {
     case runtimeNotUnderstood = 11
     /// The target's runtime state is implausible: its memory looks damaged.
     case damagedRuntimeState = 12
+    /// `gospy serve` cannot listen on its address or read its token file.
+    case cannotServe = 13
     // 64 is swift-argument-parser's usage error (EX_USAGE).
 }
 
@@ -84,6 +86,8 @@ enum Diagnosis {
             }
         case let error as MemoryReadError:
             return ("memory read failed: \(error)", .internalError)
+        case let error as ServeError:
+            return (error.description, .cannotServe)
         default:
             return ("\(error)", .internalError)
         }

@@ -21,6 +21,7 @@
 //	count         -> COUNT <runtime.NumGoroutine()>
 //	gc            runtime.GC() twice (records when parked goroutines began waiting) -> GC done
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
+//	httppprof     net/http/pprof on a loopback port (httppprof.go) -> HTTP <addr>
 //	quit          exit 0
 //	(anything else, or a failed command) -> ERROR <message>
 //
@@ -111,6 +112,8 @@ func controlLoop() {
 			runtime.GC()
 			runtime.GC()
 			reply("GC done")
+		case "httppprof":
+			httpPprofCommand()
 		case "stats":
 			reply("STATS goroutines=%d churned=%d leaked=%d spins=%d",
 				runtime.NumGoroutine(), churned.Load(), leaked.Load(), atomic.LoadUint64(&spinLaps))

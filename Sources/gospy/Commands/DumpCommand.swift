@@ -41,28 +41,10 @@ struct DumpCommand: ParsableCommand {
         // Arguments only for the formats that print them (the traceback and JSON).
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
                                             arguments: format == .traceback || format == .json)
+        let assembly = DumpAssembly(inspector: inspector, capture: capture, all: all, runtimeFrames: runtimeFrames)
+        let (items, labels) = (assembly.items, assembly.labels)
         let image = inspector.image
         let symbolizer = inspector.symbolizer
-        let snapshot = capture.snapshot
-        let stacks = capture.stacks ?? []
-        var items: [DumpedGoroutine] = []
-        // The runtime's own order, so the output diffs against its dumps.
-        for index in snapshot.allgsOrder(of: snapshot.goroutines.map(\.address)) where index < stacks.count {
-            let goroutine = snapshot.goroutines[index]
-            let stack = stacks[index]
-            let system = image.isSystemGoroutine(goroutine)
-            if system && !all { continue }
-            items.append(DumpedGoroutine(
-                goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
-                createdBy: symbolizer.createdBy(goroutine),
-                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
-        }
-        // Labels are read after the target resumed: they are immutable once set.
-        let labelReader = LabelReader(image: image, memory: inspector.memory)
-        var labels: [UInt64: [(String, String)]] = [:]
-        for item in items where item.goroutine.labels != 0 {
-            labels[item.goroutine.address] = labelReader.labels(of: item.goroutine).map { ($0.key, $0.value) }
-        }
         // Written as it is produced: to the file, or to standard output.
         var file: FileHandle?
         if let output {

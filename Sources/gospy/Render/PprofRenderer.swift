@@ -7,8 +7,14 @@ import GospyRuntime
 /// unwound stacks: one location per physical frame, its logical frames as lines.
 enum PprofRenderer {
     static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer,
-                       image: RuntimeImage,                        binaryName: String) throws -> [UInt8] {
-        let samples = items.map { item -> ProfileSample in
+                       image: RuntimeImage, binaryName: String) throws -> [UInt8] {
+        try encode(samples(items, labels: labels, symbolizer: symbolizer), image: image, binaryName: binaryName)
+    }
+
+    /// One sample per goroutine, of weight `count` (-1 for the earlier profile of a delta).
+    static func samples(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer,
+                        count: Int64 = 1) -> [ProfileSample] {
+        items.map { item -> ProfileSample in
             // Functions named as the pclntab does (generic shapes included); a return address
             // listed as its call (pc-1), like the runtime's profile.
             let locations = symbolizer.profileFrames(item.stack).map { frame, lines in
@@ -16,9 +22,12 @@ enum PprofRenderer {
                     ProfileLine(function: $0.rawName, file: $0.file, line: Int64($0.line))
                 })
             }
-            return ProfileSample(locations: locations, count: 1,
+            return ProfileSample(locations: locations, count: count,
                                  labels: (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) })
         }
+    }
+
+    static func encode(_ samples: [ProfileSample], image: RuntimeImage, binaryName: String) throws -> [UInt8] {
         let executable = image.executable
         let text = executable.moduleData.text
         let segment = executable.elf.segments.first { $0.isLoad && $0.isExecutable && $0.contains(address: text) }

@@ -1,0 +1,37 @@
+import GospyInspector
+import GospyRuntime
+
+/// A capture's goroutines as the dump formats print them: the runtime's own order, system
+/// goroutines hidden unless asked for, each with its traceback body, creator and labels. Shared
+/// by `gospy dump` and `gospy serve`'s pprof endpoints, so both print the same thing.
+struct DumpAssembly {
+    let items: [DumpedGoroutine]
+    /// pprof labels by g address (read after the target resumed: immutable once set).
+    let labels: [UInt64: [(String, String)]]
+
+    init(inspector: Inspector, capture: Inspector.Capture, all: Bool, runtimeFrames: Bool) {
+        let image = inspector.image
+        let symbolizer = inspector.symbolizer
+        let snapshot = capture.snapshot
+        let stacks = capture.stacks ?? []
+        var items: [DumpedGoroutine] = []
+        // The runtime's own order, so the output diffs against its dumps.
+        for index in snapshot.allgsOrder(of: snapshot.goroutines.map(\.address)) where index < stacks.count {
+            let goroutine = snapshot.goroutines[index]
+            let stack = stacks[index]
+            let system = image.isSystemGoroutine(goroutine)
+            if system && !all { continue }
+            items.append(DumpedGoroutine(
+                goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
+                createdBy: symbolizer.createdBy(goroutine),
+                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
+        }
+        let labelReader = LabelReader(image: image, memory: inspector.memory)
+        var labels: [UInt64: [(String, String)]] = [:]
+        for item in items where item.goroutine.labels != 0 {
+            labels[item.goroutine.address] = labelReader.labels(of: item.goroutine).map { ($0.key, $0.value) }
+        }
+        self.items = items
+        self.labels = labels
+    }
+}
