@@ -95,7 +95,10 @@ import Testing
     }
 
     /// debug=1 groups: the "#\t0x..\tfunction+0x..\tfile:line" lines of each group, with labels,
-    /// keyed without the addresses (the same in both) and counted; moving goroutines left out.
+    /// keyed by function and file:line and counted; moving goroutines left out (and a goroutine
+    /// the target's HTTP server has just created, whose only recorded frame is goexit). The +0x
+    /// offsets are not compared: for inlined calls the runtime's profile records one PC per
+    /// inlining level (its inline marks), gospy the physical frame's PC for each.
     static func groups(_ text: String) -> [String: Int] {
         var result: [String: Int] = [:]
         for block in text.components(separatedBy: "\n\n") {
@@ -103,10 +106,10 @@ import Testing
             guard let head = lines.first(where: { $0.contains(" @ ") }), let count = Int(head.split(separator: " ").first ?? "") else { continue }
             let frames = lines.filter { $0.hasPrefix("#\t") }.map { line -> String in
                 let fields = line.split(separator: "\t")
-                return fields.count >= 4 ? "\(fields[2]) \(fields[3])" : String(line)
+                return fields.count >= 4 ? "\(fields[2].split(separator: "+").first ?? "") \(fields[3])" : String(line)
             }
-            let functions = frames.map { String($0.split(separator: "+").first ?? "") }
-            guard !moving(functions) else { continue }
+            let functions = frames.map { String($0.split(separator: " ").first ?? "") }
+            guard !frames.isEmpty, !moving(functions) else { continue }
             let labels = lines.filter { $0.hasPrefix("# labels:") }.joined()
             result[labels + frames.joined(separator: "|"), default: 0] += count
         }

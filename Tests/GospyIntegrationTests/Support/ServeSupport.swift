@@ -123,8 +123,29 @@ struct HTTPReply {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         let body = data[end.upperBound...]
+        if headers["transfer-encoding"]?.lowercased() == "chunked" {
+            guard let decoded = dechunk(Data(body)) else { return (HTTPReply(status: status, headers: headers, body: Data()), false) }
+            return (HTTPReply(status: status, headers: headers, body: decoded), true)
+        }
         let length = headers["content-length"].flatMap(Int.init)
         return (HTTPReply(status: status, headers: headers, body: Data(body)), length.map { body.count >= $0 } ?? false)
+    }
+
+    /// A chunked body ("SIZE\r\nBYTES\r\n" ... "0\r\n\r\n"), or nil while incomplete.
+    static func dechunk(_ data: Data) -> Data? {
+        var result = Data()
+        var index = data.startIndex
+        while true {
+            guard let lineEnd = data[index...].range(of: Data("\r\n".utf8)) else { return nil }
+            let sizeText = String(decoding: data[index..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+            if size == 0 { return result }
+            let start = lineEnd.upperBound
+            guard data.distance(from: start, to: data.endIndex) >= size + 2 else { return nil }
+            let stop = data.index(start, offsetBy: size)
+            result.append(data[start..<stop])
+            index = data.index(stop, offsetBy: 2)
+        }
     }
 }
 
