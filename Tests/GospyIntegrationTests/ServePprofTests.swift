@@ -133,7 +133,8 @@ import Testing
         let file = temporary + "/delta.pb.gz"
         try reply.body.write(to: URL(fileURLWithPath: file))
         let traces = try Subprocess.run(go, ["tool", "pprof", "-traces", file],
-                                        environment: ["GOTOOLCHAIN": "local", "HOME": temporary, "PPROF_TMPDIR": temporary])
+                                        environment: ["GOTOOLCHAIN": "local", "HOME": temporary, "PPROF_TMPDIR": temporary,
+                                                      "GOCACHE": TestTargets.cacheDirectory + "/gocache/go\(binary.release)"])
         #expect(traces.status == 0, "\(traces.stderr)")
         let stacks = PprofOutputTests.traces(traces.stdout)
         // The growing scenario adds 5 leakyWorkers every 200 ms: they are what the delta holds.
