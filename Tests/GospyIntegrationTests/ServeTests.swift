@@ -149,6 +149,18 @@ import Testing
         #expect(bad.status == 64)
     }
 
+    /// A named pid must be a Go process when serve starts: gospy's usual errors and exit codes.
+    @Test func namedPidMustBeAGoProcess() throws {
+        let sleeper = try Subprocess.start("/bin/sleep", ["120"])
+        defer { sleeper.killAndWait() }
+        let notGo = try Subprocess.run(Subprocess.gospy, ["serve", "--listen", "127.0.0.1:0", "--pid", String(sleeper.pid)])
+        #expect(notGo.status == 4 && notGo.stderr.contains("not a Go program"), "\(notGo.status) \(notGo.stderr)")
+        let vanished = try Subprocess.start("/bin/true", [])
+        vanished.process.waitUntilExit()
+        let gone = try Subprocess.run(Subprocess.gospy, ["serve", "--listen", "127.0.0.1:0", "--pid", String(vanished.pid)])
+        #expect(gone.status == 3 && gone.stderr.contains("no process"), "\(gone.status) \(gone.stderr)")
+    }
+
     /// `/processes` is `gospy ps --json`'s data.
     @Test func processesListsTheTargets() throws {
         let binary = try #require(Self.binary, "no test targets")

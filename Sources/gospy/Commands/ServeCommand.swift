@@ -63,8 +63,12 @@ struct ServeCommand: ParsableCommand {
         let scan = HostScan()
         for pid in pid {
             guard ProcFS(pid: pid).exists else { throw ProcessError.noSuchProcess(pid: pid) }
-            guard scan.inspect(pid) != nil else {
+            guard let host = scan.inspect(pid) else {
                 throw InspectorError.notGoProcess(pid: pid, executable: ProcFS(pid: pid).executableLink() ?? "?")
+            }
+            // Listed but its executable unreadable: whether it is Go is unknown.
+            if host.goVersion == nil {
+                throw ProcessError.permissionDenied(pid: pid, reason: Permissions.diagnose(pid: pid, errno: EACCES))
             }
         }
         let processes = ServedProcesses(pids: pid.isEmpty ? nil : pid, interval: interval, blocking: blocking)

@@ -60,8 +60,8 @@ final class ServedProcess: @unchecked Sendable {
     var snapshotErrors: Int { lock.withLock { _errors } }
     var exited: Bool { lock.withLock { _exited } }
 
-    /// The cached snapshot when younger than `interval`, else a new one. `minimumAge`: only a
-    /// snapshot taken at least that long after `notBefore` will do (pprof's `seconds`).
+    /// The cached snapshot when younger than `interval`, else a new one. `notBefore`: only a
+    /// snapshot taken after that moment will do (the second snapshot of pprof's `seconds`).
     func snapshot(interval: Double, blocking: Bool, notBefore: DispatchTime? = nil) async -> Result<ServedSnapshot, ServeFailure> {
         await withCheckedContinuation { continuation in
             queue.async {
@@ -94,12 +94,13 @@ final class ServedProcess: @unchecked Sendable {
             return .success(snapshot)
         } catch {
             let failure = Self.failure(for: error, pid: pid)
-            if case ProcessError.exited = error {
+            switch error {
+            case ProcessError.exited, ProcessError.noSuchProcess, ProcessError.zombie:
+                // Gone for good: its inspector (and tracer thread) go too.
                 lock.withLock { _exited = true }
                 inspector = nil
-            } else if case ProcessError.noSuchProcess = error {
-                lock.withLock { _exited = true }
-                inspector = nil
+            default:
+                break
             }
             last = nil
             lastFailure = (failure, .now())
@@ -151,7 +152,8 @@ final class ServedProcesses: @unchecked Sendable {
         listing = scan.scan(only: fixed.map(Set.init))
         scannedAt = .now()
         var next: [Int32: ServedProcess] = [:]
-        for host in listing {
+        // Only processes known to be Go (not those whose executable could not be read).
+        for host in listing where host.goVersion != nil {
             let start = (try? ProcFS(pid: host.pid).stat().startTimeTicks) ?? 0
             if let known = processes[host.pid], known.startTicks == start, !known.exited {
                 next[host.pid] = known
