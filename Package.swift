@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // gospy serve's HTTP server: small, no SwiftNIO (see README, "gospy serve").
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // libelf + libdw from elfutils, found through pkg-config.
@@ -44,6 +46,7 @@ let package = Package(
             dependencies: [
                 "GospyMemory", "GospyBinary", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
             ]
         ),
         .testTarget(name: "GospyMemoryTests", dependencies: ["GospyMemory"]),

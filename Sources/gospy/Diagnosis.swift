@@ -25,6 +25,8 @@ enum ExitStatus: Int32, CaseIterable {
     case damagedRuntimeState = 12
     /// The output file cannot be written (record's -o).
     case cannotWriteOutput = 13
+    /// `gospy serve` cannot listen on its address or read its token file.
+    case cannotServe = 14
     // 64 is swift-argument-parser's usage error (EX_USAGE).
 }
 
@@ -88,6 +90,8 @@ enum Diagnosis {
             return (error.description, .cannotWriteOutput)
         case let error as MemoryReadError:
             return ("memory read failed: \(error)", .internalError)
+        case let error as ServeError:
+            return (error.description, .cannotServe)
         default:
             return ("\(error)", .internalError)
         }

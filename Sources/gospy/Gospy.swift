@@ -15,6 +15,8 @@ struct Gospy: ParsableCommand {
             InfoCommand.self,
             Addr2lineCommand.self,
             LayoutsCommand.self,
+            PsCommand.self,
+            ServeCommand.self,
         ]
     )
 

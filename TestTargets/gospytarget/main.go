@@ -24,6 +24,7 @@
 //	gc            runtime.GC() twice (records when parked goroutines began waiting) -> GC done
 //	waits         -> WAITS ... (see waits.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
+//	httppprof     net/http/pprof on a loopback port (httppprof.go) -> HTTP <addr>
 //	quit          exit 0
 //	(anything else, or a failed command) -> ERROR <message>
 //
@@ -126,6 +127,8 @@ func controlLoop() {
 			reply("%s", waitsReply())
 		case "work":
 			reply(recordWork()) // record.go
+		case "httppprof":
+			httpPprofCommand()
 		case "stats":
 			reply("STATS goroutines=%d churned=%d leaked=%d spins=%d",
 				runtime.NumGoroutine(), churned.Load(), leaked.Load(), atomic.LoadUint64(&spinLaps))

@@ -254,8 +254,7 @@ struct CollapsedStacks {
 /// The flame graph SVG in a real browser: headless Chromium driven by chromium-driver through
 /// selenium (scripts/install-deps.sh installs all three), running scripts/browser/flamegraph_check.py.
 @Suite struct RecordFlameGraphBrowserTests {
-    static let python = (ProcessInfo.processInfo.environment["GOSPY_TOOLCHAINS"]
-        ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/gospy/toolchains")) + "/venv-selenium/bin/python"
+    static let python = TestTargets.seleniumPython
 
     static var script: String {
         // Tests/GospyIntegrationTests/RecordTests.swift -> the repository root.

@@ -77,6 +77,8 @@ public enum GoroutineProfileWriter {
     ///
     /// Samples with the same stack and the same labels (in any order) are merged into one with
     /// the summed count, and samples are written by decreasing count, as the runtime does.
+    /// Negative counts make a delta profile (net/http/pprof's `seconds=`); stacks whose counts
+    /// sum to zero are left out.
     public static func encode(
         _ samples: [ProfileSample], mainBinary: ProfileMapping?, timeNanos: Int64
     ) throws(GoroutineProfileError) -> [UInt8] {
@@ -157,8 +159,9 @@ public enum GoroutineProfileWriter {
                 merged.append((key, sample.count))
             }
         }
+        // A delta profile's stacks that cancel out are dropped, as pprof's Merge drops them.
         // Offsets break ties: sort is not documented to be stable.
-        return merged.enumerated()
+        return merged.enumerated().filter { $0.element.count != 0 }
             .sorted { a, b in a.element.count != b.element.count ? a.element.count > b.element.count : a.offset < b.offset }
             .map(\.element)
     }

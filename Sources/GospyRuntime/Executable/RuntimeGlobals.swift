@@ -48,6 +48,16 @@ public struct RuntimeGlobals: Sendable {
         if locations[name] == nil { failures[name] = reason }
     }
 
+    /// One global found the cheapest way: its symbol, else the code analysis with the built-in
+    /// layout (no DWARF, no data scans). `gospy ps` needs only allglen, for many binaries.
+    public static func locateOne(_ name: Name, in executable: GoExecutable) throws -> UInt64 {
+        if let symbol = executable.elf.symbol(named: name.rawValue), symbol.value != 0 { return symbol.value }
+        guard let layout = RuntimeLayout.builtin(release: executable.version.release) else {
+            throw RuntimeGlobalsError.notFound(name.rawValue, reason: "no built-in layout for Go \(executable.version.release)")
+        }
+        return try CodeAnalysis(executable: executable, layout: layout).derive(name).0
+    }
+
     /// Finds every global in `executable`. With `useSymbols: false` symbols are ignored, as if
     /// the binary were stripped (tests use this to check the derivations against the symbols).
     public static func locate(in executable: GoExecutable, layout: RuntimeLayout, useSymbols: Bool = true) -> RuntimeGlobals {

@@ -78,14 +78,30 @@ extension Symbolizer {
         return result
     }
 
-    /// The frames the grouped text profile (`debug=1`) lists: the runtime frames at the top
-    /// skipped, runtime.goexit never.
-    public func groupedProfileFrames(_ stack: UnwoundStack) -> [LogicalFrame] {
+    /// What the grouped text profile (`debug=1`) prints for a stack: the PCs of the "@" line
+    /// (the physical frames the profile records, runtime.goexit's included) and the frames it
+    /// lists (the recorded ones, the runtime frames at the top skipped, runtime.goexit never).
+    public func groupedProfile(_ stack: UnwoundStack) -> (pcs: [UInt64], frames: [LogicalFrame]) {
+        let depth = profileDepth
+        var pcs: [UInt64] = []
         var shown: [LogicalFrame] = []
-        for frame in logicalFrames(stack) where frame.rawName != "runtime.goexit" {
-            if shown.isEmpty && frame.rawName.hasPrefix("runtime.") { continue }
-            shown.append(frame)
+        var recorded = 0
+        var callee: UInt8 = 0
+        frames: for frame in stack.frames {
+            var kept = false
+            for logical in logicalFrames(at: frame) {
+                defer { callee = logical.funcID }
+                if elidesWrapper(funcID: logical.funcID, calleeFuncID: callee) { continue }
+                guard recorded < depth else { break }
+                recorded += 1
+                kept = true
+                if logical.rawName == "runtime.goexit" { continue }
+                if shown.isEmpty && logical.rawName.hasPrefix("runtime.") { continue }
+                shown.append(logical)
+            }
+            if kept { pcs.append(frame.pc) }
+            if recorded >= depth { break frames }
         }
-        return shown
+        return (pcs, shown)
     }
 }

@@ -41,38 +41,16 @@ struct DumpCommand: ParsableCommand {
         // Arguments only for the formats that print them (the traceback and JSON).
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
                                             arguments: format == .traceback || format == .json)
+        let assembly = DumpAssembly(inspector: inspector, capture: capture, all: all, runtimeFrames: runtimeFrames)
+        let (items, labels) = (assembly.items, assembly.labels)
         let image = inspector.image
         let symbolizer = inspector.symbolizer
         let snapshot = capture.snapshot
-        let stacks = capture.stacks ?? []
-        var items: [DumpedGoroutine] = []
-        // The runtime's own order, so the output diffs against its dumps.
-        for index in snapshot.allgsOrder(of: snapshot.goroutines.map(\.address)) where index < stacks.count {
-            let goroutine = snapshot.goroutines[index]
-            let stack = stacks[index]
-            let system = image.isSystemGoroutine(goroutine)
-            if system && !all { continue }
-            items.append(DumpedGoroutine(
-                goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
-                createdBy: symbolizer.createdBy(goroutine, showRuntime: runtimeFrames),
-                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system,
-                machineID: goroutine.m == 0 ? nil : snapshot.machine(at: goroutine.m)?.id))
-        }
-        // Labels are read after the target resumed: they are immutable once set.
-        let labelReader = LabelReader(image: image, memory: inspector.memory)
-        var labels: [UInt64: [(String, String)]] = [:]
-        for index in items.indices where items[index].goroutine.labels != 0 {
-            let raw = labelReader.rawLabels(of: items[index].goroutine)
-            items[index].labels = raw
-            labels[items[index].goroutine.address] = raw.map { (String(decoding: $0.key, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) }
-        }
         // Headers show labels as the target's own GODEBUG tracebacklabels says; never guessed.
         if format == .traceback, case let .unreadable(reason) = snapshot.tracebackLabels {
             Output.error("gospy: cannot read the target's GODEBUG tracebacklabels setting (\(reason)); headers show no labels\n")
         }
-        let headerStyle = TracebackHeaderStyle(
-            labels: TracebackHeader.LabelStyle(version: image.executable.version, setting: snapshot.tracebackLabels),
-            namesMachines: runtimeFrames && image.executable.version.atLeast(1, 22), framePointers: runtimeFrames)
+        let headerStyle = TracebackHeaderStyle(image: image, snapshot: snapshot, runtimeFrames: runtimeFrames)
         // Written as it is produced: to the file, or to standard output.
         var file: FileHandle?
         if let output {

@@ -24,6 +24,20 @@ struct TracebackHeaderStyle {
     /// GOTRACEBACK=system (--runtime-frames): " fp=... sp=... pc=..." after each physical
     /// frame's position.
     var framePointers = false
+
+    /// As the target's runtime prints its tracebacks: labels per its release and its own
+    /// tracebacklabels setting; with `runtimeFrames`, as it prints them at GOTRACEBACK=system.
+    init(image: RuntimeImage, snapshot: RuntimeSnapshot, runtimeFrames: Bool) {
+        labels = TracebackHeader.LabelStyle(version: image.executable.version, setting: snapshot.tracebackLabels)
+        namesMachines = runtimeFrames && image.executable.version.atLeast(1, 22)
+        framePointers = runtimeFrames
+    }
+
+    init(labels: TracebackHeader.LabelStyle = .none, namesMachines: Bool = false, framePointers: Bool = false) {
+        self.labels = labels
+        self.namesMachines = namesMachines
+        self.framePointers = framePointers
+    }
 }
 
 /// The runtime's traceback format (`debug=2`, SIGQUIT, runtime.Stack).
@@ -106,15 +120,17 @@ enum GroupedRenderer {
             let pcs: [UInt64]
             let labels: [String]
         }
-        var groups: [Key: (count: Int, item: DumpedGoroutine, labels: [(String, String)])] = [:]
+        // Grouped by what the runtime's profile records (wrappers elided, at most its depth).
+        var groups: [Key: (count: Int, frames: [LogicalFrame], labels: [(String, String)])] = [:]
         var order: [Key] = []
         for item in items {
             let itemLabels = labels[item.goroutine.address] ?? []
-            let key = Key(pcs: item.stack.frames.map(\.pc), labels: itemLabels.map { "\($0.0)=\($0.1)" })
+            let profile = symbolizer.groupedProfile(item.stack)
+            let key = Key(pcs: profile.pcs, labels: itemLabels.map { "\($0.0)=\($0.1)" })
             if let existing = groups[key] {
-                groups[key] = (existing.count + 1, existing.item, existing.labels)
+                groups[key] = (existing.count + 1, existing.frames, existing.labels)
             } else {
-                groups[key] = (1, item, itemLabels)
+                groups[key] = (1, profile.frames, itemLabels)
                 order.append(key)
             }
         }
@@ -127,7 +143,7 @@ enum GroupedRenderer {
                 let pairs = group.labels.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ", ")
                 out += "# labels: {\(pairs)}\n"
             }
-            for frame in symbolizer.groupedProfileFrames(group.item.stack) {
+            for frame in group.frames {
                 let pc = frame.symbolPC
                 out += "#\t0x\(String(pc, radix: 16))\t\(frame.function)+0x\(String(pc &- frame.entry, radix: 16))\t\(frame.file):\(frame.line)\n"
             }

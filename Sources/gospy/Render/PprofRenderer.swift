@@ -7,12 +7,34 @@ import GospyRuntime
 /// unwound stacks: one location per physical frame, its logical frames as lines.
 enum PprofRenderer {
     static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer,
-                       image: RuntimeImage,                        binaryName: String) throws -> [UInt8] {
-        let samples = items.map { item -> ProfileSample in
-            ProfileSample(locations: locations(item.stack, symbolizer: symbolizer), count: 1,
-                          labels: (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) })
+                       image: RuntimeImage, binaryName: String) throws -> [UInt8] {
+        try encode(samples(items, labels: labels, symbolizer: symbolizer), image: image, binaryName: binaryName)
+    }
+
+    /// One sample per goroutine, of weight `count` (-1 for the earlier profile of a delta).
+    static func samples(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer,
+                        count: Int64 = 1) -> [ProfileSample] {
+        items.map { item -> ProfileSample in
+            // Functions named as the pclntab does (generic shapes included); a return address
+            // listed as its call (pc-1), like the runtime's profile.
+            let locations = symbolizer.profileFrames(item.stack).map { frame, lines in
+                ProfileLocation(address: frame.symbolPC, lines: lines.map {
+                    ProfileLine(function: $0.rawName, file: $0.file, line: Int64($0.line))
+                })
+            }
+            return ProfileSample(locations: locations, count: count,
+                                 labels: (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) })
         }
-        let mapping = mapping(image: image, binaryName: binaryName)
+    }
+
+    static func encode(_ samples: [ProfileSample], image: RuntimeImage, binaryName: String) throws -> [UInt8] {
+        let executable = image.executable
+        let text = executable.moduleData.text
+        let segment = executable.elf.segments.first { $0.isLoad && $0.isExecutable && $0.contains(address: text) }
+        let mapping = ProfileMapping(
+            path: binaryName, buildID: executable.elf.gnuBuildID ?? executable.elf.goBuildID,
+            start: text &+ image.loadBias, limit: executable.moduleData.etext &+ image.loadBias,
+            offset: segment.map { $0.offset &+ (text &- $0.virtualAddress) } ?? 0)
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return try GoroutineProfileWriter.encode(samples, mainBinary: mapping,

@@ -61,6 +61,10 @@ enum TestTargets {
     /// The `go` command of Go `release`'s toolchain (under GOSPY_TOOLCHAINS).
     static func toolchain(release: String) -> String { GoProbe.goroot(release) + "/bin/go" }
 
+    /// The Python of the venv scripts/install-deps.sh gives selenium, for the browser tests.
+    static let seleniumPython = (ProcessInfo.processInfo.environment["GOSPY_TOOLCHAINS"]
+        ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/gospy/toolchains")) + "/venv-selenium/bin/python"
+
     /// The newest release gospy supports.
     static let newestRelease = GoVersion.supportedReleases.last!
 }

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+
+/// gospy serve's /pid/N/debug/pprof/goroutine against the target's own net/http/pprof
+/// (TestTargets' `httppprof` command), fetched the same way: `go tool pprof` on both URLs, and
+/// the debug=1 and debug=2 bodies.
+@Suite(.serialized) struct ServePprofTests {
+    /// Goroutines that legitimately differ between the two fetches: the target's HTTP server
+    /// (serving its own profile while it is taken), its main goroutine and the spinner.
+    static func moving(_ frames: [String]) -> Bool {
+        frames.contains { $0.hasPrefix("net/http.") || $0.hasPrefix("net.") || $0.hasPrefix("internal/poll.")
+            || $0 == "main.main" || $0 == "main.spinForever" || $0.hasPrefix("runtime/pprof.") }
+    }
+
+    static var binaries: [TargetBinary] {
+        TestTargets.all.filter { $0.mode == "plain" || $0.mode == "pie" }
+    }
+
+    @Test(arguments: binaries)
+    func goToolPprofGetsTheTargetsOwnStacks(binary: TargetBinary) throws {
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        let reply = try target.send("httppprof")
+        try #require(reply.hasPrefix("HTTP "), "target: \(reply)")
+        let own = "http://" + reply.dropFirst("HTTP ".count)
+        let server = try GospyServer(["--pid", String(target.pid), "--interval", "0.1", "--blocking"])
+        defer { server.stop() }
+        let path = "/pid/\(target.pid)/debug/pprof/goroutine"
+
+        let go = TestTargets.toolchain(release: binary.release)
+        let temporary = NSTemporaryDirectory() + "gospy-serve-pprof-\(getpid())-\(target.pid)"
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let environment = ["GOTOOLCHAIN": "local", "GOFLAGS": "", "PPROF_TMPDIR": temporary, "HOME": temporary,
+                           "GOCACHE": TestTargets.cacheDirectory + "/gocache/go\(binary.release)"]
+        // -raw: the fetch works and the profile is a goroutine profile.
+        let raw = try Subprocess.run(go, ["tool", "pprof", "-raw", server.url + path], environment: environment)
+        #expect(raw.status == 0, "\(raw.stderr)")
+        #expect(raw.stdout.contains("PeriodType: goroutine count") && raw.stdout.contains("Samples:"), "\(raw.stdout.prefix(300))")
+        // -traces: the same stacks with the same counts as the target's own endpoint.
+        let mine = try Subprocess.run(go, ["tool", "pprof", "-traces", server.url + path], environment: environment)
+        let theirs = try Subprocess.run(go, ["tool", "pprof", "-traces", own + "/debug/pprof/goroutine"], environment: environment)
+        #expect(mine.status == 0 && theirs.status == 0, "\(mine.stderr) \(theirs.stderr)")
+        let a = PprofOutputTests.traces(mine.stdout).filter { !Self.moving($0.key.frames) }
+        let b = PprofOutputTests.traces(theirs.stdout).filter { !Self.moving($0.key.frames) }
+        #expect(a.count >= 20, "too few stacks: \(a.count)")
+        for (trace, count) in b where a[trace] != count {
+            Issue.record("runtime stack x\(count) \(trace.labels) \(trace.frames) has \(a[trace] ?? 0) in gospy serve's profile")
+        }
+        for (trace, count) in a where b[trace] == nil {
+            Issue.record("gospy serve stack x\(count) \(trace.labels) \(trace.frames) is not in the runtime's profile")
+        }
+
+        // debug=0's headers, as net/http/pprof sends them (Alloy checks the content type).
+        let binaryReply = try server.get(path)
+        #expect(binaryReply.headers["content-type"] == "application/octet-stream")
+        #expect(binaryReply.headers["content-disposition"] == "attachment; filename=\"goroutine\"")
+        #expect(binaryReply.body.prefix(2) == Data([0x1f, 0x8b]), "gzip")
+
+        // debug=2: the same goroutines with the same stacks as the runtime's own debug=2.
+        let port = UInt16(own.split(separator: ":").last!)!
+        Thread.sleep(forTimeInterval: 0.2)
+        let mineText = try server.get(path + "?debug=2")
+        let theirsText = try HTTPReply.get(port: port, path: "/debug/pprof/goroutine?debug=2")
+        #expect(mineText.headers["content-type"] == "text/plain; charset=utf-8")
+        let myDump = GoroutineDump(parsing: mineText.text)
+        let ownDump = GoroutineDump(parsing: theirsText.text)
+        let myByID = Dictionary(myDump.goroutines.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var compared = 0
+        for goroutine in ownDump.goroutines where !Self.moving(goroutine.frames.map(\.function)) {
+            guard let mineG = myByID[goroutine.id] else {
+                Issue.record("goroutine \(goroutine.id) missing from gospy serve's debug=2")
+                continue
+            }
+            #expect(mineG.frames.map(\.function) == goroutine.frames.map(\.function), "goroutine \(goroutine.id)")
+            #expect(mineG.frames.map(\.line) == goroutine.frames.map(\.line), "goroutine \(goroutine.id)")
+            #expect(mineG.state == goroutine.state, "goroutine \(goroutine.id)")
+            #expect(mineG.createdBy == goroutine.createdBy, "goroutine \(goroutine.id)")
+            compared += 1
+        }
+        #expect(compared >= 25, "too few goroutines compared: \(compared)")
+
+        // debug=1: the same groups (stack text and count) as the runtime's own debug=1.
+        Thread.sleep(forTimeInterval: 0.2)
+        let mineGrouped = try server.get(path + "?debug=1").text
+        let theirsGrouped = try HTTPReply.get(port: port, path: "/debug/pprof/goroutine?debug=1").text
+        let x = Self.groups(mineGrouped), y = Self.groups(theirsGrouped)
+        #expect(x.count >= 20)
+        for (group, count) in y where x[group] != count {
+            Issue.record("runtime group x\(count) \(group) has \(x[group] ?? 0) in gospy serve's debug=1")
+        }
+        for (group, count) in x where y[group] == nil {
+            Issue.record("gospy serve group x\(count) \(group) is not in the runtime's debug=1")
+        }
+    }
+
+    /// debug=1 groups: the "#\t0x..\tfunction+0x..\tfile:line" lines of each group, with labels,
+    /// keyed by function and file:line and counted; moving goroutines left out (and a goroutine
+    /// the target's HTTP server has just created, whose only recorded frame is goexit). The +0x
+    /// offsets are not compared: for inlined calls the runtime's profile records one PC per
+    /// inlining level (its inline marks), gospy the physical frame's PC for each.
+    static func groups(_ text: String) -> [String: Int] {
+        var result: [String: Int] = [:]
+        for block in text.components(separatedBy: "\n\n") {
+            let lines = block.split(separator: "\n")
+            guard let head = lines.first(where: { $0.contains(" @ ") }), let count = Int(head.split(separator: " ").first ?? "") else { continue }
+            let frames = lines.filter { $0.hasPrefix("#\t") }.map { line -> String in
+                let fields = line.split(separator: "\t")
+                return fields.count >= 4 ? "\(fields[2].split(separator: "+").first ?? "") \(fields[3])" : String(line)
+            }
+            let functions = frames.map { String($0.split(separator: " ").first ?? "") }
+            guard !frames.isEmpty, !moving(functions) else { continue }
+            let labels = lines.filter { $0.hasPrefix("# labels:") }.joined()
+            result[labels + frames.joined(separator: "|"), default: 0] += count
+        }
+        return result
+    }
+
+    /// seconds=N: a delta profile (the parked set does not change: no stack keeps a count).
+    @Test func secondsGivesADeltaProfile() throws {
+        let binary = try #require(ServeTests.binary, "no test targets")
+        let target = try RunningTarget(binary, arguments: ["-scenario", "growing"])
+        defer { target.stop() }
+        let server = try GospyServer(["--pid", String(target.pid), "--interval", "0.5"])
+        defer { server.stop() }
+        let go = TestTargets.toolchain(release: binary.release)
+        let temporary = NSTemporaryDirectory() + "gospy-serve-delta-\(getpid())"
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let reply = try server.get("/pid/\(target.pid)/debug/pprof/goroutine?seconds=1")
+        #expect(reply.status == 200)
+        #expect(reply.headers["content-disposition"] == "attachment; filename=\"goroutine-delta\"")
+        let file = temporary + "/delta.pb.gz"
+        try reply.body.write(to: URL(fileURLWithPath: file))
+        let traces = try Subprocess.run(go, ["tool", "pprof", "-traces", file],
+                                        environment: ["GOTOOLCHAIN": "local", "HOME": temporary, "PPROF_TMPDIR": temporary,
+                                                      "GOCACHE": TestTargets.cacheDirectory + "/gocache/go\(binary.release)"])
+        #expect(traces.status == 0, "\(traces.stderr)")
+        let stacks = PprofOutputTests.traces(traces.stdout)
+        // The growing scenario adds 5 leakyWorkers every 200 ms: they are what the delta holds.
+        let leaky = stacks.filter { $0.key.frames.contains { $0.contains("leakyWorker") } }.values.reduce(0, +)
+        #expect(leaky >= 5, "delta: \(stacks)")
+        #expect(!stacks.keys.contains { $0.frames.contains("main.parkChanRecv") }, "unchanged stacks kept in a delta")
+    }
+}
