@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Fuzzes gospy's parsers with libFuzzer (Swift's -sanitize=fuzzer).
+#   scripts/fuzz.sh [--seconds N] [--targets a,b,...] [--ci]
+# Builds gospy-fuzz with the fuzzer in its own scratch path (.build/fuzz: the main build is
+# untouched), writes seed corpora from a TestTargets build, captures a memory image of that
+# build running (for the snapshot target), then runs each target for N seconds (default 600)
+# with -timeout=1 (an input taking over 1 s is a hang, reported as a crash), -rss_limit_mb=256
+# and -malloc_limit_mb=256 (an allocation over 256 MB is a crash). Corpora grow in
+# .build/fuzz-work/corpus/TARGET; crashing inputs land in .build/fuzz-work/crashes/TARGET.
+# Prints one line per target (executions, seconds, crashes) and a total; exits 1 on any crash.
+# --ci: 10 seconds per target (CI's short fixed budget).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=600
+targets=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --seconds) seconds="$2"; shift 2 ;;
+        --targets) targets="$2"; shift 2 ;;
+        --ci) seconds=10; shift ;;
+        *) echo "usage: scripts/fuzz.sh [--seconds N] [--targets a,b] [--ci]" >&2; exit 2 ;;
+    esac
+done
+
+cache="${GOSPY_CACHE:-$HOME/.cache/gospy}"
+manifest="$cache/targets/manifest.tsv"
+[ -f "$manifest" ] || { echo "fuzz: no $manifest: run scripts/build-targets.sh first" >&2; exit 2; }
+# The newest release's plain build: symbols, not position-independent (images are at link addresses).
+binary="$(awk -F'\t' '$2 == "plain" { path = $4 } END { print path }' "$manifest")"
+[ -x "$binary" ] || { echo "fuzz: no plain target build in $manifest" >&2; exit 2; }
+
+work=.build/fuzz-work
+mkdir -p "$work"
+started=$(date +%s)
+echo "fuzz: building gospy-fuzz with libFuzzer (.build/fuzz)"
+swift build -c release --product gospy-fuzz --scratch-path .build/fuzz \
+    -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -Xfrontend -Xswiftc -entry-point-function-name \
+    -Xswiftc -Xfrontend -Xswiftc gospy_fuzz_main >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; exit 1; }
+fuzzer=.build/fuzz/release/gospy-fuzz
+# The plain driver (seeds, capture), from the main build.
+swift build --product gospy-fuzz >"$work/driver-build.log" 2>&1 || { tail -30 "$work/driver-build.log"; exit 1; }
+driver="$(swift build --product gospy-fuzz --show-bin-path)/gospy-fuzz"
+echo "fuzz: built in $(( $(date +%s) - started )) s"
+
+"$driver" seeds "$binary" "$work/seeds"
+# A memory image of the target running its parked scenario (goroutines in every state, labels).
+target_out="$work/target.out"
+sleep 3600 | "$binary" >"$target_out" 2>/dev/null &
+target_pid=$!
+trap 'kill $target_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q READY "$target_out" 2>/dev/null && break; sleep 0.1; done
+"$driver" capture "$target_pid" "$work/image.bin" >/dev/null
+kill "$target_pid" 2>/dev/null || true
+export GOSPY_FUZZ_BINARY="$binary" GOSPY_FUZZ_IMAGE="$work/image.bin"
+
+[ -n "$targets" ] || targets="$("$driver" list | paste -sd, -)"
+total_runs=0
+total_crashes=0
+printf '%-12s %12s %8s %8s\n' target executions seconds crashes
+for target in ${targets//,/ }; do
+    corpus="$work/corpus/$target"
+    crashes="$work/crashes/$target"
+    mkdir -p "$corpus" "$crashes"
+    log="$work/$target.log"
+    begin=$(date +%s)
+    status=0
+    GOSPY_FUZZ_TARGET="$target" "$fuzzer" "$corpus" "$work/seeds/$target" \
+        -max_total_time="$seconds" -timeout=1 -rss_limit_mb=256 -malloc_limit_mb=256 -max_len=4194304 \
+        -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1 || status=$?
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+    found=$(find "$crashes" -type f | wc -l)
+    if [ "$status" -ne 0 ] && [ "$found" -eq 0 ]; then found=1; fi
+    printf '%-12s %12s %8s %8s\n' "$target" "${runs:-0}" "$(( $(date +%s) - begin ))" "$found"
+    total_runs=$(( total_runs + ${runs:-0} ))
+    total_crashes=$(( total_crashes + found ))
+    [ "$found" -eq 0 ] || grep -E "ERROR|Fatal error|==[0-9]+==" "$log" | head -5 >&2 || true
+done
+printf '%-12s %12s %8s %8s\n' total "$total_runs" "$(( $(date +%s) - started ))" "$total_crashes"
+[ "$total_crashes" -eq 0 ] || { echo "fuzz: crashes in $work/crashes (replay: gospy-fuzz replay TARGET FILE)" >&2; exit 1; }
