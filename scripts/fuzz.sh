@@ -4,8 +4,11 @@
 # Builds gospy-fuzz with the fuzzer in its own scratch path (.build/fuzz: the main build is
 # untouched), writes seed corpora from a TestTargets build, captures a memory image of that
 # build running (for the snapshot target), then runs each target for N seconds (default 600)
-# with -timeout=1 (an input taking over 1 s is a hang, reported as a crash), -rss_limit_mb=256
-# and -malloc_limit_mb=256 (an allocation over 256 MB is a crash). Corpora grow in
+# with -timeout=1 (an input taking over 1 s is a hang, reported as a crash) and
+# -malloc_limit_mb=256 (any one allocation of 256 MB or more is a crash). AddressSanitizer is
+# built in because libFuzzer checks allocation sizes only through a sanitizer's allocator (it
+# also checks the C libraries' memory use). The process as a whole, corpus held in memory and
+# ASan's shadow included, is limited to 2 GB (-rss_limit_mb=2048). Corpora grow in
 # .build/fuzz-work/corpus/TARGET; crashing inputs land in .build/fuzz-work/crashes/TARGET.
 # Prints one line per target (executions, seconds, crashes) and a total; exits 1 on any crash.
 # --ci: 10 seconds per target (CI's short fixed budget).
@@ -35,7 +38,7 @@ mkdir -p "$work"
 started=$(date +%s)
 echo "fuzz: building gospy-fuzz with libFuzzer (.build/fuzz)"
 swift build -c release --product gospy-fuzz --scratch-path .build/fuzz \
-    -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -Xfrontend -Xswiftc -entry-point-function-name \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xfrontend -Xswiftc -entry-point-function-name \
     -Xswiftc -Xfrontend -Xswiftc gospy_fuzz_main >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; exit 1; }
 fuzzer=.build/fuzz/release/gospy-fuzz
 # The plain driver (seeds, capture), from the main build.
@@ -45,13 +48,18 @@ echo "fuzz: built in $(( $(date +%s) - started )) s"
 
 "$driver" seeds "$binary" "$work/seeds"
 # A memory image of the target running its parked scenario (goroutines in every state, labels).
+# Its stdin is a fifo this script holds open: closing it ends the target.
 target_out="$work/target.out"
-sleep 3600 | "$binary" >"$target_out" 2>/dev/null &
+rm -f "$work/target.in" && mkfifo "$work/target.in"
+"$binary" <"$work/target.in" >"$target_out" 2>/dev/null &
 target_pid=$!
 trap 'kill $target_pid 2>/dev/null || true' EXIT
+exec 3>"$work/target.in"
 for _ in $(seq 100); do grep -q READY "$target_out" 2>/dev/null && break; sleep 0.1; done
 "$driver" capture "$target_pid" "$work/image.bin" >/dev/null
+exec 3>&-
 kill "$target_pid" 2>/dev/null || true
+wait "$target_pid" 2>/dev/null || true
 export GOSPY_FUZZ_BINARY="$binary" GOSPY_FUZZ_IMAGE="$work/image.bin"
 
 [ -n "$targets" ] || targets="$("$driver" list | paste -sd, -)"
@@ -66,7 +74,7 @@ for target in ${targets//,/ }; do
     begin=$(date +%s)
     status=0
     GOSPY_FUZZ_TARGET="$target" "$fuzzer" "$corpus" "$work/seeds/$target" \
-        -max_total_time="$seconds" -timeout=1 -rss_limit_mb=256 -malloc_limit_mb=256 -max_len=4194304 \
+        -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=256 -detect_leaks=0 -max_len=4194304 \
         -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1 || status=$?
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
     found=$(find "$crashes" -type f | wc -l)
