@@ -127,7 +127,9 @@ enum BinaryTargets {
         code.append(contentsOf: repeatElement(0xcc, count: size - code.count))
         let overlay = OverlayMemoryReader(base: environment.image.executable.image,
                                           overlay: BufferMemoryReader(address: function.entry, bytes: code))
-        _ = RuntimeGlobals.locate(in: environment.image.executable, layout: layout, useSymbols: false, code: overlay)
+        // Only the globals derived from code: the data scans do not read the code.
+        _ = RuntimeGlobals.locate(in: environment.image.executable, layout: layout, useSymbols: false, code: overlay,
+                                  names: [.allgs, .allglen, .allgptr, .allm, .allp, .gomaxprocs, .sched])
     }
 
     /// Input: a liveness bitmap byte, a live start offset, then the ArgInfo program; the

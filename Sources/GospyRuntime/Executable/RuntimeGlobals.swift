@@ -51,8 +51,9 @@ public struct RuntimeGlobals: Sendable {
     /// the binary were stripped (tests use this to check the derivations against the symbols).
     /// `code` replaces the executable's image as the source of the functions' machine code
     /// (the fuzz targets feed the derivations damaged code through it).
+    /// `names` limits the search (the fuzz target derives only the globals found in code).
     public static func locate(in executable: GoExecutable, layout: RuntimeLayout, useSymbols: Bool = true,
-                              code: MemoryReader? = nil) -> RuntimeGlobals {
+                              code: MemoryReader? = nil, names: [Name] = Name.allCases) -> RuntimeGlobals {
         var globals = RuntimeGlobals()
         if useSymbols {
             for name in Name.allCases {
@@ -65,7 +66,7 @@ public struct RuntimeGlobals: Sendable {
             }
         }
         let analysis = CodeAnalysis(executable: executable, layout: layout, code: code)
-        for name in Name.allCases where globals.locations[name] == nil {
+        for name in names where globals.locations[name] == nil {
             do {
                 switch name {
                 case .buildVersion:
