@@ -5,4 +5,4 @@
 # build of the tests (swift build --build-tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GOSPY_ENDURANCE=full swift test --skip-build --filter 'EnduranceTests|MutatedImageTests' 2>&1 | grep -E "endurance:|mutated images|passed|failed|error"
+GOSPY_ENDURANCE=full swift test --skip-build --filter 'GospyIntegrationTests\.(EnduranceTests|MutatedImageTests)' 2>&1 | grep -E "endurance:|mutated images|passed|failed|error"

@@ -8,9 +8,11 @@
 # -malloc_limit_mb=256 (any one allocation of 256 MB or more is a crash). AddressSanitizer is
 # built in because libFuzzer checks allocation sizes only through a sanitizer's allocator (it
 # also checks the C libraries' memory use). The process as a whole, corpus held in memory and
-# ASan's shadow included, is limited to 2 GB (-rss_limit_mb=2048). Corpora grow in
+# ASan's shadow included, is limited to 2 GB (4 GB for whole executables). Corpora grow in
 # .build/fuzz-work/corpus/TARGET; crashing inputs land in .build/fuzz-work/crashes/TARGET.
 # Prints one line per target (executions, seconds, crashes) and a total; exits 1 on any crash.
+# A timeout that does not reproduce (the input runs within 1 s three times) is reported as a
+# stall of the machine, kept in .build/fuzz-work/stalls, and not counted as a hang.
 # --ci: 10 seconds per target (CI's short fixed budget).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,10 +75,28 @@ for target in ${targets//,/ }; do
     log="$work/$target.log"
     begin=$(date +%s)
     status=0
+    # Whole executables (4 MB inputs) make a corpus held in memory of GBs: their limit is higher.
+    rss=2048
+    [ "$target" != executable ] || rss=4096
     GOSPY_FUZZ_TARGET="$target" "$fuzzer" "$corpus" "$work/seeds/$target" \
-        -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -malloc_limit_mb=256 -detect_leaks=0 -max_len=4194304 \
+        -max_total_time="$seconds" -timeout=1 -rss_limit_mb="$rss" -malloc_limit_mb=256 -detect_leaks=0 -max_len=4194304 \
         -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1 || status=$?
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+    # libFuzzer's timeout is wall-clock: on a loaded machine a stalled process reads as a hang.
+    # A timeout input that runs within the limit 3 times out of 3 is a stall, not a hang.
+    for input in "$crashes"/timeout-*; do
+        [ -f "$input" ] || continue
+        stalled=yes
+        for _ in 1 2 3; do
+            GOSPY_FUZZ_TARGET="$target" "$fuzzer" "$input" -timeout=1 -rss_limit_mb="$rss" -malloc_limit_mb=256 \
+                -detect_leaks=0 >/dev/null 2>&1 || stalled=no
+        done
+        if [ "$stalled" = yes ]; then
+            mkdir -p "$work/stalls/$target" && mv "$input" "$work/stalls/$target/"
+            echo "fuzz: $target: timeout not reproduced (3 runs within 1 s): $work/stalls/$target/$(basename "$input")" >&2
+            status=0
+        fi
+    done
     found=$(find "$crashes" -type f | wc -l)
     if [ "$status" -ne 0 ] && [ "$found" -eq 0 ]; then found=1; fi
     printf '%-12s %12s %8s %8s\n' "$target" "${runs:-0}" "$(( $(date +%s) - begin ))" "$found"
