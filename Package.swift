@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "gospy", targets: ["gospy"]),
+        // Fuzz targets: built normally it replays inputs; scripts/fuzz.sh builds it with libFuzzer.
+        .executable(name: "gospy-fuzz", targets: ["gospy-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +51,11 @@ let package = Package(
                 .product(name: "FlyingFox", package: "FlyingFox"),
             ]
         ),
+        // The fuzz targets over hostile files and memory images (GospyFuzzTargets), and their driver.
+        .target(name: "GospyFuzzTargets", dependencies: ["GospyMemory", "GospyBinary", "GospyRuntime"]),
+        .executableTarget(name: "gospy-fuzz", dependencies: ["GospyFuzzTargets", "GospyInspector", "GospyMemory"]),
+        // Every input a fuzz target ever crashed on, replayed (Tests/GospyFuzzTests/Regressions).
+        .testTarget(name: "GospyFuzzTests", dependencies: ["GospyFuzzTargets", "GospyMemory"], exclude: ["Regressions"]),
         .testTarget(name: "GospyMemoryTests", dependencies: ["GospyMemory"]),
         .testTarget(name: "GospyProcessTests", dependencies: ["GospyProcess", "GospyMemory"]),
         .testTarget(
@@ -75,7 +82,8 @@ let package = Package(
         ),
         .testTarget(
             name: "GospyIntegrationTests",
-            dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyTestSupport", "CTestSpawn"]
+            dependencies: ["GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyTestSupport", "CTestSpawn",
+                           "GospyFuzzTargets"]
         ),
     ]
 )

@@ -9,3 +9,5 @@ scripts/build-targets.sh
 swift build --build-tests
 # A hung test must fail the run, not eat CI's whole 90 minutes: a warm run takes ~3 minutes.
 timeout --kill-after=30s 40m swift test "$@"
+# Every fuzz target for a short fixed budget (10 s each; README's Reliability section).
+scripts/fuzz.sh --ci

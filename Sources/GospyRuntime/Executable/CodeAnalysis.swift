@@ -1,4 +1,5 @@
 import GospyBinary
+import GospyMemory
 
 /// Derives runtime globals from the machine code of runtime functions, for binaries without
 /// symbols. The functions are found by name in the pclntab (which stripping keeps); their
@@ -7,12 +8,15 @@ import GospyBinary
 final class CodeAnalysis {
     let executable: GoExecutable
     let layout: RuntimeLayout
+    /// Where the functions' code is read: the executable's image, or (fuzzing) other bytes.
+    let code: MemoryReader
     /// Each function's references, decoded once: several globals come from the same function.
     private var decoded: [String: [Reference]] = [:]
 
-    init(executable: GoExecutable, layout: RuntimeLayout) {
+    init(executable: GoExecutable, layout: RuntimeLayout, code: MemoryReader? = nil) {
         self.executable = executable
         self.layout = layout
+        self.code = code ?? executable.image
     }
 
     /// One reference to static data made by a function.
@@ -164,8 +168,8 @@ final class CodeAnalysis {
         guard function.end > function.entry, function.end - function.entry < 1 << 20 else {
             throw RuntimeGlobalsError.patternNotFound(global: "", function: functionName, detail: "implausible size")
         }
-        let code = try executable.image.fetchBytes(from: function.entry, count: Int(function.end - function.entry))
-        let decoded = X86Decoder.decode(code, at: function.entry)
+        let bytes = try code.fetchBytes(from: function.entry, count: Int(function.end - function.entry))
+        let decoded = X86Decoder.decode(bytes, at: function.entry)
         var result: [Reference] = []
         // Register -> (LEA target, instruction index), for recent LEAs only.
         var recentLEA: [UInt8: (UInt64, Int)] = [:]

@@ -1,4 +1,5 @@
 import GospyBinary
+import GospyMemory
 
 /// The addresses of the runtime globals gospy reads (link-time; add the load bias for a PIE
 /// process), each with how it was found. From symbols when the binary has them; otherwise
@@ -60,7 +61,11 @@ public struct RuntimeGlobals: Sendable {
 
     /// Finds every global in `executable`. With `useSymbols: false` symbols are ignored, as if
     /// the binary were stripped (tests use this to check the derivations against the symbols).
-    public static func locate(in executable: GoExecutable, layout: RuntimeLayout, useSymbols: Bool = true) -> RuntimeGlobals {
+    /// `code` replaces the executable's image as the source of the functions' machine code
+    /// (the fuzz targets feed the derivations damaged code through it).
+    /// `names` limits the search (the fuzz target derives only the globals found in code).
+    public static func locate(in executable: GoExecutable, layout: RuntimeLayout, useSymbols: Bool = true,
+                              code: MemoryReader? = nil, names: [Name] = Name.allCases) -> RuntimeGlobals {
         var globals = RuntimeGlobals()
         if useSymbols {
             for name in Name.allCases {
@@ -72,8 +77,8 @@ public struct RuntimeGlobals: Sendable {
                 }
             }
         }
-        let analysis = CodeAnalysis(executable: executable, layout: layout)
-        for name in Name.allCases where globals.locations[name] == nil {
+        let analysis = CodeAnalysis(executable: executable, layout: layout, code: code)
+        for name in names where globals.locations[name] == nil {
             do {
                 switch name {
                 case .buildVersion:

@@ -16,6 +16,8 @@ public struct SnapshotReader {
     public static let maxGoroutines = 50_000_000
     public static let maxMachines = 100_000
     public static let maxProcessors = 1 << 16
+    /// allgs pointers read per read (4 MB).
+    static let allgsChunk = 1 << 19
 
     public init(image: RuntimeImage, memory: MemoryReader) {
         self.image = image
@@ -151,10 +153,15 @@ public struct SnapshotReader {
         guard length <= UInt64(Self.maxGoroutines) else {
             throw SnapshotError.implausible("allglen is \(length)")
         }
+        // In chunks: a damaged allglen must fail at the first unreadable chunk, not allocate
+        // a buffer for all it claims first.
         var pointers: [UInt64] = []
-        if length > 0 {
-            let view = try memory.fetchView(from: array, count: Int(length) * 8)
-            pointers = (0..<Int(length)).map { (try? view.u64(at: $0 * 8)) ?? 0 }
+        var start = 0
+        while start < Int(length) {
+            let count = min(Int(length) - start, Self.allgsChunk)
+            let view = try memory.fetchView(from: array &+ UInt64(start) * 8, count: count * 8)
+            pointers.append(contentsOf: (0..<count).map { (try? view.u64(at: $0 * 8)) ?? 0 })
+            start += count
         }
         return (pointers, pointers.filter { $0 != 0 && $0 % 8 == 0 })
     }
@@ -317,10 +324,33 @@ public struct SnapshotReader {
             }
         }
         goroutines.sort { $0.id < $1.id }
+        unreadable += Self.removeRepeatedGs(&goroutines)
         return RuntimeSnapshot(
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
             retries: raw.retried, allgs: raw.allgs, tracebackLabels: raw.tracebackLabels, heap: raw.heap)
+    }
+
+    /// Drops all but the first of goroutines with the same g address (goroutines sorted by id,
+    /// so repeats are in one run of equal ids): allgs never lists a g twice, so a repeat is
+    /// damage, counted as unreadable rather than shown as another goroutine. Returns how many.
+    static func removeRepeatedGs(_ goroutines: inout [Goroutine]) -> Int {
+        var write = 0
+        var runStart = 0
+        var removed = 0
+        for read in goroutines.indices {
+            let id = goroutines[read].id
+            if write == 0 || goroutines[write - 1].id != id {
+                runStart = write
+            } else if goroutines[runStart..<write].contains(where: { $0.address == goroutines[read].address }) {
+                removed += 1
+                continue
+            }
+            if write != read { goroutines[write] = goroutines[read] }
+            write += 1
+        }
+        goroutines.removeLast(goroutines.count - write)
+        return removed
     }
 
     /// The fields stack walks need, for every live goroutine (call while the target is stopped:

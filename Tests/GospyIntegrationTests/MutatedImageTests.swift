@@ -1,0 +1,98 @@
+import Foundation
+import GospyFuzzTargets
+import GospyInspector
+import GospyMemory
+import GospyRuntime
+import GospyTestSupport
+import Testing
+
+/// The snapshot decoder over a real target's memory, damaged: the memory a snapshot of a
+/// running TestTarget reads is captured, then thousands of seeded, reproducible sets of
+/// mutations are written into its g structs, stacks, allgs and labels, and each damaged image
+/// is decoded, walked and rendered. Nothing may trap (this process would die); every goroutine
+/// whose memory no mutation touched must decode exactly as in the undamaged image; the others
+/// may be marked unreadable or truncated or decode to what their damaged bytes say; never a
+/// goroutine listed twice or more goroutines than allgs holds.
+@Suite(.serialized) struct MutatedImageTests {
+    /// A non-PIE build (the image is replayed at link addresses) with labels (1.24+ layout).
+    static var sample: TargetBinary? {
+        TestTargets.binary(release: TestTargets.newestRelease, mode: "plain") ?? TestTargets.matrix.last { $0.mode == "plain" }
+    }
+
+    /// Values damage tends to take: zeros, all ones, small and huge counts, sign flips, and
+    /// pointers into the image itself (so damaged pointers lead somewhere readable).
+    static func value(_ random: inout SeededGenerator, image: MutableImage) -> UInt64 {
+        let regions = image.memory.regions
+        switch random.next() % 8 {
+        case 0: return 0
+        case 1: return UInt64.max
+        case 2: return random.next() % 64
+        case 3: return 1 << (random.next() % 64)
+        case 4: return random.next()
+        case 5: return UInt64(Int32.max) &+ random.next() % 4
+        default:
+            let region = regions[Int(random.next() % UInt64(regions.count))]
+            return region.address &+ random.next() % UInt64(max(1, region.bytes.count))
+        }
+    }
+
+    static func mutations(_ random: inout SeededGenerator, image: MutableImage) -> [MutableImage.Mutation] {
+        (0..<(1 + Int(random.next() % 8))).map { _ in
+            let kinds = MutableImage.AreaKind.allCases
+            return MutableImage.Mutation(
+                kind: kinds[Int(random.next() % UInt64(kinds.count))], area: Int(random.next() % (1 << 30)),
+                offset: Int(random.next() % (1 << 30)) & ~7 | (random.next() % 4 == 0 ? Int(random.next() % 8) : 0),
+                width: [1, 2, 4, 8, 8, 8][Int(random.next() % 6)], value: value(&random, image: image))
+        }
+    }
+
+    @Test func damagedImagesNeverTrap() throws {
+        let binary = try #require(Self.sample, "no plain test target: run scripts/build-targets.sh")
+        let target = try RunningTarget(binary)
+        let memory: BufferMemoryReader
+        do {
+            defer { target.stop() }
+            memory = try Inspector(pid: target.pid).captureMemoryImage()
+        }
+        let image = try RuntimeImage(executable: try GoExecutable(path: binary.path))
+        // One symbolizer: its caches are by PC, whatever the memory says.
+        let symbolizer = Symbolizer(image: image)
+        let mutable = try MutableImage(memory: memory, image: image, symbolizer: symbolizer)
+        // The undamaged image decodes to the target's parked set, walked to the end.
+        let baseline = mutable.baseline.goroutines
+        #expect(baseline.count >= 20)
+        #expect(baseline.filter { $0.frames.contains { $0.hasPrefix("main.park") } }.count >= 20)
+        #expect(baseline.contains { !$0.labels.isEmpty }, "the parked set has labelled goroutines")
+        #expect(mutable.areas.values.allSatisfy { !$0.isEmpty } && mutable.areas.count == MutableImage.AreaKind.allCases.count)
+
+        var random = SeededGenerator(seed: 12)
+        // scripts/endurance.sh runs the count README reports.
+        let rounds = ProcessInfo.processInfo.environment["GOSPY_ENDURANCE"] == "full" ? 10_000 : 1000
+        var outcomes: [String: Int] = [:]
+        for round in 0..<rounds {
+            let mutations = Self.mutations(&random, image: mutable)
+            let damaged = mutable.applying(mutations)
+            guard let result = try? SnapshotReplay(image: image, symbolizer: symbolizer, memory: damaged) else {
+                // Refusing the whole snapshot is for a damaged allgs header only.
+                #expect(mutable.touchesAllgsHeader(mutations) || mutations.contains { $0.kind == .allgs },
+                        "round \(round): snapshot refused after \(mutations)")
+                outcomes["snapshot refused (allgs damaged)", default: 0] += 1
+                continue
+            }
+            if let problem = ImageCheck.problem(result, against: mutable, mutations) {
+                Issue.record("round \(round): \(problem) after \(mutations)")
+            }
+            let unchanged = result.goroutines == baseline
+            if unchanged { outcomes["identical", default: 0] += 1 }
+            if result.snapshot.unreadableGoroutines > mutable.baseline.snapshot.unreadableGoroutines {
+                outcomes["goroutines marked unreadable", default: 0] += 1
+            }
+            if result.goroutines.filter(\.truncated).count > baseline.filter(\.truncated).count {
+                outcomes["stacks marked truncated", default: 0] += 1
+            }
+            if !unchanged { outcomes["touched goroutines decoded differently", default: 0] += 1 }
+        }
+        print("mutated images (\(rounds) rounds, \(baseline.count) goroutines): "
+              + outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+    }
+}
