@@ -103,21 +103,7 @@ public enum GoroutineProfileWriter {
         profile.period = 1
         profile.timeNanos = timeNanos
 
-        if let binary = mainBinary {
-            profile.mapping = [.with {
-                $0.id = 1
-                $0.memoryStart = binary.start
-                $0.memoryLimit = binary.limit
-                $0.fileOffset = binary.offset
-                $0.filename = builder.string(binary.path)
-                $0.buildID = builder.string(binary.buildID ?? "")
-                // Every location comes symbolized: pprof must not try to symbolize it again.
-                $0.hasFunctions_p = true
-                $0.hasFilenames_p = true
-                $0.hasLineNumbers_p = true
-                $0.hasInlineFrames_p = true
-            }]
-        }
+        if let binary = mainBinary { profile.mapping = [builder.mapping(binary)] }
 
         for (key, count) in merged(samples) {
             profile.sample.append(.with {
@@ -183,6 +169,24 @@ public enum GoroutineProfileWriter {
             strings.append(s)
             stringIndex[s] = index
             return index
+        }
+
+        /// The main binary's mapping (id 1). Every location comes symbolized: pprof must not try
+        /// to symbolize it again.
+        mutating func mapping(_ binary: ProfileMapping) -> Perftools_Profiles_Mapping {
+            let path = string(binary.path), buildID = string(binary.buildID ?? "")
+            return .with {
+                $0.id = 1
+                $0.memoryStart = binary.start
+                $0.memoryLimit = binary.limit
+                $0.fileOffset = binary.offset
+                $0.filename = path
+                $0.buildID = buildID
+                $0.hasFunctions_p = true
+                $0.hasFilenames_p = true
+                $0.hasLineNumbers_p = true
+                $0.hasInlineFrames_p = true
+            }
         }
 
         mutating func function(_ line: ProfileLine) -> UInt64 {

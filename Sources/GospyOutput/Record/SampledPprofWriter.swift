@@ -25,20 +25,7 @@ public enum SampledPprofWriter {
         message.timeNanos = profile.startNanos
         message.durationNanos = profile.durationNanos
         message.comment = profile.notes.map { builder.string($0) }
-        if let binary = mainBinary {
-            message.mapping = [.with {
-                $0.id = 1
-                $0.memoryStart = binary.start
-                $0.memoryLimit = binary.limit
-                $0.fileOffset = binary.offset
-                $0.filename = builder.string(binary.path)
-                $0.buildID = builder.string(binary.buildID ?? "")
-                $0.hasFunctions_p = true
-                $0.hasFilenames_p = true
-                $0.hasLineNumbers_p = true
-                $0.hasInlineFrames_p = true
-            }]
-        }
+        if let binary = mainBinary { message.mapping = [builder.mapping(binary)] }
         let stateKey = builder.string("state"), goroutineKey = builder.string("goroutine")
         // Largest first, then by stack: the same samples give the same file.
         let ordered = profile.counts.sorted { a, b in
