@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +8,7 @@ import Glibc
 /// waiting thread, so the resume runs as ordinary code, not inside a signal handler.
 public enum EmergencyResume {
     nonisolated(unsafe) private static var active: [ObjectIdentifier: ProcessStopper] = [:]
-    private static let lock = NSLock()
+    private static let lock = Mutex(())
     nonisolated(unsafe) private static var cleanups: [() -> Void] = []
     nonisolated(unsafe) private static var installed = false
 
@@ -16,49 +16,39 @@ public enum EmergencyResume {
 
     /// Call once, early in main, before other threads start (they inherit the blocked mask).
     public static func install() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !installed else { return }
-        installed = true
+        let first = lock.withLock { _ in
+            defer { installed = true }
+            return !installed
+        }
+        guard first else { return }
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
         let blocked = set
-        let waiter = Thread {
+        OSThread.start(name: "gospy-signals") {
             var caught: Int32 = 0
             var waitSet = blocked
             while sigwait(&waitSet, &caught) != 0 {}
             handle(signal: caught)
         }
-        waiter.name = "gospy-signals"
-        waiter.start()
     }
 
     /// Extra work to do before exiting on a signal (restoring the terminal, say).
     public static func addCleanup(_ body: @escaping () -> Void) {
-        lock.lock()
-        cleanups.append(body)
-        lock.unlock()
+        lock.withLock { _ in cleanups.append(body) }
     }
 
     static func register(_ stopper: ProcessStopper) {
-        lock.lock()
-        active[ObjectIdentifier(stopper)] = stopper
-        lock.unlock()
+        lock.withLock { _ in active[ObjectIdentifier(stopper)] = stopper }
     }
 
     static func unregister(_ stopper: ProcessStopper) {
-        lock.lock()
-        active[ObjectIdentifier(stopper)] = nil
-        lock.unlock()
+        lock.withLock { _ in active[ObjectIdentifier(stopper)] = nil }
     }
 
     private static func handle(signal: Int32) {
-        lock.lock()
-        let stoppers = Array(active.values)
-        let work = cleanups
-        lock.unlock()
+        let (stoppers, work) = lock.withLock { _ in (Array(active.values), cleanups) }
         for stopper in stoppers { stopper.emergencyResume() }
         for cleanup in work { cleanup() }
         _exit(128 + signal)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import GospyProcess
 import GospyRuntime
 #if canImport(Glibc)
 import Glibc
@@ -59,7 +59,7 @@ struct Addr2lineCommand: ParsableCommand {
         }
         if addresses.isEmpty {
             while let line = readLine() {
-                let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                let trimmed = line.trimmingWhitespace()
                 if !trimmed.isEmpty { emit(trimmed) }
             }
         } else {
