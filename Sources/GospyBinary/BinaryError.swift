@@ -45,7 +45,7 @@ public enum BinaryError: Error, Equatable, CustomStringConvertible {
     }
 
     /// "1.19, 1.21–1.27": releases (oldest first) with runs of consecutive minor versions as ranges.
-    static func ranges(of releases: [String]) -> String {
+    public static func ranges(of releases: [String]) -> String {
         var runs: [(first: String, last: String, major: Int, minor: Int)] = []
         for release in releases {
             let parts = release.split(separator: ".").compactMap { Int($0) }

@@ -5,6 +5,9 @@ extension GoVersion {
     /// runtime data for (Layouts/Generated, generated from scripts/go-releases.txt).
     public static var supportedReleases: [String] { RuntimeLayout.builtinReleases }
 
+    /// The supported releases as people read them: "1.19, 1.21–1.27".
+    public static var supportedRanges: String { BinaryError.ranges(of: supportedReleases) }
+
     /// The newest release gospy has built-in runtime data for ("1.27").
     public static var newestSupportedRelease: String { supportedReleases.last ?? "?" }
 

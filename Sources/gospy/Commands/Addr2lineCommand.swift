@@ -27,6 +27,7 @@ struct Addr2lineCommand: ParsableCommand {
 
     func run() throws {
         let executable = try GoExecutable(path: bin)
+        ReleaseWarning.print(for: executable)
         let table = executable.pclntab
         var output = ""
         output.reserveCapacity(4096)

@@ -37,6 +37,7 @@ struct DumpCommand: ParsableCommand {
 
     func run() throws {
         let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        ReleaseWarning.print(for: inspector.image.executable)
         // Arguments only for the formats that print them (the traceback and JSON).
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
                                             arguments: format == .traceback || format == .json)

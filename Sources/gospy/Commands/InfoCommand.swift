@@ -57,6 +57,7 @@ struct InfoReport: JSONOutput {
 
     init(path: String) throws {
         let executable = try GoExecutable(path: path)
+        ReleaseWarning.print(for: executable)
         let build = BuildDescription(executable)
         let layout = try RuntimeLayout.forExecutable(executable)
         let globals = RuntimeGlobals.locate(in: executable, layout: layout)
