@@ -42,6 +42,7 @@ import Testing
     @Test func withDWARFItIsReadWithOneWarning() throws {
         let binary = try #require(TestTargets.binary(release: Self.newest, mode: "plain"), "no test targets: run scripts/build-targets.sh")
         let (path, claimed) = try Self.claimingNextRelease(binary, name: "newer-plain")
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let warning = "gospy: warning: \(path) was built with \(claimed), newer than gospy knows (newest: Go \(Self.newest)): "
             + "reading its runtime structs from its DWARF; if the output looks wrong, upgrade gospy\n"
 
@@ -68,6 +69,7 @@ import Testing
     @Test func withoutDWARFItIsRefusedNamingTheNewestSupportedRelease() throws {
         let binary = try #require(TestTargets.binary(release: Self.newest, mode: "distro"), "no test targets: run scripts/build-targets.sh")
         let (path, claimed) = try Self.claimingNextRelease(binary, name: "newer-distro")
+        defer { try? FileManager.default.removeItem(atPath: path) }
         for arguments in [["info", "--bin", path], ["addr2line", "--bin", path, "0x401000"]] {
             let result = try Subprocess.run(Subprocess.gospy, arguments)
             #expect(result.status == Self.exitUnsupported, "\(arguments[0]): exit \(result.status), \(result.stderr)")
