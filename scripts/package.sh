@@ -13,9 +13,11 @@
 #
 # The release build takes minutes; it lives in .build-package (apart from the dev build in
 # .build, whose flags differ) and is skipped when dist/gospy was built from the same sources
-# (dist/.gospy-sources holds their hash). The build sees elfutils' static archives through
-# linker scripts named like the shared libraries (.build-package/static-libs/libdw.so, ...),
-# found before the system's: Package.swift and the dev build stay as they are.
+# (dist/.gospy-sources holds their hash). Package.swift and the dev build stay as they are:
+# pkg-config files of our own (.build-package/pkgconfig) point libdw, libelf, zlib and liblzma
+# at .build-package/static-libs, where linker scripts named like the shared libraries pull in
+# the static archives (and libstdc++.a, which the Swift runtime needs); libgcc is linked
+# statically by the compiler driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +35,8 @@ libdir=/usr/lib/x86_64-linux-gnu
 for lib in libdw libelf libz liblzma libbz2; do
   [ -f "$libdir/$lib.a" ] || die "$libdir/$lib.a missing: run scripts/install-deps.sh (libdw-dev libelf-dev zlib1g-dev liblzma-dev libbz2-dev)"
 done
+libstdcxx=$(gcc -print-file-name=libstdc++.a 2>/dev/null || true)
+[ -f "$libstdcxx" ] || die "libstdc++.a missing (libstdc++-dev, which the Swift toolchain needs)"
 
 # What the binary is built from: the sources, the manifest, this script and the toolchain.
 # The generated stamp is left out (it holds the build date).
@@ -64,16 +68,24 @@ enum PackagedBuild {
 #endif
 EOF
 
-  # Linker scripts in front of the system's shared libraries: -ldw, -lelf and -lz (from the
-  # module maps and pkg-config) then pull in the static archives and what they need.
-  mkdir -p "$scratch/static-libs"
-  echo "GROUP ( $libdir/libdw.a $libdir/libelf.a $libdir/libz.a $libdir/liblzma.a $libdir/libbz2.a )" > "$scratch/static-libs/libdw.so"
-  echo "GROUP ( $libdir/libelf.a $libdir/libz.a )" > "$scratch/static-libs/libelf.so"
-  echo "INPUT ( $libdir/libz.a )" > "$scratch/static-libs/libz.so"
+  # -ldw, -lelf, -lz (the module maps) and -lstdc++ (the Swift runtime) find these linker
+  # scripts first, since our pkg-config files put their directory alone on the search path.
+  static="$PWD/$scratch/static-libs"
+  mkdir -p "$static" "$scratch/pkgconfig"
+  echo "GROUP ( $libdir/libdw.a $libdir/libelf.a $libdir/libz.a $libdir/liblzma.a $libdir/libbz2.a )" > "$static/libdw.so"
+  echo "GROUP ( $libdir/libelf.a $libdir/libz.a )" > "$static/libelf.so"
+  echo "INPUT ( $libdir/libz.a )" > "$static/libz.so"
+  echo "INPUT ( $libdir/liblzma.a )" > "$static/liblzma.so"
+  echo "INPUT ( $libstdcxx )" > "$static/libstdc++.so"
+  for pc in libdw:dw libelf:elf zlib:z liblzma:lzma; do
+    printf 'Name: %s\nDescription: static, for scripts/package.sh\nVersion: 0\nLibs: -L%s -l%s\nCflags:\n' \
+      "${pc%%:*}" "$static" "${pc##*:}" > "$scratch/pkgconfig/${pc%%:*}.pc"
+  done
 
   echo "package: swift build -c release --static-swift-stdlib (minutes on a cold cache)" >&2
-  swift build -c release --product gospy --static-swift-stdlib --scratch-path "$scratch" \
-    -Xswiftc -DGOSPY_PACKAGED -Xlinker -L"$PWD/$scratch/static-libs"
+  PKG_CONFIG_PATH="$PWD/$scratch/pkgconfig" \
+    swift build -c release --product gospy --static-swift-stdlib --scratch-path "$scratch" \
+    -Xswiftc -DGOSPY_PACKAGED -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
   built="$scratch/release/gospy"
   # Symbols are most of the size; crash backtraces keep function names from the dynamic
   # symbol table Swift exports.

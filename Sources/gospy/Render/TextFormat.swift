@@ -11,11 +11,16 @@ enum TextFormat {
         var buffer = [CChar](repeating: 0, count: 64)
         let written = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.\(decimals)f", $0) }
         guard written >= 0 else { return "\(value)" }
-        if Int(written) < buffer.count { return String(cString: buffer) }
+        if Int(written) < buffer.count { return text(buffer) }
         // Huge values: ask again with room for every digit.
         buffer = [CChar](repeating: 0, count: Int(written) + 1)
         _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.\(decimals)f", $0) }
-        return String(cString: buffer)
+        return text(buffer)
+    }
+
+    /// The C string in `buffer`, up to its terminating zero.
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
