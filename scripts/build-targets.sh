@@ -13,6 +13,11 @@
 #   distro    CGO_ENABLED=1  -trimpath -buildmode=pie -ldflags='-s -w -linkmode=external'
 #   distro-unstripped  the same as distro without -s -w: an oracle for tests (its symbols
 #             name what gospy must derive in distro, and go tool addr2line can read it)
+#   modern, modern-stripped, modern-distro  plain, stripped and distro built with a go.mod
+#             whose go directive is the toolchain's own version (-modfile; the target's
+#             go.mod says go 1.19), so GODEBUG defaults are the release's own (Go 1.27 prints
+#             pprof labels in traceback headers). Go 1.26 and newer only: skipped for older
+#             releases.
 # Every mode also gets -buildvcs=false, so binaries do not depend on git state.
 #
 # Output, under CACHE=${GOSPY_CACHE:-$HOME/.cache/gospy}:
@@ -37,7 +42,7 @@ source "$ROOT/scripts/go-releases.sh" # GO_RELEASES, GOSPY_TOOLCHAINS
 TARGETS="$CACHE/targets"
 MANIFEST="$TARGETS/manifest.tsv"
 ALL_VERSIONS=("${GO_RELEASES[@]}")
-ALL_MODES=(plain stripped trimpath pie cgo distro distro-unstripped)
+ALL_MODES=(plain stripped trimpath pie cgo distro distro-unstripped modern modern-stripped modern-distro)
 JOBS=${GOSPY_BUILD_JOBS:-2}
 KEY_FORMAT=1 # bump to invalidate every cached binary
 
@@ -94,6 +99,9 @@ mode_config() {
     cgo)      cgo=1; flags+=(-ldflags=-linkmode=external) ;;
     distro)   cgo=1; flags+=(-trimpath -buildmode=pie "-ldflags=-s -w -linkmode=external") ;;
     distro-unstripped) cgo=1; flags+=(-trimpath -buildmode=pie "-ldflags=-linkmode=external") ;;
+    modern)   cgo=0 ;;
+    modern-stripped) cgo=0; flags+=("-ldflags=-s -w") ;;
+    modern-distro) cgo=1; flags+=(-trimpath -buildmode=pie "-ldflags=-s -w -linkmode=external") ;;
     *) die "unknown mode '$1'" ;;
   esac
 }
@@ -113,6 +121,9 @@ goversion() {
   set -- $out # "go version go1.21.13 linux/amd64"
   [ "${3:-}" ] && echo "$3"
 }
+
+# is_modern_release RELEASE: whether the modern* modes apply (Go 1.26 and newer).
+is_modern_release() { local minor=${1#1.}; [ "$minor" -ge 26 ]; }
 
 # cache_key RELEASE MODE GOVERSION
 cache_key() {
@@ -142,6 +153,9 @@ build_release() {
   local gc="$CACHE/gocache/go$release"
   mkdir -p "$gc/build" "$gc/mod" "$gc/path"
   for mode in "${modes[@]}"; do
+    if [[ "$mode" == modern* ]] && ! is_modern_release "$release"; then
+      continue # nothing to build, nothing listed
+    fi
     key=$(cache_key "$release" "$mode" "$gov")
     dir="$TARGETS/go$release/$mode"
     bin="$dir/gospytarget"
@@ -151,6 +165,11 @@ build_release() {
       continue
     fi
     mode_config "$mode"
+    if [[ "$mode" == modern* ]]; then
+      # The same module with the toolchain's own version as its go directive.
+      printf 'module example.com/gospytarget\n\ngo %s\n' "${gov#go}" >"$WORK/go.$release.$mode.mod"
+      flags+=("-modfile=$WORK/go.$release.$mode.mod")
+    fi
     mkdir -p "$dir"
     log="$WORK/log.$release.$mode"
     t0=$(now)

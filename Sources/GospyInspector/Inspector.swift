@@ -24,6 +24,12 @@ public final class Inspector: @unchecked Sendable {
     /// The last snapshot's goroutines and walked stacks, kept by `capture(incremental:)` so
     /// the next one re-reads and re-walks only goroutines that changed.
     var baseline: Baseline?
+    /// The same for non-blocking captures: each parked goroutine's stack, by g address.
+    var liveBaseline: [UInt64: (extent: StackExtent, stack: UnwoundStack)]?
+    /// Non-blocking captures with stacks stop the threads running goroutines, briefly, for
+    /// their registers, and void stacks that changed while read (record); otherwise they never
+    /// stop anything and read running goroutines from their saved state (dump, top).
+    public var samplesRunningThreads = false
 
     public init(pid: Int32, binary: String? = nil) throws {
         self.pid = pid

@@ -39,6 +39,11 @@ extension Inspector {
         public var stacksReadWhileRunning = 0
         public var stacksReadWhileStopped = 0
         public var stacksReused = 0
+        /// Non-blocking: running goroutines whose threads were stopped briefly for their
+        /// registers, and goroutines that changed while their stacks were read (their stacks
+        /// are empty, ending in `Inspector.changedWhileRead`: counted, never guessed).
+        public var threadsStopped = 0
+        public var inconsistent = 0
     }
 
     /// Takes one snapshot, resuming the target on every path. Blocking: read while running,
@@ -56,13 +61,13 @@ extension Inspector {
                 result = try captureValidated(holdStopped: holdStopped, stacks: wantStacks, arguments: arguments,
                                               incremental: incremental)
             } else {
-                result = captureNonBlocking(try SnapshotReader(image: image, memory: memory).read(consistent: false),
-                                            stacks: wantStacks, arguments: arguments)
+                result = try captureNonBlocking(try SnapshotReader(image: image, memory: memory).read(consistent: false),
+                                                stacks: wantStacks, arguments: arguments, incremental: incremental)
             }
         } catch {
             throw mapReadError(error, during: "reading its memory")
         }
-        if !incremental { baseline = nil }
+        if !incremental { baseline = nil; liveBaseline = nil }
         return Capture(snapshot: result.snapshot, stacks: result.stacks, threadStates: states,
                        stoppedSeconds: blocking ? result.phases.stopped : nil,
                        elapsedSeconds: Self.seconds(since: started), phases: result.phases)
@@ -185,17 +190,6 @@ extension Inspector {
             StackCollector(symbolizer: symbolizer, memory: memory).unwind(snapshot.goroutines, $0, arguments: arguments)
         }
         return (snapshot, stacks)
-    }
-
-    /// Non-blocking: goroutines were validated as they were read; stacks are read live.
-    private func captureNonBlocking(_ snapshot: RuntimeSnapshot, stacks wantStacks: Bool,
-                                    arguments: Bool) -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
-        var phases = Phases()
-        guard wantStacks else { return (snapshot, nil, phases) }
-        let captured = captureStacks(snapshot.goroutines.map(\.stackExtent), machines: snapshot.machines, whileStopped: false)
-        phases.stacksReadWhileRunning = snapshot.goroutines.count
-        let stacks = StackCollector(symbolizer: symbolizer, memory: memory).unwind(snapshot.goroutines, captured, arguments: arguments)
-        return (snapshot, stacks, phases)
     }
 
     /// Reads goroutines' used stacks. While the target is stopped, goroutines on a thread start

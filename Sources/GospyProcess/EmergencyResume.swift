@@ -29,9 +29,30 @@ public enum EmergencyResume {
         OSThread.start(name: "gospy-signals") {
             var caught: Int32 = 0
             var waitSet = blocked
-            while sigwait(&waitSet, &caught) != 0 {}
-            handle(signal: caught)
+            while true {
+                while sigwait(&waitSet, &caught) != 0 {}
+                // A command that ends cleanly on a signal (record writes what it sampled)
+                // takes the first one; the next one exits as usual.
+                var interrupt: ((Int32) -> Void)?
+                lock.withLock { _ in
+                    interrupt = interruptHandler
+                    interruptHandler = nil
+                }
+                if let interrupt, caught != SIGQUIT {
+                    interrupt(caught)
+                    continue
+                }
+                handle(signal: caught)
+            }
         }
+    }
+
+    nonisolated(unsafe) private static var interruptHandler: ((Int32) -> Void)?
+
+    /// Instead of exiting on the next SIGINT, SIGTERM or SIGHUP, call `body` (from the signal
+    /// thread): the command finishes on its own. A second signal exits as usual.
+    public static func onNextInterrupt(_ body: @escaping (Int32) -> Void) {
+        lock.withLock { _ in interruptHandler = body }
     }
 
     /// Extra work to do before exiting on a signal (restoring the terminal, say).

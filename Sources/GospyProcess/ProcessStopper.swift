@@ -88,6 +88,40 @@ public final class ProcessStopper: @unchecked Sendable {
         if stopped.isEmpty { throw ProcessError.exited(pid: pid, during: "stopping it") }
     }
 
+    /// Stops only the given threads (those running goroutines: non-blocking sampling), for a
+    /// read of their registers; `resume()` lets them go. Threads that exited meanwhile are
+    /// left out; `threads` says which were stopped.
+    public func stop(threads tids: [Int32], timeout: TimeInterval = 1) throws {
+        guard !isStopped else { return }
+        EmergencyResume.register(self)
+        do {
+            try tracer.sync {
+                self.stopStarted = .now()
+                var fresh = Set<Int32>()
+                for tid in tids where self.stopped[tid] == nil {
+                    if gospy_ptrace_seize(tid, 0) != 0 {
+                        let code = errno
+                        if code == ESRCH { continue }
+                        if code == EPERM {
+                            throw ProcessError.permissionDenied(pid: self.pid, reason: Permissions.diagnose(pid: self.pid, errno: code))
+                        }
+                        throw ProcessError.ptraceFailed(pid: self.pid, tid: tid, operation: "PTRACE_SEIZE", errno: code)
+                    }
+                    self.stopped[tid] = 0
+                    fresh.insert(tid)
+                    if gospy_ptrace_interrupt(tid) != 0, errno != ESRCH {
+                        throw ProcessError.ptraceFailed(pid: self.pid, tid: tid, operation: "PTRACE_INTERRUPT", errno: errno)
+                    }
+                }
+                try self.waitForStops(fresh, deadline: Date().addingTimeInterval(timeout))
+            }
+            isStopped = true
+        } catch {
+            resume()
+            throw error
+        }
+    }
+
     /// Waits until each thread reports a stop (or exits).
     private func waitForStops(_ tids: Set<Int32>, deadline: Date) throws {
         var pending = tids

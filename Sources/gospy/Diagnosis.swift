@@ -23,6 +23,8 @@ enum ExitStatus: Int32, CaseIterable {
     case runtimeNotUnderstood = 11
     /// The target's runtime state is implausible: its memory looks damaged.
     case damagedRuntimeState = 12
+    /// The output file cannot be written (record's -o).
+    case cannotWriteOutput = 13
     // 64 is swift-argument-parser's usage error (EX_USAGE).
 }
 
@@ -82,6 +84,8 @@ enum Diagnosis {
                 return ("\(error); retry, and if it persists the process's memory is corrupted (by cgo or unsafe code?)",
                         .damagedRuntimeState)
             }
+        case let error as RecordError:
+            return (error.description, .cannotWriteOutput)
         case let error as MemoryReadError:
             return ("memory read failed: \(error)", .internalError)
         default:

@@ -11,6 +11,8 @@ struct Gospy: ParsableCommand {
             SummaryCommand.self,
             DumpCommand.self,
             TopCommand.self,
+            WaitsCommand.self,
+            RecordCommand.self,
             InfoCommand.self,
             Addr2lineCommand.self,
             LayoutsCommand.self,

@@ -8,8 +8,10 @@
 //	         (half in manyWaiterA, half in manyWaiterB)
 //	churn    the parked set plus a spawner that keeps creating and ending
 //	         thousands of short-lived goroutines per second
+//	waits    the parked set plus goroutines blocked on channels (waits.go)
 //	growing  the parked set plus 10 steadyWorker goroutines, then 5 more
 //	         leakyWorker goroutines every 200ms (a simulated leak)
+//	headers  the parked set plus labels that need quoting and Go 1.19's "?" rule (headers.go)
 //
 // Control protocol, one line per command on stdin, one reply line on stdout:
 //
@@ -20,6 +22,7 @@
 //	pprof PATH    goroutine profile, debug=0 (gzipped protobuf) -> DUMPED PATH
 //	count         -> COUNT <runtime.NumGoroutine()>
 //	gc            runtime.GC() twice (records when parked goroutines began waiting) -> GC done
+//	waits         -> WAITS ... (see waits.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	quit          exit 0
 //	(anything else, or a failed command) -> ERROR <message>
@@ -41,7 +44,7 @@ import (
 )
 
 var (
-	scenario = flag.String("scenario", "parked", "parked, many, churn, growing or clock")
+	scenario = flag.String("scenario", "parked", "parked, many, churn, growing, clock or headers")
 	manyN    = flag.Int("n", 10000, "number of extra goroutines for -scenario=many")
 )
 
@@ -50,9 +53,9 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock":
+	case "parked", "many", "churn", "growing", "clock", "waits", "headers", "record":
 	default:
-		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing or clock)\n", *scenario)
+		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing, clock, waits, headers or record)\n", *scenario)
 		os.Exit(2)
 	}
 	if *scenario == "many" && *manyN < 0 {
@@ -70,8 +73,16 @@ func main() {
 		startGrowing()
 	case "clock":
 		startClock()
+	case "waits":
+		startWaits()
+	case "headers":
+		startHeaders()
+	case "record":
+		startRecord() // record.go
 	}
-	startSpinner()
+	if *scenario != "record" { // record.go: its worker is the one busy goroutine
+		startSpinner()
+	}
 
 	reply("READY pid=%d goroutines=%d", os.Getpid(), runtime.NumGoroutine())
 	controlLoop()
@@ -111,6 +122,10 @@ func controlLoop() {
 			runtime.GC()
 			runtime.GC()
 			reply("GC done")
+		case "waits":
+			reply("%s", waitsReply())
+		case "work":
+			reply(recordWork()) // record.go
 		case "stats":
 			reply("STATS goroutines=%d churned=%d leaked=%d spins=%d",
 				runtime.NumGoroutine(), churned.Load(), leaked.Load(), atomic.LoadUint64(&spinLaps))
@@ -124,6 +139,8 @@ func controlLoop() {
 				continue
 			}
 			reply("DUMPED %s", arg)
+		case "retain", "gcs", "memstats": // heap.go
+			heapCommand(cmd, arg)
 		default:
 			reply("ERROR unknown command %q", cmd)
 		}

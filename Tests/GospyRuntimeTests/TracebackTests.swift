@@ -73,6 +73,14 @@ import Testing
         #expect(symbolizer.createdBy(P.goroutine(creatorPC: 0)) == nil)
     }
 
+    @Test func createdByShowsRuntimeCreatorsWithRuntimeFrames() throws {
+        // GOTRACEBACK=system (and SIGQUIT) show every creator but goroutine 1's.
+        let creator = try #require(symbolizer.createdBy(P.goroutine(creatorPC: P.pc("runtime.gopark", 0x10)), showRuntime: true))
+        #expect(creator.function == "runtime.gopark" && creator.offset == 0x10)
+        #expect(symbolizer.createdBy(P.goroutine(id: 1, creatorPC: P.pc("main.main", 0x20)), showRuntime: true) == nil)
+        #expect(symbolizer.createdBy(P.goroutine(creatorPC: 0), showRuntime: true) == nil)
+    }
+
     @Test func inASyscallFollowsTheRelease() throws {
         #expect(symbolizer.isInSyscall(status: .waiting, syscallSP: 0xc000_0e00))
         #expect(!symbolizer.isInSyscall(status: .syscall, syscallSP: 0))

@@ -186,26 +186,17 @@ public final class Pclntab: @unchecked Sendable {
                 throw BinaryError.corruptPclntab(path: path, reason: "function \(index): entry 0x\(String(entryOff, radix: 16)) disagrees with functab")
             }
             let end = try entry(ofFunctionAt: index + 1)
-            switch format {
-            case .go120:
-                return Function(
-                    index: index, entry: textStart &+ UInt64(entryOff), end: end,
-                    nameOffset: try data.i32(at: record + 4), args: try data.i32(at: record + 8),
-                    pcsp: try data.u32(at: record + 16), pcfile: try data.u32(at: record + 20),
-                    pcln: try data.u32(at: record + 24), pcdataCount: Int(try data.u32(at: record + 28)),
-                    cuOffset: try data.u32(at: record + 32), startLine: try data.i32(at: record + 36),
-                    funcID: try data.u8(at: record + 40), flag: try data.u8(at: record + 41),
-                    funcdataCount: Int(try data.u8(at: record + 43)), recordOffset: record, fixedSize: 44)
-            case .go118:
-                return Function(
-                    index: index, entry: textStart &+ UInt64(entryOff), end: end,
-                    nameOffset: try data.i32(at: record + 4), args: try data.i32(at: record + 8),
-                    pcsp: try data.u32(at: record + 16), pcfile: try data.u32(at: record + 20),
-                    pcln: try data.u32(at: record + 24), pcdataCount: Int(try data.u32(at: record + 28)),
-                    cuOffset: try data.u32(at: record + 32), startLine: 0,
-                    funcID: try data.u8(at: record + 36), flag: try data.u8(at: record + 37),
-                    funcdataCount: Int(try data.u8(at: record + 39)), recordOffset: record, fixedSize: 40)
-            }
+            // Go 1.20 inserted startLine (int32) after cuOffset; everything after it moved by 4.
+            let hasStartLine = format == .go120
+            let afterCU = record + (hasStartLine ? 40 : 36)
+            return Function(
+                index: index, entry: textStart &+ UInt64(entryOff), end: end,
+                nameOffset: try data.i32(at: record + 4), args: try data.i32(at: record + 8),
+                pcsp: try data.u32(at: record + 16), pcfile: try data.u32(at: record + 20),
+                pcln: try data.u32(at: record + 24), pcdataCount: Int(try data.u32(at: record + 28)),
+                cuOffset: try data.u32(at: record + 32), startLine: hasStartLine ? try data.i32(at: record + 36) : 0,
+                funcID: try data.u8(at: afterCU), flag: try data.u8(at: afterCU + 1),
+                funcdataCount: Int(try data.u8(at: afterCU + 3)), recordOffset: record, fixedSize: afterCU + 4 - record)
         } catch let error as BinaryError {
             throw error
         } catch {
@@ -357,22 +348,38 @@ public final class Pclntab: @unchecked Sendable {
 
     public func frames(at pc: UInt64, in function: Function) -> [SourceFrame] {
         var result: [SourceFrame] = []
-        var tracePC = pc
-        if let inlineTable = pcdataTable(Self.pcdataInlTreeIndex, of: function) {
-            var depth = 0
-            while depth < 1024, let index = pcvalue(tableOffset: inlineTable, function: function, pc: tracePC), index >= 0 {
-                depth += 1
-                guard let call = try? inlinedCall(index, of: function) else { break }
-                let position = fileLine(function: function, pc: tracePC)
-                let name = (try? self.name(atOffset: call.nameOffset)) ?? "?"
-                result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: true, funcID: call.funcID))
-                tracePC = function.entry &+ UInt64(UInt32(bitPattern: call.parentPC))
-            }
+        let tracePC = walkInlineTree(from: pc, in: function) { call, callPC in
+            let position = fileLine(function: function, pc: callPC)
+            let name = (try? self.name(atOffset: call.nameOffset)) ?? "?"
+            result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: true, funcID: call.funcID))
         }
         let position = fileLine(function: function, pc: tracePC)
         let name = (try? self.name(of: function)) ?? "?"
         result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: false, funcID: function.funcID))
         return result
+    }
+
+    /// The PC in `function` itself that `pc` belongs to: the call site of the outermost call
+    /// inlined at `pc`, or `pc` when nothing is inlined there. Go 1.19's traceback reads the
+    /// physical frame's line and its arguments' liveness there (later releases read the
+    /// liveness at `pc`).
+    public func outermostCallPC(at pc: UInt64, in function: Function) -> UInt64 {
+        walkInlineTree(from: pc, in: function) { _, _ in }
+    }
+
+    /// Visits the calls inlined at `pc`, innermost first, each with the PC it is looked up at;
+    /// returns the PC in the physical function (the runtime's tracepc after its inline loop).
+    private func walkInlineTree(from pc: UInt64, in function: Function, _ visit: (InlinedCall, UInt64) -> Void) -> UInt64 {
+        var tracePC = pc
+        guard let inlineTable = pcdataTable(Self.pcdataInlTreeIndex, of: function) else { return tracePC }
+        var depth = 0
+        while depth < 1024, let index = pcvalue(tableOffset: inlineTable, function: function, pc: tracePC), index >= 0 {
+            depth += 1
+            guard let call = try? inlinedCall(index, of: function) else { break }
+            visit(call, tracePC)
+            tracePC = function.entry &+ UInt64(UInt32(bitPattern: call.parentPC))
+        }
+        return tracePC
     }
 
     /// All function names with their index, for lookups by name.

@@ -164,7 +164,7 @@ public enum GoroutineProfileWriter {
     }
 
     /// Interns strings, functions and locations; ids are 1-based, in order of first use.
-    private struct Builder {
+    struct Builder {
         private struct FunctionKey: Hashable { var name: String, file: String, startLine: Int64 }
 
         private(set) var strings: [String] = [""]

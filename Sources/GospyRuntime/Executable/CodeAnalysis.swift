@@ -63,6 +63,18 @@ final class CodeAnalysis {
         case .sched:
             address = try schedAddress()
             function = "runtime.mcommoninit and runtime.retake"
+        case .memstats:
+            // readmemstats_m copies memstats.last_gc_unix, pause_total_ns and numgc.
+            function = "runtime.readmemstats_m"
+            address = try structBase(in: function, global: name, structName: "runtime.mstats",
+                                     anchor: "numgc", others: ["last_gc_unix", "pause_total_ns"])
+        case .gcController:
+            // readmemstats_m loads gcController.heapInUse, heapFree and heapReleased, and passes
+            // &gcController to heapGoalInternal (three adjacent words alone also match the
+            // other runs of memstats words it reads).
+            function = "runtime.readmemstats_m"
+            address = try structBase(in: function, global: name, structName: "runtime.gcControllerState",
+                                     anchor: "heapInUse", others: ["heapFree", "heapReleased"], addressTaken: true)
         case .buildVersion, .waitReasonStrings:
             throw RuntimeGlobalsError.functionMissing("(found by data scan)")
         }
@@ -86,6 +98,26 @@ final class CodeAnalysis {
                 global: "runtime.sched", detail: "retake does not read npidle/nmspinning at 0x\(String(base, radix: 16))")
         }
         return base
+    }
+
+    /// The one base B for which `function` reads B+anchor and B+each of `others` (field
+    /// offsets of `structName`): a global struct whose fields the function reads directly.
+    /// With `addressTaken`, the function must also take B's address (LEA B).
+    private func structBase(in function: String, global: RuntimeGlobals.Name, structName: String,
+                            anchor: String, others: [String], addressTaken: Bool = false) throws -> UInt64 {
+        let anchorOffset = UInt64(try layout.offset(structName, anchor))
+        let otherOffsets = try others.map { UInt64(try layout.offset(structName, $0)) }
+        let references = try references(in: function)
+        let data = Set(references.filter { $0.kind != .address && $0.kind != .exchange }.map(\.target))
+        let taken = Set(references.filter { $0.kind == .address }.map(\.target))
+        let candidates = Set(data.map { $0 &- anchorOffset }.filter { base in
+            otherOffsets.allSatisfy { data.contains(base &+ $0) } && (!addressTaken || taken.contains(base))
+        })
+        guard candidates.count == 1, let only = candidates.first else {
+            throw RuntimeGlobalsError.patternNotFound(
+                global: global.rawValue, function: function, detail: "\(candidates.count) bases reading \(([anchor] + others).joined(separator: ", "))")
+        }
+        return only
     }
 
     /// The one slice header T that `function` reads as T, T+8 (and T+16 with a capacity).

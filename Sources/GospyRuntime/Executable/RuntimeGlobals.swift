@@ -15,6 +15,8 @@ public struct RuntimeGlobals: Sendable {
         case gomaxprocs = "runtime.gomaxprocs"
         case buildVersion = "runtime.buildVersion"
         case waitReasonStrings = "runtime.waitReasonStrings"
+        case memstats = "runtime.memstats"
+        case gcController = "runtime.gcController"
     }
 
     public struct Location: Sendable, Equatable {

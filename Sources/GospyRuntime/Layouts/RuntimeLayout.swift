@@ -222,9 +222,32 @@ public struct RuntimeLayout: Sendable, Equatable {
         ],
         "runtime.moduledata": [
             "pcHeader", "funcnametab", "pclntable", "minpc", "maxpc", "text", "etext", "noptrdata",
-            "enoptrdata", "data", "edata", "bss", "ebss", "noptrbss", "enoptrbss", "gofunc",
+            "enoptrdata", "data", "edata", "bss", "ebss", "noptrbss", "enoptrbss", "gofunc", "types", "etypes",
         ],
         "runtime.hmap": ["count", "B", "buckets"],
+        // What a goroutine blocked on a channel waits on. Go 1.26 made sudog.elem and sudog.c
+        // maybeTraceablePtr{vp, vu} pairs, of which vu is the one always set.
+        "runtime.sudog": ["g", "next", "prev", "elem", "elem.vu", "isSelect", "waitlink", "c", "c.vu"],
+        // A type descriptor's name (tflag's extra-star bit, the name's offset from moduledata.types):
+        // runtime._type until 1.20, internal/abi.Type from 1.21.
+        "runtime._type": ["tflag", "str"],
+        "internal/abi.Type": ["TFlag", "Str"],
+        "runtime.hchan": [
+            "qcount", "dataqsiz", "closed", "timer", "elemtype",
+            "recvq.first", "recvq.last", "sendq.first", "sendq.last",
+        ],
+        // Heap and GC figures (RuntimeStatistics): what runtime.readmemstats_m reads.
+        "runtime.mstats": ["heapStats", "last_gc_unix", "pause_total_ns", "numgc", "numforcedgc"],
+        "runtime.gcControllerState": [
+            "gcPercent", "memoryLimit", "heapMinimum", "gcPercentHeapGoal", "sweepDistMinTrigger", "triggered",
+            "heapLive", "heapMarked", "heapInUse", "heapReleased", "heapFree", "totalAlloc", "totalFree",
+            "mappedReady",
+        ],
+        "runtime.consistentHeapStats": ["stats"],
+        "runtime.heapStatsDelta": [
+            "inHeap", "inStacks", "tinyAllocCount", "largeAlloc", "largeAllocCount", "smallAllocCount", "largeFree",
+            "largeFreeCount", "smallFreeCount",
+        ],
     ]
 }
 
@@ -250,6 +273,23 @@ extension RuntimeLayout {
         /// Incremented by casgstatus at every transition out of _Grunning (1.17+): a g whose
         /// bytes through this field are unchanged has not run in between (modulo 256 runs).
         public let trackingSeq: Int?
+    }
+
+    /// The `runtime.sudog` fields that say which channel a waiting goroutine is queued on.
+    public struct SudogLayout: Sendable, Equatable {
+        public let size: Int
+        public let g: Int, next: Int, prev: Int, isSelect: Int, waitlink: Int
+        /// The channel (sudog.c, or c.vu from 1.26).
+        public let c: Int
+    }
+
+    /// The `runtime.hchan` fields of a channel's state and its two wait queues.
+    public struct HchanLayout: Sendable, Equatable {
+        public let size: Int
+        public let qcount: Int, dataqsiz: Int, closed: Int, elemtype: Int
+        /// From 1.23: set for time.Timer/Ticker channels, which present as unbuffered.
+        public let timer: Int?
+        public let recvqFirst: Int, recvqLast: Int, sendqFirst: Int, sendqLast: Int
     }
 
     /// The `runtime.m` fields used to map threads to goroutines.
@@ -301,6 +341,29 @@ extension RuntimeLayout {
                 gopc: try offset(s, "gopc"), ancestors: try offset(s, "ancestors"),
                 startpc: try offset(s, "startpc"), waiting: try offset(s, "waiting"),
                 labels: try offset(s, "labels"), trackingSeq: optionalOffset(s, "trackingSeq"))
+        }
+    }
+
+    public var sudog: SudogLayout {
+        get throws(LayoutError) {
+            let s = "runtime.sudog"
+            let channel: Int
+            if let pair = optionalOffset(s, "c.vu") { channel = pair } else { channel = try offset(s, "c") }
+            return SudogLayout(
+                size: try size(of: s), g: try offset(s, "g"), next: try offset(s, "next"), prev: try offset(s, "prev"),
+                isSelect: try offset(s, "isSelect"), waitlink: try offset(s, "waitlink"),
+                c: channel)
+        }
+    }
+
+    public var hchan: HchanLayout {
+        get throws(LayoutError) {
+            let s = "runtime.hchan"
+            return HchanLayout(
+                size: try size(of: s), qcount: try offset(s, "qcount"), dataqsiz: try offset(s, "dataqsiz"),
+                closed: try offset(s, "closed"), elemtype: try offset(s, "elemtype"), timer: optionalOffset(s, "timer"),
+                recvqFirst: try offset(s, "recvq.first"), recvqLast: try offset(s, "recvq.last"),
+                sendqFirst: try offset(s, "sendq.first"), sendqLast: try offset(s, "sendq.last"))
         }
     }
 

@@ -12,6 +12,8 @@ public struct RuntimeImage: Sendable {
     public let waitReasons: [String]
     /// This release's funcID numbering.
     public let funcIDs: FuncIDTable?
+    /// Where the GODEBUG tracebacklabels setting lives (Go 1.26+).
+    public let tracebackLabels: TracebackLabelsVariable
     /// Symbolisation results by PC: a million goroutines share a few hundred PCs.
     let cache = SymbolCache()
 
@@ -21,6 +23,7 @@ public struct RuntimeImage: Sendable {
         funcIDs = FuncIDTable.forRelease(executable.version.release)
         layout = try RuntimeLayout.forExecutable(executable)
         globals = RuntimeGlobals.locate(in: executable, layout: layout)
+        tracebackLabels = TracebackLabelsVariable.locate(in: executable)
         if let table = globals[.waitReasonStrings], let count = globals.waitReasonCount {
             // Static data: the file holds the same strings the process does.
             waitReasons = DataScan.readStrings(at: table, count: count, reader: executable.image)

@@ -68,6 +68,8 @@ public struct Goroutine: Sendable, Equatable {
     public let stackLo: UInt64
     public let stackHi: UInt64
     public let labels: UInt64
+    /// g.waiting: the sudogs of a channel wait or select (from 1.26 also of a semaphore wait), 0 when none.
+    public internal(set) var waiting: UInt64 = 0
 
     public var lockedToThread: Bool { lockedM != 0 }
 
@@ -168,6 +170,10 @@ public struct RuntimeSnapshot: Sendable {
     /// The g pointers in allgs order: the order the runtime's own tracebacks print goroutines
     /// in (`goroutines` is sorted by id).
     public var allgs: [UInt64] = []
+    /// Whether traceback headers show pprof labels (GODEBUG tracebacklabels, Go 1.26+).
+    public var tracebackLabels: TracebackLabelsSetting = .notInRelease
+    /// The heap and GC figures, read with the scheduler's (nil when not read).
+    public var heap: HeapStatistics? = nil
 
     public func machine(at address: UInt64) -> Machine? {
         machines.first { $0.address == address }

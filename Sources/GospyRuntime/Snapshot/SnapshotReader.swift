@@ -38,8 +38,10 @@ public struct SnapshotReader {
         fileprivate var processors: [Processor]
         public fileprivate(set) var machines: [Machine]
         fileprivate var scheduler: SchedulerState?
+        fileprivate var heap: HeapStatistics?
         fileprivate var gomaxprocs: Int32
         fileprivate var monotonicNow: Int64
+        fileprivate var tracebackLabels: TracebackLabelsSetting = .notInRelease
         /// The g pointers in allgs order.
         fileprivate var allgs: [UInt64] = []
         /// How `validate` judged the records read while the target ran.
@@ -88,7 +90,7 @@ public struct SnapshotReader {
         let (pointers, plausible) = try readAllgs()
         var raw = RawSnapshot(
             records: nil, keep: nil, fresh: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
-            processors: [], machines: [], scheduler: nil, gomaxprocs: 0, monotonicNow: Self.monotonicNow(), allgs: plausible)
+            processors: [], machines: [], scheduler: nil, heap: nil, gomaxprocs: 0, monotonicNow: Self.monotonicNow(), allgs: plausible)
         if consistent {
             raw.records = memory.gather(plausible, size: Self.recordSize(g))
         } else {
@@ -117,12 +119,28 @@ public struct SnapshotReader {
         return raw
     }
 
-    /// GOMAXPROCS, the Ps, the Ms and the scheduler's counters.
+    /// GOMAXPROCS, the Ps, the Ms, the scheduler's counters and the heap and GC figures.
     private func readScheduling(into raw: inout RawSnapshot) {
+        raw.heap = readHeapStatistics()
         raw.gomaxprocs = (try? memory.fetch(Int32.self, from: try image.address(of: .gomaxprocs))) ?? 0
         raw.processors = (try? readProcessors()) ?? []
         raw.machines = (try? readMachines()) ?? []
         raw.scheduler = try? readScheduler()
+        raw.tracebackLabels = readTracebackLabels()
+    }
+
+    /// The runtime's tracebacklabels setting, or why it cannot be read.
+    public func readTracebackLabels() -> TracebackLabelsSetting {
+        switch image.tracebackLabels {
+        case .notInRelease: return .notInRelease
+        case let .notFound(reason): return .unreadable(reason)
+        case let .found(address, _):
+            do {
+                return .value(try memory.fetch(Int32.self, from: address &+ image.loadBias))
+            } catch {
+                return .unreadable("\(error)")
+            }
+        }
     }
 
     /// allgs as the runtime publishes it: every pointer, and the plausible ones in order.
@@ -303,7 +321,7 @@ public struct SnapshotReader {
         return RuntimeSnapshot(
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
-            retries: raw.retried, allgs: raw.allgs)
+            retries: raw.retried, allgs: raw.allgs, tracebackLabels: raw.tracebackLabels, heap: raw.heap)
     }
 
     /// The fields stack walks need, for every live goroutine (call while the target is stopped:
@@ -377,7 +395,8 @@ public struct SnapshotReader {
             schedPC: records.u64(index, g.schedPC) ?? 0, schedSP: records.u64(index, g.schedSP) ?? 0,
             schedBP: records.u64(index, g.schedBP) ?? 0,
             syscallPC: records.u64(index, g.syscallpc) ?? 0, syscallSP: records.u64(index, g.syscallsp) ?? 0,
-            stackLo: stackLo, stackHi: stackHi, labels: records.u64(index, g.labels) ?? 0))
+            stackLo: stackLo, stackHi: stackHi, labels: records.u64(index, g.labels) ?? 0,
+            waiting: records.u64(index, g.waiting) ?? 0))
     }
 
     public func readProcessors() throws -> [Processor] {

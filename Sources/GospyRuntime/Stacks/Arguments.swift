@@ -17,8 +17,11 @@ extension Symbolizer {
     func argumentPlan(at frame: PhysicalFrame) -> ArgumentPlan? {
         cache.argumentPlans.value(TracebackCache.FrameKey(pc: frame.pc, trapped: frame.trapped)) {
             let table = pclntab
-            guard let (function, linkPC, symbolPC) = symbolization(of: frame),
-                  let layout = table.argumentLayout(of: function, at: symbolPC) else { return nil }
+            guard let (function, linkPC, symbolPC) = symbolization(of: frame) else { return nil }
+            // Go 1.19 asks the liveness question at the PC its inline loop ends on (the
+            // outermost inlined call's site), where a spill slot may not be written yet.
+            let livenessPC = version.atLeast(1, 21) ? symbolPC : table.outermostCallPC(at: symbolPC, in: function)
+            guard let layout = table.argumentLayout(of: function, at: livenessPC) else { return nil }
             let delta = table.spDelta(function: function, pc: linkPC)
             return ArgumentPlan(layout: layout, argpOffset: delta.flatMap { $0 >= 0 ? UInt64($0) + 8 : nil })
         }

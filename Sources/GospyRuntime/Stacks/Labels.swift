@@ -23,16 +23,25 @@ public struct LabelReader {
 
     /// The goroutine's labels, sorted by key; empty when it has none or they cannot be read.
     public func labels(of goroutine: Goroutine) -> [(key: String, value: String)] {
+        rawLabels(of: goroutine).map { (String(decoding: $0.key, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) }
+    }
+
+    /// The labels as the bytes the program set (a traceback header quotes them byte by byte),
+    /// in the order Go prints them: sorted by key bytewise (the 1.24+ slice already is).
+    public func rawLabels(of goroutine: Goroutine) -> [(key: [UInt8], value: [UInt8])] {
         guard goroutine.labels != 0 else { return [] }
         let pairs = version.atLeast(1, 24) ? fromSlice(goroutine.labels) : fromMap(goroutine.labels)
-        return (pairs ?? []).sorted { $0.key < $1.key }
+        return (pairs ?? []).sorted { $0.key.lexicographicallyPrecedes($1.key) }
     }
 
-    private func string(at header: UInt64) -> String? {
-        (try? memory.fetchGoString(from: header, maxLength: 1 << 16)) ?? nil
+    private func string(at header: UInt64) -> [UInt8]? {
+        guard let data = try? memory.fetchPointer(from: header),
+              let length = try? memory.fetch(UInt64.self, from: header &+ 8), length <= 1 << 16 else { return nil }
+        if length == 0 { return [] }
+        return try? memory.fetchBytes(from: data, count: Int(length))
     }
 
-    private func fromSlice(_ labelMap: UInt64) -> [(key: String, value: String)]? {
+    private func fromSlice(_ labelMap: UInt64) -> [(key: [UInt8], value: [UInt8])]? {
         guard let data = try? memory.fetchPointer(from: labelMap),
               let count = try? memory.fetch(UInt64.self, from: labelMap &+ 8),
               count <= UInt64(Self.maxLabels) else { return nil }
@@ -45,7 +54,7 @@ public struct LabelReader {
 
     /// A classic (pre-Swiss) hmap for map[string]string: 2^B buckets of 8 slots, each bucket
     /// tophash[8], keys[8]string, values[8]string, overflow pointer.
-    private func fromMap(_ labelMap: UInt64) -> [(key: String, value: String)]? {
+    private func fromMap(_ labelMap: UInt64) -> [(key: [UInt8], value: [UInt8])]? {
         guard let hmap = try? memory.fetchPointer(from: labelMap), hmap != 0,
               let countOffset = layout.optionalOffset("runtime.hmap", "count"),
               let bOffset = layout.optionalOffset("runtime.hmap", "B"),
@@ -55,7 +64,7 @@ public struct LabelReader {
               let b = try? memory.fetch(UInt8.self, from: hmap &+ UInt64(bOffset)), b <= 8,
               let buckets = try? memory.fetchPointer(from: hmap &+ UInt64(bucketsOffset)) else { return nil }
         let bucketSize: UInt64 = 8 + 8 * 16 + 8 * 16 + 8
-        var result: [(key: String, value: String)] = []
+        var result: [(key: [UInt8], value: [UInt8])] = []
         for index in 0..<(UInt64(1) << b) where buckets != 0 {
             var bucket = buckets &+ index &* bucketSize
             var chain = 0

@@ -65,12 +65,14 @@ final class TracebackCache: Sendable {
         let trapped: Bool
     }
 
-    /// Where a go statement is, as "created by" prints it; nil when tracebacks hide it.
+    /// Where a go statement is, as "created by" prints it.
     struct CreatorSite {
         let function: String
         let file: String
         let line: Int
         let offset: UInt64?
+        /// Whether a default traceback shows it (runtime.showfuncinfo at level 1).
+        let shown: Bool
     }
 
     let frameInfos = Memo<UInt64, FrameInfo?>()

@@ -98,28 +98,40 @@ extension Symbolizer {
                              tail: Array(shown.suffix(50)), additionalElided: false)
     }
 
+    /// A physical frame's fp as the runtime's unwinder sets it (sp + the SP delta at pc + the
+    /// return address): what GOTRACEBACK=system prints as " fp=... sp=... pc=...". Nil when
+    /// the SP delta is unknown.
+    public func framePointer(of frame: PhysicalFrame) -> UInt64? {
+        guard let delta = frameInfo(frame.pc)?.spDelta, delta >= 0 else { return nil }
+        return frame.sp &+ UInt64(delta) &+ 8
+    }
+
     /// The "created by" line, as runtime.printcreatedby decides: not for goroutine 1, and not
-    /// when the creating function is one a traceback hides; the go statement's function, and
-    /// the position of its call (pc-1). Every output that names a creator uses this.
-    public func createdBy(_ goroutine: Goroutine) -> CreatedBy? {
+    /// when the creating function is one a traceback hides (showframe): with `showRuntime`
+    /// (GOTRACEBACK=system and above, SIGQUIT, a crash) none is hidden, so system goroutines
+    /// show runtime.gcenable and the like. The go statement's function, and the position of
+    /// its call (pc-1). Every output that names a creator uses this.
+    public func createdBy(_ goroutine: Goroutine, showRuntime: Bool = false) -> CreatedBy? {
         let pc = goroutine.creatorPC
-        guard goroutine.id != 1, let site = creatorSite(pc) else { return nil }
+        guard goroutine.id != 1, let site = creatorSite(pc), site.shown || showRuntime else { return nil }
         let parent = version.atLeast(1, 21) ? goroutine.parentID.flatMap { $0 == 0 ? nil : $0 } : nil
         return CreatedBy(function: site.function, file: site.file, line: site.line,
                          offset: site.offset, parentID: parent, pc: pc)
     }
 
     /// The go statement's site, cached per PC: goroutines started by one statement share it.
+    /// Nil when no function contains the PC (the runtime's findfunc fails: never printed).
     func creatorSite(_ pc: UInt64) -> TracebackCache.CreatorSite? {
         cache.creatorSites.value(pc) {
             guard pc >= loadBias, let function = pclntab.function(containing: pc - loadBias),
-                  let raw = try? pclntab.name(of: function),
-                  showsInTraceback(rawName: raw, funcID: function.funcID, calleeFuncID: 0, firstFrame: false) else { return nil }
+                  let raw = try? pclntab.name(of: function) else { return nil }
+            let shown = showsInTraceback(rawName: raw, funcID: function.funcID, calleeFuncID: 0, firstFrame: false)
             let linkPC = pc - loadBias
             let lookup = PhysicalFrame.symbolizationPC(pc: linkPC, entry: function.entry, trapped: false)
             let position = pclntab.fileLine(function: function, pc: lookup)
             let offset = linkPC > function.entry ? linkPC - function.entry : nil
-            return TracebackCache.CreatorSite(function: Self.printedName(raw), file: position.file, line: position.line, offset: offset)
+            return TracebackCache.CreatorSite(function: Self.printedName(raw), file: position.file, line: position.line,
+                                              offset: offset, shown: shown)
         }
     }
 }

@@ -54,15 +54,25 @@ struct DumpCommand: ParsableCommand {
             if system && !all { continue }
             items.append(DumpedGoroutine(
                 goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
-                createdBy: symbolizer.createdBy(goroutine),
-                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system))
+                createdBy: symbolizer.createdBy(goroutine, showRuntime: runtimeFrames),
+                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system,
+                machineID: goroutine.m == 0 ? nil : snapshot.machine(at: goroutine.m)?.id))
         }
         // Labels are read after the target resumed: they are immutable once set.
         let labelReader = LabelReader(image: image, memory: inspector.memory)
         var labels: [UInt64: [(String, String)]] = [:]
-        for item in items where item.goroutine.labels != 0 {
-            labels[item.goroutine.address] = labelReader.labels(of: item.goroutine).map { ($0.key, $0.value) }
+        for index in items.indices where items[index].goroutine.labels != 0 {
+            let raw = labelReader.rawLabels(of: items[index].goroutine)
+            items[index].labels = raw
+            labels[items[index].goroutine.address] = raw.map { (String(decoding: $0.key, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) }
         }
+        // Headers show labels as the target's own GODEBUG tracebacklabels says; never guessed.
+        if format == .traceback, case let .unreadable(reason) = snapshot.tracebackLabels {
+            Output.error("gospy: cannot read the target's GODEBUG tracebacklabels setting (\(reason)); headers show no labels\n")
+        }
+        let headerStyle = TracebackHeaderStyle(
+            labels: TracebackHeader.LabelStyle(version: image.executable.version, setting: snapshot.tracebackLabels),
+            namesMachines: runtimeFrames && image.executable.version.atLeast(1, 22), framePointers: runtimeFrames)
         // Written as it is produced: to the file, or to standard output.
         var file: Int32?
         if let output {
@@ -75,7 +85,7 @@ struct DumpCommand: ParsableCommand {
             Output.write(text, to: file ?? STDOUT_FILENO)
         }
         switch format {
-        case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, to: sink)
+        case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, style: headerStyle, to: sink)
         case .grouped: sink(GroupedRenderer.render(items, labels: labels, symbolizer: symbolizer))
         case .json:
             sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,

@@ -52,7 +52,7 @@ struct InfoReport: JSONOutput {
     let textStart: String
     let textEnd: String
     let layoutsFrom: String
-    let globals: [Global]
+    var globals: [Global]
     let waitReasons: Int?
 
     init(path: String) throws {
@@ -92,6 +92,14 @@ struct InfoReport: JSONOutput {
                 return Global(name: name.rawValue, address: hex(location.address), foundBy: location.source.description, error: nil)
             }
             return Global(name: name.rawValue, address: nil, foundBy: nil, error: globals.failures[name] ?? "not found")
+        }
+        // Go 1.26+: the GODEBUG tracebacklabels setting traceback headers follow.
+        switch TracebackLabelsVariable.locate(in: executable) {
+        case .notInRelease: break
+        case let .found(address, source):
+            self.globals.append(Global(name: "runtime.debug.tracebacklabels", address: hex(address), foundBy: source.description, error: nil))
+        case let .notFound(reason):
+            self.globals.append(Global(name: "runtime.debug.tracebacklabels", address: nil, foundBy: nil, error: reason))
         }
         waitReasons = globals.waitReasonCount
     }

@@ -10,40 +10,60 @@ struct DumpedGoroutine {
     let createdBy: CreatedBy?
     let waitMinutes: Int?
     let system: Bool
+    /// pprof labels as the program set them, in Go's order (the header may print them).
+    var labels: [(key: [UInt8], value: [UInt8])] = []
+    /// For headers that name the g's M: its id (nil when not found).
+    var machineID: Int64? = nil
+}
+
+/// How the traceback format prints headers for one target.
+struct TracebackHeaderStyle {
+    var labels: TracebackHeader.LabelStyle = .none
+    /// Go 1.22+ at GOTRACEBACK=system (--runtime-frames): " gp=... m=... mp=...".
+    var namesMachines = false
+    /// GOTRACEBACK=system (--runtime-frames): " fp=... sp=... pc=..." after each physical
+    /// frame's position.
+    var framePointers = false
 }
 
 /// The runtime's traceback format (`debug=2`, SIGQUIT, runtime.Stack).
 enum TracebackRenderer {
-    static func header(_ item: DumpedGoroutine) -> String {
-        var state = item.goroutine.stateText
-        if let minutes = item.waitMinutes { state += ", \(minutes) minutes" }
-        if item.goroutine.lockedToThread { state += ", locked to thread" }
-        return "goroutine \(item.goroutine.id) [\(state)]:\n"
+    static func header(_ item: DumpedGoroutine, style: TracebackHeaderStyle) -> String {
+        TracebackHeader.line(item.goroutine, waitMinutes: item.waitMinutes, labels: item.labels, style: style.labels,
+                             machine: style.namesMachines ? .shown(machineID: item.machineID) : .none)
     }
 
     /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
     /// arguments, or "(...)" when they could not be read.
-    static func frame(_ frame: LogicalFrame, arguments: [String?]) -> String {
+    /// `addresses`: with GOTRACEBACK=system's " fp=... sp=... pc=...", each physical frame's
+    /// (nil fp: unknown, printed as "?").
+    static func frame(_ frame: LogicalFrame, arguments: [String?], addresses: [(fp: UInt64?, sp: UInt64)]? = nil) -> String {
         if frame.inlined {
             return "\(frame.function)(...)\n\t\(frame.file):\(frame.line)\n"
         }
-        let offset = frame.pc > frame.entry ? " +0x\(String(frame.offset, radix: 16))" : ""
+        var offset = frame.pc > frame.entry ? " +0x\(String(frame.offset, radix: 16))" : ""
+        if let addresses, frame.physicalIndex < addresses.count {
+            let (fp, sp) = addresses[frame.physicalIndex]
+            offset += " fp=" + (fp.map { "0x" + String($0, radix: 16) } ?? "?")
+                + " sp=0x" + String(sp, radix: 16) + " pc=0x" + String(frame.pc, radix: 16)
+        }
         let text = frame.physicalIndex < arguments.count ? arguments[frame.physicalIndex] ?? "..." : "..."
         return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
     }
 
-    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer) -> String {
-        var out = header(item)
+    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, style: TracebackHeaderStyle = TracebackHeaderStyle()) -> String {
+        var out = header(item, style: style)
         // Only the frames a traceback shows are printed.
         var shown = [Bool](repeating: false, count: item.stack.frames.count)
         for body in [item.body.frames, item.body.tail] {
             for f in body where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
         }
         let arguments = symbolizer.argumentTexts(item.stack) { shown[$0] }
-        for f in item.body.frames { out += frame(f, arguments: arguments) }
+        let addresses = style.framePointers ? item.stack.frames.map { (symbolizer.framePointer(of: $0), $0.sp) } : nil
+        for f in item.body.frames { out += frame(f, arguments: arguments, addresses: addresses) }
         if let elided = item.body.elidedCount {
             out += "...\(elided) frames elided...\n"
-            for f in item.body.tail { out += frame(f, arguments: arguments) }
+            for f in item.body.tail { out += frame(f, arguments: arguments, addresses: addresses) }
         }
         if item.body.additionalElided { out += "...additional frames elided...\n" }
         if case let .truncated(reason) = item.stack.end {
@@ -63,12 +83,13 @@ enum TracebackRenderer {
     }
 
     /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
-    static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, to sink: (String) -> Void) {
+    static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, style: TracebackHeaderStyle,
+                       to sink: (String) -> Void) {
         var chunk = ""
         chunk.reserveCapacity(1 << 17)
         for (index, item) in items.enumerated() {
             if index > 0 { chunk += "\n" }
-            chunk += render(item, symbolizer: symbolizer)
+            chunk += render(item, symbolizer: symbolizer, style: style)
             if chunk.utf8.count >= 1 << 16 {
                 sink(chunk)
                 chunk.removeAll(keepingCapacity: true)

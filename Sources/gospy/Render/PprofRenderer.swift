@@ -11,26 +11,34 @@ enum PprofRenderer {
     static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer,
                        image: RuntimeImage,                        binaryName: String) throws -> [UInt8] {
         let samples = items.map { item -> ProfileSample in
-            // Functions named as the pclntab does (generic shapes included); a return address
-            // listed as its call (pc-1), like the runtime's profile.
-            let locations = symbolizer.profileFrames(item.stack).map { frame, lines in
-                ProfileLocation(address: frame.symbolPC, lines: lines.map {
-                    ProfileLine(function: $0.rawName, file: $0.file, line: Int64($0.line))
-                })
-            }
-            return ProfileSample(locations: locations, count: 1,
-                                 labels: (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) })
+            ProfileSample(locations: locations(item.stack, symbolizer: symbolizer), count: 1,
+                          labels: (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) })
         }
-        let executable = image.executable
-        let text = executable.moduleData.text
-        let segment = executable.elf.segments.first { $0.isLoad && $0.isExecutable && $0.contains(address: text) }
-        let mapping = ProfileMapping(
-            path: binaryName, buildID: executable.elf.gnuBuildID ?? executable.elf.goBuildID,
-            start: text &+ image.loadBias, limit: executable.moduleData.etext &+ image.loadBias,
-            offset: segment.map { $0.offset &+ (text &- $0.virtualAddress) } ?? 0)
+        let mapping = mapping(image: image, binaryName: binaryName)
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return try GoroutineProfileWriter.encode(samples, mainBinary: mapping,
                                                  timeNanos: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
+    }
+
+    /// The executable's text as profile.proto's main mapping.
+    static func mapping(image: RuntimeImage, binaryName: String) -> ProfileMapping {
+        let executable = image.executable
+        let text = executable.moduleData.text
+        let segment = executable.elf.segments.first { $0.isLoad && $0.isExecutable && $0.contains(address: text) }
+        return ProfileMapping(
+            path: binaryName, buildID: executable.elf.gnuBuildID ?? executable.elf.goBuildID,
+            start: text &+ image.loadBias, limit: executable.moduleData.etext &+ image.loadBias,
+            offset: segment.map { $0.offset &+ (text &- $0.virtualAddress) } ?? 0)
+    }
+
+    /// A stack as profile.proto locations: one per physical frame, its logical frames as lines,
+    /// functions named as the pclntab does, a return address listed as its call (pc-1).
+    static func locations(_ stack: UnwoundStack, symbolizer: Symbolizer) -> [ProfileLocation] {
+        symbolizer.profileFrames(stack).map { frame, lines in
+            ProfileLocation(address: frame.symbolPC, lines: lines.map {
+                ProfileLine(function: $0.rawName, file: $0.file, line: Int64($0.line))
+            })
+        }
     }
 }

@@ -46,6 +46,8 @@ struct SummaryReport: JSONOutput {
     struct Scheduler: Encodable {
         /// Goroutine ids handed out so far (every goroutine's id is at most this).
         let goidgen: UInt64
+        /// Ms (OS threads the runtime made) on allm.
+        let threads: Int
         let idleProcessors: Int32
         let idleThreads: Int32
         let spinningThreads: Int32
@@ -61,6 +63,8 @@ struct SummaryReport: JSONOutput {
     let processors: [Processor]
     let threads: Threads
     let scheduler: Scheduler?
+    /// The heap and GC figures (MemStats names).
+    let heap: HeapReport?
     let goroutineCounts: [String: Int]
     let totalGoroutines: Int
     let shownGoroutines: Int
@@ -91,9 +95,10 @@ struct SummaryReport: JSONOutput {
             diskSleep: states["D"] ?? 0, stopped: (states["T"] ?? 0) + (states["t"] ?? 0), zombie: states["Z"] ?? 0,
             other: states.filter { !known.contains($0.key) }.values.reduce(0, +))
         scheduler = snapshot.scheduler.map {
-            Scheduler(goidgen: $0.goidgen, idleProcessors: $0.idlePs, idleThreads: $0.idleMs, spinningThreads: $0.spinningMs,
+            Scheduler(goidgen: $0.goidgen, threads: snapshot.machines.count, idleProcessors: $0.idlePs, idleThreads: $0.idleMs, spinningThreads: $0.spinningMs,
                       globalRunQueue: $0.globalRunQueue, gcWaiting: $0.gcWaiting)
         }
+        heap = snapshot.heap.map(HeapReport.init)
         var counts: [String: Int] = [:]
         var shown: [Goroutine] = []
         for (index, goroutine) in snapshot.goroutines.enumerated() {
@@ -137,7 +142,10 @@ struct SummaryReport: JSONOutput {
         }
         out += "Threads: \(threads.total) total, \(threads.running) running, \(threads.sleeping) sleeping, \(threads.diskSleep) disk sleep, \(threads.stopped) stopped, \(threads.zombie) zombie\n"
         if let s = scheduler {
-            out += "Scheduler: \(s.idleProcessors) idle Ps, \(s.idleThreads) idle Ms, \(s.spinningThreads) spinning Ms, global runq \(s.globalRunQueue)\(s.gcWaiting ? ", GC waiting" : "")\n"
+            out += "Scheduler: \(s.threads) Ms, \(s.idleProcessors) idle Ps, \(s.idleThreads) idle Ms, \(s.spinningThreads) spinning Ms, global runq \(s.globalRunQueue)\(s.gcWaiting ? ", GC waiting" : "")\n"
+        }
+        if let heap {
+            out += heap.heapLine + "\n" + heap.gcLine + "\n"
         }
         let order = Self.statusOrder
         let parts = order.compactMap { name in goroutineCounts[name].map { "\($0) \(name)" } }

@@ -104,7 +104,8 @@ final class TopSession {
             threads: lastCapture?.threadStates ?? [:], snapshotSeconds: lastCapture?.elapsedSeconds,
             stoppedSeconds: lastCapture?.stoppedSeconds, interval: command.interval, paused: paused,
             grouping: model.grouping.description, sort: sort, filter: editingFilter.map { $0 + "_" } ?? filter,
-            error: lastError, unreadable: lastCapture?.snapshot.unreadableGoroutines ?? 0)
+            error: lastError, unreadable: lastCapture?.snapshot.unreadableGoroutines ?? 0,
+            heap: lastCapture?.snapshot.heap.map(HeapReport.init))
     }
 
     func lines(style: TerminalStyle, limit: Int?) -> [String] {

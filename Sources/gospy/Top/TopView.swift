@@ -20,6 +20,8 @@ struct TopView {
         var filter: String
         var error: String?
         var unreadable: Int
+        /// The heap and GC figures of the last snapshot.
+        var heap: HeapReport? = nil
     }
 
     static func header(_ s: Status, style: TerminalStyle) -> [String] {
@@ -35,6 +37,7 @@ struct TopView {
         snapshot += "   every \(TextFormat.fixed(s.interval, decimals: 1))s   group by \(s.grouping)   sort by \(s.sort.rawValue)"
         if !s.filter.isEmpty { snapshot += "   filter \"\(s.filter)\"" }
         if s.paused { snapshot += "   " + style.yellow("PAUSED") }
+        if let heap = s.heap { lines += [heap.heapLine, heap.gcLine] }
         lines.append(snapshot)
         if let error = s.error { lines.append(style.yellow("last snapshot failed: \(error) (retrying)")) }
         if s.unreadable > 0 { lines.append(style.yellow("\(s.unreadable) goroutines changed while being read")) }

@@ -27,6 +27,8 @@ struct GoroutineDump: Equatable {
         let creatorID: Int?
         /// The full header line, for messages.
         let header: String
+        /// Every line of the goroutine's block after the header, as printed.
+        var body: [String] = []
     }
 
     let goroutines: [Goroutine]
@@ -58,6 +60,7 @@ struct GoroutineDump: Equatable {
             var frames: [Frame] = []
             var createdBy: Frame?
             var creatorID: Int?
+            let bodyStart = index
             while index < lines.count, !lines[index].isEmpty, !lines[index].hasPrefix("goroutine ") {
                 let call = lines[index]
                 index += 1
@@ -80,7 +83,8 @@ struct GoroutineDump: Equatable {
                 }
             }
             result.append(Goroutine(id: id, state: state, minutes: minutes, lockedToThread: locked,
-                                    frames: frames, createdBy: createdBy, creatorID: creatorID, header: line))
+                                    frames: frames, createdBy: createdBy, creatorID: creatorID, header: line,
+                                    body: Array(lines[bodyStart..<index])))
         }
         goroutines = result
     }

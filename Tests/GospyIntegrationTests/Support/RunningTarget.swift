@@ -7,12 +7,15 @@ final class RunningTarget: @unchecked Sendable {
     private let input = Pipe()
     private let output = Pipe()
     private var buffered = Data()
+    /// The target's standard error, when asked for (`errors: true`).
+    private let errors: Pipe?
     private(set) var pid: Int32 = 0
 
     /// `environment` is added to the test's own (GOMAXPROCS, GODEBUG and the like).
     init(_ binary: TargetBinary, arguments: [String] = [], environment: [String: String] = [:],
-         readyTimeout: TimeInterval = 60) throws {
+         readyTimeout: TimeInterval = 60, errors: Bool = false) throws {
         self.binary = binary
+        self.errors = errors ? Pipe() : nil
         process.executableURL = URL(fileURLWithPath: binary.path)
         process.arguments = arguments
         if !environment.isEmpty {
@@ -20,7 +23,7 @@ final class RunningTarget: @unchecked Sendable {
         }
         process.standardInput = input
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = self.errors ?? FileHandle.nullDevice
         try process.run()
         pid = process.processIdentifier
         let ready = try readLine(timeout: readyTimeout)
@@ -57,6 +60,25 @@ final class RunningTarget: @unchecked Sendable {
         let reply = try send("dump \(path)")
         guard reply.hasPrefix("DUMPED") else { throw TargetError.protocolError("dump replied \(reply.debugDescription)") }
         return try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    /// Sends SIGQUIT and returns what the runtime prints to standard error before it exits:
+    /// its dump of every goroutine with runtime frames and creators (needs `errors: true`).
+    func quitDump(timeout: TimeInterval = 60) throws -> String {
+        guard let errors else { throw TargetError.protocolError("started without errors: true") }
+        kill(pid, SIGQUIT)
+        let handle = errors.fileHandleForReading
+        var data = Data()
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 200) > 0 else { continue }
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }  // the process exited: its dump is complete
+            data.append(chunk)
+        }
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     private func readLine(timeout: TimeInterval) throws -> String {

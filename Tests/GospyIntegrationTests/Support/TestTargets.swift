@@ -13,7 +13,7 @@ struct TargetBinary: Sendable, CustomTestStringConvertible, Hashable {
     let path: String
 
     var testDescription: String { "go\(release)/\(mode)" }
-    var isStripped: Bool { mode == "stripped" || mode == "distro" }
+    var isStripped: Bool { ["stripped", "distro", "modern-stripped", "modern-distro"].contains(mode) }
 }
 
 /// The matrix of test targets, from the manifest scripts/build-targets.sh writes.
@@ -40,6 +40,12 @@ enum TestTargets {
     static let supportedModes: Set<String> = ["plain", "stripped", "trimpath", "pie", "cgo", "distro"]
 
     static var matrix: [TargetBinary] { all.filter { supportedModes.contains($0.mode) } }
+
+    /// Go 1.26+ builds whose go directive is the toolchain's own version (plain, stripped and
+    /// distro flags): GODEBUG defaults of the release itself, e.g. labels in 1.27's headers.
+    static let modernModes: Set<String> = ["modern", "modern-stripped", "modern-distro"]
+
+    static var modern: [TargetBinary] { all.filter { modernModes.contains($0.mode) } }
 
     static func binary(release: String, mode: String) -> TargetBinary? {
         all.first { $0.release == release && $0.mode == mode }

@@ -1,0 +1,121 @@
+import Dispatch
+import FoundationEssentials
+import GospyMemory
+import GospyProcess
+import GospyRuntime
+
+/// Non-blocking captures for sampling (`samplesRunningThreads`, record): the process is never
+/// stopped as a whole. Goroutines were validated
+/// one by one as their gs were read; stacks of goroutines on no thread are read while the
+/// target runs and checked afterwards (a g that changed meanwhile has its stack voided and
+/// counted); a running goroutine's stack starts in its thread's registers, so only the threads
+/// running goroutines are stopped, briefly, to read them.
+extension Inspector {
+    /// The origin of the empty stack a goroutine gets when it changed while its stack was read.
+    public static let changedWhileRead = "changed while read"
+
+    func captureNonBlocking(_ snapshot: RuntimeSnapshot, stacks wantStacks: Bool, arguments: Bool,
+                            incremental: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
+        var phases = Phases()
+        guard wantStacks else { return (snapshot, nil, phases) }
+        guard samplesRunningThreads else {
+            // dump, top: every stack read live, a running goroutine's from its saved state.
+            let captured = captureStacks(snapshot.goroutines.map(\.stackExtent), machines: snapshot.machines, whileStopped: false)
+            phases.stacksReadWhileRunning = snapshot.goroutines.count
+            let stacks = StackCollector(symbolizer: symbolizer, memory: memory).unwind(snapshot.goroutines, captured, arguments: arguments)
+            return (snapshot, stacks, phases)
+        }
+        let goroutines = snapshot.goroutines
+        // Argument words are not kept per stack in the baseline: tracebacks walk afresh.
+        // Taken out of the inspector while in use, so it is updated in place, not copied.
+        var kept = incremental && !arguments ? liveBaseline ?? [:] : nil
+        liveBaseline = nil
+        var machines: [UInt64: Machine] = [:]
+        for machine in snapshot.machines { machines[machine.address] = machine }
+
+        var stacks = [UnwoundStack?](repeating: nil, count: goroutines.count)
+        var onThread: [Int] = []
+        var parked: [Int] = []
+        for (index, goroutine) in goroutines.enumerated() {
+            if goroutine.status == .running, let machine = machines[goroutine.m],
+               machine.threadID > 0, machine.threadID <= Int64(Int32.max) {
+                onThread.append(index)
+            } else if let entry = kept?[goroutine.address], goroutine.m == 0,
+                      goroutine.status != .running, goroutine.status != .syscall, entry.extent == goroutine.stackExtent {
+                stacks[index] = entry.stack
+                phases.stacksReused += 1
+            } else {
+                parked.append(index)
+            }
+        }
+
+        let collector = StackCollector(symbolizer: symbolizer, memory: memory)
+        var clock = DispatchTime.now()
+        if !parked.isEmpty {
+            let extents = parked.map { goroutines[$0].stackExtent }
+            let captured = captureStacks(extents, machines: snapshot.machines, whileStopped: false)
+            // A g whose walk-relevant fields changed after its stack was read may have been
+            // read half old, half new: void it.
+            let now = try SnapshotReader(image: image, memory: memory).currentExtents(of: extents.map(\.address))
+            let walked = collector.unwind(parked.map { goroutines[$0] }, captured, arguments: arguments)
+            for (position, index) in parked.enumerated() {
+                guard now[position] == extents[position] else {
+                    phases.inconsistent += 1
+                    continue
+                }
+                stacks[index] = walked[position]
+            }
+            phases.stacksReadWhileRunning = parked.count
+        }
+        phases.readWhileRunning = Self.seconds(since: clock)
+
+        if !onThread.isEmpty {
+            clock = DispatchTime.now()
+            let threads = Set(onThread.compactMap { machines[goroutines[$0].m].map { Int32($0.threadID) } })
+            try stopper.stop(threads: Array(threads))
+            var confirmed: [Int] = []
+            var captured = StackCollector.CapturedStacks.empty
+            do {
+                // While those threads are stopped: each goroutine is still running on its M,
+                // and that M (re-read) still runs it; else its registers are not its stack.
+                let reader = SnapshotReader(image: image, memory: memory)
+                let machinesNow = try reader.readMachines()
+                var current: [UInt64: Machine] = [:]
+                for machine in machinesNow { current[machine.address] = machine }
+                let stopped = Set(stopper.threads)
+                let now = try SnapshotReader(image: image, memory: memory).currentExtents(of: onThread.map { goroutines[$0].address })
+                for (position, index) in onThread.enumerated() {
+                    let goroutine = goroutines[index]
+                    guard let extent = now[position], extent.status == .running, extent.m == goroutine.m,
+                          let machine = current[goroutine.m], machine.currentG == goroutine.address,
+                          machine.threadID <= Int64(Int32.max), stopped.contains(Int32(machine.threadID)) else {
+                        phases.inconsistent += 1
+                        continue
+                    }
+                    confirmed.append(index)
+                }
+                captured = captureStacks(confirmed.map { goroutines[$0].stackExtent }, machines: machinesNow, whileStopped: true)
+            } catch {
+                stopper.resume()
+                throw error
+            }
+            stopper.resume()
+            phases.stopped = stopper.stoppedDuration ?? 0
+            phases.threadsStopped = threads.count
+            phases.stacksReadWhileStopped = confirmed.count
+            let walked = collector.unwind(confirmed.map { goroutines[$0] }, captured, arguments: arguments)
+            for (position, index) in confirmed.enumerated() { stacks[index] = walked[position] }
+            phases.afterResume = Self.seconds(since: clock)
+        }
+
+        if kept != nil {
+            for index in parked {
+                guard let stack = stacks[index] else { continue }
+                kept![goroutines[index].address] = (goroutines[index].stackExtent, stack)
+            }
+            liveBaseline = kept
+        }
+        let result = stacks.map { $0 ?? UnwoundStack(frames: [], end: .truncated(Self.changedWhileRead), origin: Self.changedWhileRead) }
+        return (snapshot, result, phases)
+    }
+}

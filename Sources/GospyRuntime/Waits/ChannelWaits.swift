@@ -1,0 +1,233 @@
+import GospyMemory
+
+/// Which way a goroutine waits on a channel.
+public enum ChannelDirection: String, Sendable, Equatable {
+    case send, receive
+}
+
+/// One channel a goroutine is queued on: a channel operation, or one case of a select.
+public struct ChannelCase: Sendable, Equatable {
+    /// The hchan's address: what fmt's %p prints for the channel.
+    public let channel: UInt64
+    /// Nil when the sudog was in neither of the channel's queues (it is being woken).
+    public let direction: ChannelDirection?
+
+    public init(channel: UInt64, direction: ChannelDirection?) {
+        self.channel = channel
+        self.direction = direction
+    }
+}
+
+/// A channel's state, as `len`, `cap` and `close` see it.
+public struct ChannelState: Sendable, Equatable {
+    public let address: UInt64
+    public let length: UInt64
+    public let capacity: UInt64
+    public let closed: Bool
+    /// The element type's descriptor (an *abi.Type), 0 when unknown.
+    public let elementType: UInt64
+    /// Its name as fmt's %T prints it ("*main.job"), nil when it could not be read.
+    public let elementTypeName: String?
+}
+
+/// What a blocked goroutine waits on, as far as channels go.
+public enum WaitObject: Sendable, Equatable {
+    /// A channel send or receive.
+    case channel(ChannelCase)
+    /// A select with at least one non-nil case: every case's channel, in lock order.
+    case select([ChannelCase])
+    /// A send or receive on a nil channel: blocked for good.
+    case nilChannel(ChannelDirection)
+    /// `select {}` or a select whose every case is nil: blocked for good.
+    case selectWithoutCases
+    /// It waits on a channel, but what it records could not be read consistently.
+    case unknown(reason: String)
+
+    /// Whether nothing can ever wake it (the runtime gives such a goroutine no way out).
+    public var isStuckForGood: Bool {
+        switch self {
+        case .nilChannel, .selectWithoutCases: return true
+        default: return false
+        }
+    }
+}
+
+/// Reads what each goroutine blocked on a channel waits on: g.waiting's sudogs, their channels
+/// and the channels' queues. Reads happen while the target runs; a goroutine whose record
+/// changed meanwhile is reported as unknown, never guessed.
+public struct ChannelWaitReader {
+    /// Cases in one select: the runtime allows at most 65536.
+    static let maxSelectCases = 1 << 16
+    /// Steps walking a channel queue back to its head to tell a select case's direction.
+    static let maxQueueWalk = 1 << 20
+
+    let reader: MemoryReader
+    let sudog: RuntimeLayout.SudogLayout
+    let hchan: RuntimeLayout.HchanLayout
+    let g: RuntimeLayout.GLayout
+    let typeNames: TypeNameReader?
+
+    public init(image: RuntimeImage, reader: MemoryReader) throws(LayoutError) {
+        self.reader = reader
+        typeNames = TypeNameReader(image: image, reader: reader)
+        sudog = try image.layout.sudog
+        hchan = try image.layout.hchan
+        g = try image.layout.g
+    }
+
+    public struct Result: Sendable {
+        /// By goroutine address; only goroutines waiting on channels.
+        public var objects: [UInt64: WaitObject] = [:]
+        /// By channel address.
+        public var channels: [UInt64: ChannelState] = [:]
+    }
+
+    /// The wait reasons (the runtime's own text) of channel waits; synctest's variants included.
+    static func channelWaitKind(_ text: String) -> String? {
+        for kind in ["chan receive (nil chan)", "chan send (nil chan)", "select (no cases)",
+                     "chan receive", "chan send", "select"] where text.hasPrefix(kind) {
+            return kind
+        }
+        return nil
+    }
+
+    public func read(_ goroutines: [Goroutine]) -> Result {
+        var result = Result()
+        var pending: [Goroutine] = []
+        for goroutine in goroutines where goroutine.status == .waiting || goroutine.status == .leaked {
+            guard let text = goroutine.waitReasonText, let kind = Self.channelWaitKind(text) else { continue }
+            switch kind {
+            case "chan receive (nil chan)": result.objects[goroutine.address] = .nilChannel(.receive)
+            case "chan send (nil chan)": result.objects[goroutine.address] = .nilChannel(.send)
+            case "select (no cases)": result.objects[goroutine.address] = .selectWithoutCases
+            case "select" where goroutine.waiting == 0:
+                // Every case nil: selectgo parks with no sudog at all, for good.
+                result.objects[goroutine.address] = .selectWithoutCases
+            default:
+                if goroutine.waiting == 0 {
+                    result.objects[goroutine.address] = .unknown(reason: "no sudog recorded")
+                } else {
+                    pending.append(goroutine)
+                }
+            }
+        }
+        let sudogs = readSudogChains(pending)
+        readChannelStates(Set(sudogs.values.flatMap { $0.compactMap(\.channel) }), into: &result.channels)
+        for goroutine in pending {
+            result.objects[goroutine.address] = object(of: goroutine, sudogs[goroutine.address] ?? [], result.channels)
+        }
+        confirmUnchanged(pending, &result)
+        return result
+    }
+
+    /// One sudog of a goroutine's chain: where it is and the channel it names (nil: unreadable,
+    /// or it no longer belongs to the goroutine).
+    struct QueuedSudog {
+        let address: UInt64
+        let channel: UInt64?
+    }
+
+    /// Every pending goroutine's sudogs, a round of batched reads per select case depth.
+    private func readSudogChains(_ goroutines: [Goroutine]) -> [UInt64: [QueuedSudog]] {
+        var chains: [UInt64: [QueuedSudog]] = [:]
+        var frontier: [(goroutine: Goroutine, sudog: UInt64)] = goroutines.map { ($0, $0.waiting) }
+        var depth = 0
+        while !frontier.isEmpty, depth < Self.maxSelectCases {
+            depth += 1
+            let records = reader.gather(frontier.map(\.sudog), size: sudog.size)
+            var index: [UInt64: Int] = [:]
+            for (i, address) in records.addresses.enumerated() where records.valid[i] { index[address] = i }
+            var next: [(goroutine: Goroutine, sudog: UInt64)] = []
+            for (goroutine, address) in frontier {
+                guard let i = index[address], records.u64(i, sudog.g) == goroutine.address,
+                      let channel = records.u64(i, sudog.c), channel != 0 else {
+                    chains[goroutine.address, default: []].append(QueuedSudog(address: address, channel: nil))
+                    continue
+                }
+                chains[goroutine.address, default: []].append(QueuedSudog(address: address, channel: channel))
+                // Only a select's sudogs are chained through waitlink (from 1.26 a semaphore
+                // wait's waitlink leads to another goroutine's sudog).
+                if Self.isSelect(goroutine), let link = records.u64(i, sudog.waitlink), link != 0 {
+                    next.append((goroutine, link))
+                }
+            }
+            frontier = next
+        }
+        return chains
+    }
+
+    static func isSelect(_ goroutine: Goroutine) -> Bool {
+        goroutine.waitReasonText.map { channelWaitKind($0) == "select" } ?? false
+    }
+
+    private func readChannelStates(_ addresses: Set<UInt64>, into channels: inout [UInt64: ChannelState]) {
+        let records = reader.gather(Array(addresses), size: hchan.size)
+        for (i, address) in records.addresses.enumerated() where records.valid[i] {
+            guard let count = records.u64(i, hchan.qcount), let size = records.u64(i, hchan.dataqsiz),
+                  let closed = records.u32(i, hchan.closed), let elementType = records.u64(i, hchan.elemtype),
+                  count <= size else { continue }
+            // A timer channel is buffered inside but presents as unbuffered (chanlen/chancap say 0).
+            var isTimer = false
+            if let timer = hchan.timer, let value = records.u64(i, timer) { isTimer = value != 0 }
+            channels[address] = ChannelState(
+                address: address, length: isTimer ? 0 : count, capacity: isTimer ? 0 : size, closed: closed != 0,
+                elementType: elementType, elementTypeName: typeNames?.name(ofType: elementType))
+        }
+    }
+
+    private func object(of goroutine: Goroutine, _ chain: [QueuedSudog], _ channels: [UInt64: ChannelState]) -> WaitObject {
+        var cases: [ChannelCase] = []
+        for queued in chain {
+            guard let channel = queued.channel else {
+                return .unknown(reason: "sudog at 0x\(String(queued.address, radix: 16)) changed while read")
+            }
+            guard channels[channel] != nil else {
+                return .unknown(reason: "channel at 0x\(String(channel, radix: 16)) unreadable")
+            }
+            guard Self.isSelect(goroutine) else {
+                let direction: ChannelDirection = goroutine.waitReasonText?.hasPrefix("chan send") == true ? .send : .receive
+                return .channel(ChannelCase(channel: channel, direction: direction))
+            }
+            cases.append(ChannelCase(channel: channel, direction: direction(of: queued.address, in: channel)))
+        }
+        if chain.count >= Self.maxSelectCases { return .unknown(reason: "more than \(Self.maxSelectCases) select cases") }
+        return cases.isEmpty ? .unknown(reason: "no select case recorded") : .select(cases)
+    }
+
+    /// A select's sudog carries no direction: it is the queue it sits in, recvq or sendq.
+    private func direction(of sudogAddress: UInt64, in channel: UInt64) -> ChannelDirection? {
+        guard let view = try? reader.fetchView(from: channel, count: hchan.size) else { return nil }
+        let ends: [(ChannelDirection, Int, Int)] = [(.receive, hchan.recvqFirst, hchan.recvqLast),
+                                                     (.send, hchan.sendqFirst, hchan.sendqLast)]
+        for (direction, first, last) in ends {
+            if (try? view.u64(at: first)) == sudogAddress || (try? view.u64(at: last)) == sudogAddress { return direction }
+        }
+        // In the middle of a queue: walk back to its head.
+        var current = sudogAddress
+        for _ in 0..<Self.maxQueueWalk {
+            guard let previous = try? reader.fetchPointer(from: current &+ UInt64(sudog.prev)) else { return nil }
+            if previous == 0 { break }
+            current = previous
+        }
+        for (direction, first, _) in ends where (try? view.u64(at: first)) == current { return direction }
+        return nil
+    }
+
+    /// The objects were read while the target ran: a goroutine whose status or g.waiting
+    /// changed meanwhile may have left them, so it becomes unknown. (One that woke and parked
+    /// again on the same sudog is reported where it waits now: the sudog names its goroutine.)
+    private func confirmUnchanged(_ goroutines: [Goroutine], _ result: inout Result) {
+        guard !goroutines.isEmpty else { return }
+        let span = max(g.atomicstatus + 4, g.waiting + 8)
+        var byAddress: [UInt64: Goroutine] = [:]
+        for goroutine in goroutines { byAddress[goroutine.address] = goroutine }
+        let records = reader.gather(goroutines.map(\.address), size: span)
+        for (index, address) in records.addresses.enumerated() {
+            guard let goroutine = byAddress[address] else { continue }
+            let status = records.u32(index, g.atomicstatus).flatMap { GoroutineStatus(rawValue: $0 & ~0x1000) }
+            if status != goroutine.status || records.u64(index, g.waiting) != goroutine.waiting {
+                result.objects[address] = .unknown(reason: "it moved while its wait was read")
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+import Dispatch
+import Synchronization
+import FoundationEssentials
+import GospyInspector
+import GospyOutput
+import GospyProcess
+import GospyRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One `gospy record` run: samples on a schedule, each goroutine's stack counted under its
+/// state, the file written at the end (and every --flush), a progress line on stderr.
+final class RecordSession {
+    let command: RecordCommand
+    let inspector: Inspector
+    let output: RecordOutput
+    let profile = SampleProfile()
+
+    /// Sampling rounds that started more than one interval late, and that failed outright.
+    private(set) var behind = 0
+    private(set) var failedSamples = 0
+    /// Goroutines left out of a sample because they changed while their stack was read.
+    private(set) var inconsistent = 0
+    private var lastFailure: String?
+    /// Set from the signal thread on Ctrl-C.
+    private let interrupted = Atomic()
+
+    /// Stacks already converted to interned locations, by their frames' PCs.
+    private var locationCache: [[UInt64]: [Int32]] = [:]
+    /// Per parked goroutine (by g address): what its key was made from and the key's id. A g
+    /// whose stack fields, state, id and labels are unchanged has the same key: no stack hashed.
+    private struct KeyOrigin: Equatable {
+        let extent: StackExtent
+        let waitReason: UInt8
+        let id: UInt64
+        let labels: UInt64
+    }
+    private var keyCache: [UInt64: (origin: KeyOrigin, key: Int)] = [:]
+    private var labelCache: [UInt64: [SampleProfile.Label]] = [:]
+    private lazy var labelReader = LabelReader(image: inspector.image, memory: inspector.memory)
+
+    init(command: RecordCommand, inspector: Inspector, output: RecordOutput) {
+        self.command = command
+        self.inspector = inspector
+        self.output = output
+        inspector.samplesRunningThreads = true
+    }
+
+    func run() throws {
+        EmergencyResume.onNextInterrupt { [interrupted] _ in interrupted.set() }
+        let progress = !command.noProgress && isatty(STDERR_FILENO) == 1
+        let interval = 1 / command.rate
+        let started = DispatchTime.now()
+        profile.startNanos = Self.unixNanos()
+        var next = started.uptimeNanoseconds
+        var lastProgress = started.uptimeNanoseconds
+        var lastFlush = started.uptimeNanoseconds
+        var exited: ProcessError?
+        while !interrupted.isSet {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if let duration = command.duration, Double(now - started.uptimeNanoseconds) / 1e9 >= duration { break }
+            do {
+                try sample()
+            } catch {
+                if let gone = exitError(error) {
+                    exited = gone
+                    break
+                }
+                failedSamples += 1
+                lastFailure = Diagnosis.describe(error).message
+            }
+            profile.durationNanos = Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds)
+            // The next sample is due about one interval after this one was: drawn from
+            // [0.5, 1.5) intervals so that samples cannot lock onto a periodic workload (at
+            // exactly 100/s, a 20 ms loop would be seen at two phases only). A late sample
+            // counts as behind, and the schedule restarts from it rather than bursting.
+            next += UInt64(interval * Double.random(in: 0.5..<1.5) * 1e9)
+            let after = DispatchTime.now().uptimeNanoseconds
+            if after > next {
+                if after > next + UInt64(interval * 1e9) { behind += 1 }
+                // Late: not at once either, but after a random part of an interval, so the
+                // next sample does not land just after this one's end (for --blocking, just
+                // after the target resumed) every time.
+                next = after + UInt64(interval * Double.random(in: 0..<1) * 1e9)
+            }
+            if progress, after - lastProgress >= 250_000_000 {
+                Output.error("\r\u{1b}[K" + statusLine())
+                lastProgress = after
+            }
+            if let flush = command.flush, Double(after - lastFlush) / 1e9 >= flush {
+                try? write()
+                lastFlush = after
+            }
+            if next > after { Self.sleep(nanoseconds: next - after, unless: interrupted) }
+        }
+        profile.durationNanos = Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds)
+        if progress { Output.error("\r\u{1b}[K") }
+        if let exited {
+            profile.notes.append("process \(inspector.pid) exited after \(TextFormat.fixed(Double(profile.durationNanos) / 1e9, decimals: 1)) s of recording")
+            _ = exited
+        }
+        try write()
+        Output.error("gospy: wrote \(output.path) (\(command.format.rawValue)): " + statusLine() + "\n")
+        if let lastFailure, failedSamples > 0 { Output.error("gospy: last failed sample: \(lastFailure)\n") }
+        if let exited {
+            Output.error("gospy: \(exited.description); the file holds the samples taken until then\n")
+            Glibc.exit(ExitStatus.processExited.rawValue)
+        }
+    }
+
+    /// "Samples: N (R/s), behind: B, errors: E", py-spy style, with the elapsed time.
+    func statusLine() -> String {
+        let seconds = Double(profile.durationNanos) / 1e9
+        let achieved = seconds > 0 ? Double(profile.samples) / seconds : 0
+        return "\(TextFormat.fixed(seconds, decimals: 1)) s, samples: \(profile.samples) (\(TextFormat.fixed(achieved, decimals: 1))/s of "
+            + "\(TextFormat.fixed(command.rate, decimals: 0))/s), behind: \(behind), errors: \(failedSamples + inconsistent) "
+            + "(\(failedSamples) failed samples, \(inconsistent) goroutines changed while read), goroutine stacks: \(profile.stackCount)"
+    }
+
+    private func exitError(_ error: Error) -> ProcessError? {
+        if let error = error as? ProcessError, case .exited = error { return error }
+        if !inspector.procfs.exists || (try? inspector.procfs.stat())?.state == "Z" {
+            return .exited(pid: inspector.pid, during: "recording it")
+        }
+        return nil
+    }
+
+    /// One round: every goroutine's stack, counted once under its state.
+    func sample() throws {
+        let capture = try inspector.capture(blocking: command.blocking, stacks: true, incremental: true)
+        let snapshot = capture.snapshot
+        guard let stacks = capture.stacks else { return }
+        let image = inspector.image
+        let symbolizer = inspector.symbolizer
+        for (index, goroutine) in snapshot.goroutines.enumerated() where index < stacks.count {
+            switch command.state {
+            case .running: if goroutine.status != .running { continue }
+            case .waiting: if goroutine.status == .running { continue }
+            case .all: break
+            }
+            if !command.all && image.isSystemGoroutine(goroutine) { continue }
+            let stack = stacks[index]
+            if stack.origin == Inspector.changedWhileRead {
+                inconsistent += 1
+                continue
+            }
+            let origin = KeyOrigin(extent: goroutine.stackExtent, waitReason: goroutine.waitReason, id: goroutine.id,
+                                   labels: goroutine.labels)
+            let onThread = goroutine.status == .running || goroutine.status == .syscall || goroutine.m != 0
+            if !onThread, let cached = keyCache[goroutine.address], cached.origin == origin {
+                profile.add(id: cached.key)
+                continue
+            }
+            let pcs = stack.frames.map(\.pc)
+            let locations: [Int32]
+            if let known = locationCache[pcs] {
+                locations = known
+            } else {
+                locations = PprofRenderer.locations(stack, symbolizer: symbolizer).map { profile.intern($0) }
+                if locationCache.count < 1_000_000 { locationCache[pcs] = locations }
+            }
+            var key = SampleProfile.Key(locations: locations, state: goroutine.stateText)
+            if command.goroutines { key.goroutine = goroutine.id }
+            if command.labels, goroutine.labels != 0 { key.labels = labels(of: goroutine) }
+            let id = profile.id(of: key)
+            profile.add(id: id)
+            if !onThread, stack.end == .complete { keyCache[goroutine.address] = (origin, id) }
+        }
+        profile.samples += 1
+    }
+
+    /// A goroutine's pprof labels, read once per label set (a set never changes once made).
+    private func labels(of goroutine: Goroutine) -> [SampleProfile.Label] {
+        if let known = labelCache[goroutine.labels] { return known }
+        let labels = labelReader.labels(of: goroutine).map { SampleProfile.Label(key: $0.key, value: $0.value) }.sorted()
+        if labelCache.count < 100_000 { labelCache[goroutine.labels] = labels }
+        return labels
+    }
+
+    func write() throws {
+        let seconds = Double(profile.durationNanos) / 1e9
+        let title = "gospy record --pid \(inspector.pid) (\(inspector.executableName), \(inspector.image.executable.buildInfo.goVersion))"
+        let rate = seconds > 0 ? Double(profile.samples) / seconds : 0
+        let subtitle = "\(profile.samples) samples in \(TextFormat.fixed(seconds, decimals: 1)) s at \(TextFormat.fixed(rate, decimals: 1))/s "
+            + "(\(command.blocking ? "blocking" : "non-blocking")), \(profile.stackCount) goroutine stacks, state \(command.state.rawValue)"
+        let bytes = try output.render(profile, title: title, subtitle: subtitle, rate: command.rate, inspector: inspector)
+        try output.write(bytes)
+    }
+
+    static func unixNanos() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
+    /// Sleeps in short steps so that Ctrl-C ends the recording promptly.
+    static func sleep(nanoseconds: UInt64, unless flag: Atomic) {
+        var left = nanoseconds
+        while left > 0, !flag.isSet {
+            let step = min(left, 50_000_000)
+            var request = timespec(tv_sec: 0, tv_nsec: Int(step))
+            nanosleep(&request, nil)
+            left -= step
+        }
+    }
+}
+
+/// A flag set from another thread (the signal thread).
+final class Atomic: @unchecked Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}

@@ -1,0 +1,167 @@
+import GospyRuntime
+
+/// A goroutine's header line as runtime.goroutineheader prints it, per release.
+enum TracebackHeader {
+    /// Where a release prints pprof labels, when its tracebacklabels setting is 1.
+    enum LabelStyle: Equatable {
+        /// Before Go 1.26, or the setting is not 1.
+        case none
+        /// Go 1.26: inside the brackets, always quoted: `[chan receive labels:{"k": "v"}]`.
+        case insideBrackets
+        /// Go 1.27+: after the brackets, quoted only where needed: `[chan receive] {k: v}`.
+        case afterBrackets
+
+        init(version: GoVersion, setting: TracebackLabelsSetting) {
+            guard setting.showsLabels, version.atLeast(1, 26) else {
+                self = .none
+                return
+            }
+            self = version.atLeast(1, 27) ? .afterBrackets : .insideBrackets
+        }
+    }
+
+    /// "goroutine 7 [chan receive, 3 minutes, locked to thread]:" with the labels where the
+    /// release puts them.
+    /// `machine`: at GOTRACEBACK=system and above (gospy's --runtime-frames) Go 1.22+ names
+    /// the g and its M: " gp=0xc000003340 m=nil", " gp=0xc000007a40 m=3 mp=0xc000080808"
+    /// (m=? when the g names an M gospy did not find among the runtime's Ms).
+    enum MachineNote: Equatable {
+        case none
+        case shown(machineID: Int64?)
+    }
+
+    static func line(_ goroutine: Goroutine, waitMinutes: Int?, labels: [(key: [UInt8], value: [UInt8])],
+                     style: LabelStyle, machine: MachineNote = .none) -> String {
+        var out = "goroutine \(goroutine.id)"
+        if case let .shown(machineID) = machine {
+            out += " gp=0x" + String(goroutine.address, radix: 16)
+            if goroutine.m == 0 {
+                out += " m=nil"
+            } else {
+                out += " m=" + (machineID.map(String.init) ?? "?") + " mp=0x" + String(goroutine.m, radix: 16)
+            }
+        }
+        out += " [\(goroutine.stateText)"
+        if let waitMinutes { out += ", \(waitMinutes) minutes" }
+        if goroutine.lockedToThread { out += ", locked to thread" }
+        switch style {
+        case .none:
+            out += "]"
+        case .insideBrackets:
+            if !labels.isEmpty {
+                // Go 1.26's printquoted prints an invalid byte as the U+FFFD it decodes to.
+                let text = { (s: [UInt8]) in quoted(s, invalidBytesAsHex: false) }
+                out += " labels:{" + labels.map { text($0.key) + ": " + text($0.value) }.joined(separator: ", ") + "}"
+            }
+            out += "]"
+        case .afterBrackets:
+            out += "]"
+            if !labels.isEmpty {
+                let text = { (s: [UInt8]) in needsQuoting(s) ? quoted(s, invalidBytesAsHex: true) : String(decoding: s, as: UTF8.self) }
+                out += " {" + labels.map { text($0.key) + ": " + text($0.value) }.joined(separator: ", ") + "}"
+            }
+        }
+        return out + ":\n"
+    }
+
+    /// runtime.tracebackStringNeedsQuoting (Go 1.27): any rune but [a-zA-Z0-9./_].
+    static func needsQuoting(_ bytes: [UInt8]) -> Bool {
+        GoRunes(bytes).contains { rune in
+            let r = rune.value
+            return !((0x61...0x7a).contains(r) || (0x41...0x5a).contains(r) || (0x30...0x39).contains(r)
+                || r == 0x2e || r == 0x2f || r == 0x5f)
+        }
+    }
+
+    /// runtime.printquoted: printable ASCII as is, \n \r \t \\ \" escaped, other runes below 127
+    /// as \xNN, up to U+FFFF as \uNNNN, the rest as \UNNNNNNNN; an invalid byte as \xNN from Go
+    /// 1.27 (`invalidBytesAsHex`), as the \ufffd it decodes to in 1.26.
+    static func quoted(_ bytes: [UInt8], invalidBytesAsHex: Bool) -> String {
+        var out = "\""
+        func hex(_ value: UInt32, digits: Int) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: max(0, digits - text.count)) + text
+        }
+        for rune in GoRunes(bytes) {
+            let r = rune.value
+            switch r {
+            case 0x0a: out += "\\n"; continue
+            case 0x0d: out += "\\r"; continue
+            case 0x09: out += "\\t"; continue
+            case 0x5c, 0x22: out += "\\" + String(UnicodeScalar(UInt8(r))); continue
+            default: break
+            }
+            if let invalid = rune.invalidByte, invalidBytesAsHex {
+                out += "\\x" + hex(UInt32(invalid), digits: 2)
+            } else if r >= 0x20 && r <= 0x7e {
+                out += String(UnicodeScalar(UInt8(r)))
+            } else if r < 127 {
+                out += "\\x" + hex(r, digits: 2)
+            } else if r < 0x1_0000 {
+                out += "\\u" + hex(r, digits: 4)
+            } else {
+                out += "\\U" + hex(r, digits: 8)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// The runes of a Go string as `for _, r := range s` yields them (runtime.decoderune): an
+/// invalid or truncated sequence is one U+FFFD for one byte.
+struct GoRunes: Sequence, IteratorProtocol {
+    struct Rune {
+        let value: UInt32
+        /// The byte that could not be decoded (value is then U+FFFD).
+        let invalidByte: UInt8?
+    }
+
+    private let bytes: [UInt8]
+    private var index = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func next() -> Rune? {
+        guard index < bytes.count else { return nil }
+        let b0 = bytes[index]
+        if b0 < 0x80 {
+            index += 1
+            return Rune(value: UInt32(b0), invalidByte: nil)
+        }
+        // Lead byte: sequence length and the range of the second byte (runtime's acceptRanges).
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xbf
+        switch b0 {
+        case 0xc2...0xdf: length = 2
+        case 0xe0: length = 3; low = 0xa0
+        case 0xe1...0xec, 0xee...0xef: length = 3
+        case 0xed: length = 3; high = 0x9f
+        case 0xf0: length = 4; low = 0x90
+        case 0xf1...0xf3: length = 4
+        case 0xf4: length = 4; high = 0x8f
+        default: length = 0
+        }
+        let fail = Rune(value: 0xfffd, invalidByte: b0)
+        guard length > 0, index + length <= bytes.count else {
+            index += 1
+            return fail
+        }
+        let b1 = bytes[index + 1]
+        guard b1 >= low, b1 <= high else {
+            index += 1
+            return fail
+        }
+        var value = UInt32(b0) & (length == 2 ? 0x1f : length == 3 ? 0x0f : 0x07)
+        value = value << 6 | UInt32(b1 & 0x3f)
+        for offset in 2..<Swift.max(2, length) {
+            let b = bytes[index + offset]
+            guard b >= 0x80, b <= 0xbf else {
+                index += 1
+                return fail
+            }
+            value = value << 6 | UInt32(b & 0x3f)
+        }
+        index += length
+        return Rune(value: value, invalidByte: nil)
+    }
+}
