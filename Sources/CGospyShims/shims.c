@@ -2,6 +2,7 @@
 #include "gospy_shims.h"
 #include <sys/ptrace.h>
 #include <sys/user.h>
+#include <pthread.h>
 
 long gospy_ptrace_seize(pid_t tid, unsigned long options) {
     return ptrace(PTRACE_SEIZE, tid, 0, (void *)options);
@@ -31,4 +32,8 @@ long gospy_ptrace_registers(pid_t tid, gospy_registers *out) {
 ssize_t gospy_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
                                const struct iovec *remote, unsigned long remote_count) {
     return process_vm_readv(pid, local, local_count, remote, remote_count, 0);
+}
+
+int gospy_name_current_thread(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
 }

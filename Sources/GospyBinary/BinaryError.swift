@@ -32,6 +32,12 @@ public enum BinaryError: Error, Equatable, CustomStringConvertible {
         case let .corruptPclntab(path, reason):
             return "\(path): the Go pclntab is damaged (\(reason))"
         case let .unsupportedGoVersion(path, version, supported):
+            if let newest = supported.last, let built = GoVersion(parsing: version),
+               let known = GoVersion(parsing: "go" + newest), (built.major, built.minor) > (known.major, known.minor) {
+                // A newer release is read only through its DWARF (see GoExecutable).
+                return "\(path) was built with \(version), newer than the newest release gospy supports (Go \(newest)), "
+                    + "and has no DWARF to read its runtime structs from: upgrade gospy"
+            }
             return "\(path) was built with \(version), which gospy does not support (supported: Go \(Self.ranges(of: supported)))"
         case let .moduleDataNotFound(path):
             return "\(path): runtime.firstmoduledata not found (damaged binary?)"

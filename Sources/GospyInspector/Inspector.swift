@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GospyMemory
 import GospyProcess
 import GospyRuntime
@@ -86,6 +86,12 @@ public final class Inspector: @unchecked Sendable {
         }
     }
 
+    /// At least two lowercase hex digits, as "%02x" prints (the kernel's maps format).
+    private static func hex2(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return digits.count < 2 ? "0" + digits : digits
+    }
+
     /// PIE load bias: where the executable's file-offset-0 mapping starts, minus the first
     /// PT_LOAD's page-aligned address. Mappings are matched by device and inode, since the
     /// path may read "(deleted)".
@@ -99,7 +105,7 @@ public final class Inspector: @unchecked Sendable {
         let dev = UInt64(info.st_dev)
         let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xffff_f000)
         let minor = (dev & 0xff) | ((dev >> 12) & 0xffff_ff00)
-        let device = String(format: "%02x:%02x", major, minor)
+        let device = Self.hex2(major) + ":" + Self.hex2(minor)
         let map = try procfs.memoryMap()
         var candidates = map.mappings(device: device, inode: UInt64(info.st_ino))
         if candidates.isEmpty {

@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import GospyMemory
 import GospyProcess
 import GospyRuntime
@@ -109,7 +110,7 @@ extension Inspector {
         var raw: SnapshotReader.RawSnapshot
         var lateStacks = StackCollector.CapturedStacks.empty
         do {
-            if holdStopped > 0 { Thread.sleep(forTimeInterval: holdStopped) }
+            if holdStopped > 0 { OSThread.sleep(seconds: holdStopped) }
             // `consume`: the records read while running live on only in `raw` (no second copy).
             raw = try reader.validate(consume early, plan: plan)
             if wantStacks {

@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +8,7 @@ import Glibc
 /// waiting thread, so the resume runs as ordinary code, not inside a signal handler.
 public enum EmergencyResume {
     nonisolated(unsafe) private static var active: [ObjectIdentifier: ProcessStopper] = [:]
-    private static let lock = NSLock()
+    private static let lock = Mutex(())
     nonisolated(unsafe) private static var cleanups: [() -> Void] = []
     nonisolated(unsafe) private static var installed = false
 
@@ -16,26 +16,28 @@ public enum EmergencyResume {
 
     /// Call once, early in main, before other threads start (they inherit the blocked mask).
     public static func install() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !installed else { return }
-        installed = true
+        let first = lock.withLock { _ in
+            defer { installed = true }
+            return !installed
+        }
+        guard first else { return }
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
         let blocked = set
-        let waiter = Thread {
+        OSThread.start(name: "gospy-signals") {
             var caught: Int32 = 0
             var waitSet = blocked
             while true {
                 while sigwait(&waitSet, &caught) != 0 {}
                 // A command that ends cleanly on a signal (record writes what it sampled)
                 // takes the first one; the next one exits as usual.
-                lock.lock()
-                let interrupt = interruptHandler
-                interruptHandler = nil
-                lock.unlock()
+                var interrupt: ((Int32) -> Void)?
+                lock.withLock { _ in
+                    interrupt = interruptHandler
+                    interruptHandler = nil
+                }
                 if let interrupt, caught != SIGQUIT {
                     interrupt(caught)
                     continue
@@ -43,8 +45,6 @@ public enum EmergencyResume {
                 handle(signal: caught)
             }
         }
-        waiter.name = "gospy-signals"
-        waiter.start()
     }
 
     nonisolated(unsafe) private static var interruptHandler: ((Int32) -> Void)?
@@ -52,35 +52,24 @@ public enum EmergencyResume {
     /// Instead of exiting on the next SIGINT, SIGTERM or SIGHUP, call `body` (from the signal
     /// thread): the command finishes on its own. A second signal exits as usual.
     public static func onNextInterrupt(_ body: @escaping (Int32) -> Void) {
-        lock.lock()
-        interruptHandler = body
-        lock.unlock()
+        lock.withLock { _ in interruptHandler = body }
     }
 
     /// Extra work to do before exiting on a signal (restoring the terminal, say).
     public static func addCleanup(_ body: @escaping () -> Void) {
-        lock.lock()
-        cleanups.append(body)
-        lock.unlock()
+        lock.withLock { _ in cleanups.append(body) }
     }
 
     static func register(_ stopper: ProcessStopper) {
-        lock.lock()
-        active[ObjectIdentifier(stopper)] = stopper
-        lock.unlock()
+        lock.withLock { _ in active[ObjectIdentifier(stopper)] = stopper }
     }
 
     static func unregister(_ stopper: ProcessStopper) {
-        lock.lock()
-        active[ObjectIdentifier(stopper)] = nil
-        lock.unlock()
+        lock.withLock { _ in active[ObjectIdentifier(stopper)] = nil }
     }
 
     private static func handle(signal: Int32) {
-        lock.lock()
-        let stoppers = Array(active.values)
-        let work = cleanups
-        lock.unlock()
+        let (stoppers, work) = lock.withLock { _ in (Array(active.values), cleanups) }
         for stopper in stoppers { stopper.emergencyResume() }
         for cleanup in work { cleanup() }
         _exit(128 + signal)

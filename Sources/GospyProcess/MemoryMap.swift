@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// /proc/PID/maps, parsed.
 public struct MemoryMap: Sendable, Equatable {
@@ -23,7 +23,7 @@ public struct MemoryMap: Sendable, Equatable {
             let range = fields[0].split(separator: "-")
             guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
                   let offset = UInt64(fields[2], radix: 16), let inode = UInt64(fields[4]) else { return nil }
-            let path = fields.count > 5 ? fields[5].trimmingCharacters(in: .whitespaces) : ""
+            let path = fields.count > 5 ? fields[5].trimmingWhitespace() : ""
             return Mapping(start: start, end: end, permissions: String(fields[1]), offset: offset,
                            device: String(fields[3]), inode: inode, path: path)
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,7 +29,7 @@ public enum Permissions {
     static func capabilities(_ field: String, of process: String) -> UInt64? {
         guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
-            return UInt64(line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces), radix: 16)
+            return UInt64(line.dropFirst(field.count + 1).trimmingWhitespace(), radix: 16)
         }
         return nil
     }
@@ -55,6 +55,6 @@ public enum Permissions {
 
     static func ptraceScope() -> Int? {
         (try? String(contentsOfFile: "/proc/sys/kernel/yama/ptrace_scope", encoding: .utf8))
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            .flatMap { Int($0.trimmingWhitespace()) }
     }
 }

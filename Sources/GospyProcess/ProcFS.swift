@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -95,7 +95,7 @@ public struct ProcFS: Sendable {
     public func tracerPID() -> Int32 {
         guard let status = try? read("status") else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("TracerPid:") {
-            return Int32(line.dropFirst("TracerPid:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+            return Int32(line.dropFirst("TracerPid:".count).trimmingWhitespace()) ?? 0
         }
         return 0
     }

@@ -1,4 +1,8 @@
-import Foundation
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One dedicated OS thread that runs every ptrace call: the kernel binds a tracee to the thread
 /// that attached it, so all later requests (interrupt, wait, registers, detach) must come from
@@ -8,55 +12,44 @@ final class TracerThread: @unchecked Sendable {
     /// The jobs and the thread's loop; the thread holds only this, never the TracerThread,
     /// so that dropping the TracerThread can end the loop.
     private final class JobQueue: @unchecked Sendable {
-        let condition = NSCondition()
-        var jobs: [() -> Void] = []
-        var finished = false
+        private let lock = Mutex(())
+        /// One signal per job added, and one for `finish`.
+        private let wakeups = DispatchSemaphore(value: 0)
+        private var jobs: [() -> Void] = []
 
         func run() {
             while true {
-                condition.lock()
-                while jobs.isEmpty && !finished { condition.wait() }
-                if jobs.isEmpty {
-                    condition.unlock()
-                    return
-                }
-                let job = jobs.removeFirst()
-                condition.unlock()
+                wakeups.wait()
+                // Jobs come first: finish's signal is the last one taken, with the queue empty.
+                guard let job = lock.withLock({ _ in jobs.isEmpty ? nil : jobs.removeFirst() }) else { return }
                 job()
             }
         }
 
         func add(_ job: @escaping () -> Void) {
-            condition.lock()
-            jobs.append(job)
-            condition.signal()
-            condition.unlock()
+            lock.withLock { _ in jobs.append(job) }
+            wakeups.signal()
         }
 
         /// Lets the loop end once the queued jobs are done.
         func finish() {
-            condition.lock()
-            finished = true
-            condition.signal()
-            condition.unlock()
+            wakeups.signal()
         }
     }
 
     private let queue = JobQueue()
-    private let thread: Thread
+    private let thread: pthread_t
 
     init() {
         let queue = self.queue
-        thread = Thread { queue.run() }
-        thread.name = "gospy-tracer"
-        thread.start()
+        thread = OSThread.start(name: "gospy-tracer") { queue.run() }
     }
 
     deinit { queue.finish() }
 
     /// Runs `body` on the tracer thread and waits for its result.
     func sync<T>(_ body: @escaping () throws -> T) throws -> T {
-        if Thread.current === thread { return try body() }
+        if OSThread.isCurrent(thread) { return try body() }
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var result: Result<T, Error>?
         queue.add {
@@ -68,8 +61,8 @@ final class TracerThread: @unchecked Sendable {
     }
 
     /// Like `sync`, but gives up waiting after `timeout` (the job still runs later).
-    func sync(timeout: TimeInterval, _ body: @escaping () -> Void) -> Bool {
-        if Thread.current === thread {
+    func sync(timeout: Double, _ body: @escaping () -> Void) -> Bool {
+        if OSThread.isCurrent(thread) {
             body()
             return true
         }

@@ -6,6 +6,7 @@ struct Gospy: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gospy",
         abstract: "Inspect the goroutines of a live Go process from outside, without DWARF.",
+        version: BuildStamp.text,
         subcommands: [
             SummaryCommand.self,
             DumpCommand.self,

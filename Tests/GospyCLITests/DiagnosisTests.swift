@@ -55,6 +55,11 @@ import GospyRuntime
              message: "threads 43 of process 42 did not stop in time"),
         Case(error: InspectorError.wrongBinary(path: "/x", reason: "its code differs from the running binary's"), status: .wrongBinary,
              message: "--bin /x is not the binary the process runs: its code differs from the running binary's; pass the exact build or drop --bin"),
+        // A release newer than gospy knows, without DWARF: refused, naming the newest supported.
+        Case(error: BinaryError.unsupportedGoVersion(path: "/x", version: "go1.99.1", supported: ["1.26", "1.27"]),
+             status: .unsupportedVersion,
+             message: "/x was built with go1.99.1, newer than the newest release gospy supports (Go 1.27), "
+                + "and has no DWARF to read its runtime structs from: upgrade gospy"),
         Case(error: LayoutError.unsupportedRelease("1.17"), status: .unsupportedVersion,
              message: LayoutError.unsupportedRelease("1.17").description),
         Case(error: LayoutError.dwarf(.noDWARF(path: "/x")), status: .badBinary,

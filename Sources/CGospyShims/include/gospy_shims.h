@@ -22,4 +22,7 @@ long gospy_ptrace_registers(pid_t tid, gospy_registers *out);
 ssize_t gospy_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
                                const struct iovec *remote, unsigned long remote_count);
 
+/* pthread_setname_np is a GNU extension the Glibc module does not declare. */
+int gospy_name_current_thread(const char *name);
+
 #endif

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The speedscope file format (https://www.speedscope.app/file-format-schema.json): one
 /// "sampled" profile whose samples are the aggregated stacks (frame indices, root first) and

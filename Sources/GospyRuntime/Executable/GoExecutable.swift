@@ -38,6 +38,9 @@ public final class GoExecutable: @unchecked Sendable {
     public let pclntabSource: Provenance
     public let moduleData: ModuleData
     public let moduleDataSource: Provenance
+    /// Set for a release newer than gospy knows, read through its DWARF: the one-line warning
+    /// the CLI prints (results rest on the newest known release's other assumptions).
+    public let newerReleaseWarning: String?
 
     public init(path: String) throws {
         self.path = path
@@ -56,11 +59,18 @@ public final class GoExecutable: @unchecked Sendable {
         guard let version = GoVersion(parsing: buildInfo.goVersion) else {
             throw BinaryError.corruptBuildInfo(path: path, reason: "unrecognised version \(buildInfo.goVersion.debugDescription)")
         }
-        guard version.isSupported else {
+        // A release newer than gospy knows is read when its DWARF gives the struct layouts; an
+        // unknown older one (1.20, before 1.19) or one without DWARF is refused.
+        let readThroughDWARF = !version.isSupported && version.isNewerThanSupported && elf.hasDWARF
+        guard version.isSupported || readThroughDWARF else {
             throw BinaryError.unsupportedGoVersion(
                 path: path, version: buildInfo.goVersion, supported: GoVersion.supportedReleases)
         }
         self.version = version
+        newerReleaseWarning = readThroughDWARF
+            ? "\(path) was built with \(buildInfo.goVersion), newer than gospy knows (newest: Go \(GoVersion.newestSupportedRelease)): "
+                + "reading its runtime structs from its DWARF; if the output looks wrong, upgrade gospy"
+            : nil
 
         // 2. The pclntab header (its bytes are read once moduledata says how long it is).
         guard let (tableAddress, tableLimit, tableSource) = Self.locatePclntab(elf: elf, image: image) else {
@@ -75,8 +85,12 @@ public final class GoExecutable: @unchecked Sendable {
         let funcnameOffset = (try? headerView.u64(at: 32)) ?? 0
 
         // 3. moduledata: text start, gofunc, data ranges.
-        // Built-in tables, not DWARF: the offsets are the same and reading DWARF is slow.
-        guard let layout = try? RuntimeLayout.builtin(release: version.release)?.moduledata else {
+        // Built-in tables, not DWARF: the offsets are the same and reading DWARF is slow. A newer
+        // release has no table: its DWARF, then.
+        let moduleDataLayout = readThroughDWARF
+            ? try? RuntimeLayout.fromDWARF(path: path, release: version.release).moduledata
+            : try? RuntimeLayout.builtin(release: version.release)?.moduledata
+        guard let layout = moduleDataLayout else {
             throw BinaryError.unsupportedGoVersion(
                 path: path, version: buildInfo.goVersion, supported: GoVersion.supportedReleases)
         }

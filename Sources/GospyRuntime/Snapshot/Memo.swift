@@ -1,9 +1,9 @@
-import Foundation
+import Synchronization
 
 /// A thread-safe table of values computed once per key, shared by copies of the struct that
 /// holds it: a million goroutines share a few hundred PCs and stacks.
 final class Memo<Key: Hashable, Value>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var table: [Key: Value] = [:]
     /// Bounds tables whose keys are not few.
     private let limit: Int
@@ -15,16 +15,13 @@ final class Memo<Key: Hashable, Value>: @unchecked Sendable {
     /// The value for `key`, computed once (outside the lock: computing may consult other
     /// tables, or this one, again).
     func value(_ key: Key, _ compute: () -> Value) -> Value {
-        lock.lock()
-        if let hit = table[key] {
-            lock.unlock()
-            return hit
-        }
-        lock.unlock()
+        var hit: Value?
+        lock.withLock { _ in hit = table[key] }
+        if let hit { return hit }
         let value = compute()
-        lock.lock()
-        if table.count < limit { table[key] = value }
-        lock.unlock()
+        lock.withLock { _ in
+            if table.count < limit { table[key] = value }
+        }
         return value
     }
 }

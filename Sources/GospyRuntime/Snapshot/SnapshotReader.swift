@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import GospyBinary
 import GospyMemory
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import GospyProcess
 import GospyRuntime
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +27,7 @@ struct Addr2lineCommand: ParsableCommand {
 
     func run() throws {
         let executable = try GoExecutable(path: bin)
+        ReleaseWarning.print(for: executable)
         let table = executable.pclntab
         var output = ""
         output.reserveCapacity(4096)
@@ -59,7 +60,7 @@ struct Addr2lineCommand: ParsableCommand {
         }
         if addresses.isEmpty {
             while let line = readLine() {
-                let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                let trimmed = line.trimmingWhitespace()
                 if !trimmed.isEmpty { emit(trimmed) }
             }
         } else {

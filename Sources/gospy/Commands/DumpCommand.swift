@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import GospyInspector
 import GospyRuntime
 #if canImport(Glibc)
@@ -38,6 +37,7 @@ struct DumpCommand: ParsableCommand {
 
     func run() throws {
         let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        ReleaseWarning.print(for: inspector.image.executable)
         // Arguments only for the formats that print them (the traceback and JSON).
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
                                             arguments: format == .traceback || format == .json)
@@ -52,17 +52,15 @@ struct DumpCommand: ParsableCommand {
         }
         let headerStyle = TracebackHeaderStyle(image: image, snapshot: snapshot, runtimeFrames: runtimeFrames)
         // Written as it is produced: to the file, or to standard output.
-        var file: FileHandle?
+        var file: Int32?
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: nil),
-                  let handle = FileHandle(forWritingAtPath: output) else {
-                throw DumpError.cannotWrite(output)
-            }
-            file = handle
+            let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw DumpError.cannotWrite(output) }
+            file = fd
         }
-        defer { try? file?.close() }
+        defer { if let file { close(file) } }
         let sink: (String) -> Void = { text in
-            if let file { file.write(Data(text.utf8)) } else { Output.write(text) }
+            Output.write(text, to: file ?? STDOUT_FILENO)
         }
         switch format {
         case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, style: headerStyle, to: sink)
@@ -72,7 +70,7 @@ struct DumpCommand: ParsableCommand {
                               runtimeFrames: runtimeFrames, symbolizer: symbolizer).json())
         case .pprof:
             let bytes = try PprofRenderer.render(items, labels: labels, symbolizer: symbolizer, image: image, binaryName: inspector.executableName)
-            if let file { file.write(Data(bytes)) } else { Output.write(bytes) }
+            Output.write(bytes, to: file ?? STDOUT_FILENO)
         }
         if process.verbose {
             Output.error("gospy: \(items.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import GospyRuntime
 
 /// `gospy info`: what gospy finds in a Go executable, and how it found each piece.
@@ -58,6 +57,7 @@ struct InfoReport: JSONOutput {
 
     init(path: String) throws {
         let executable = try GoExecutable(path: path)
+        ReleaseWarning.print(for: executable)
         let build = BuildDescription(executable)
         let layout = try RuntimeLayout.forExecutable(executable)
         let globals = RuntimeGlobals.locate(in: executable, layout: layout)
@@ -127,9 +127,9 @@ struct InfoReport: JSONOutput {
         lines.append("globals:")
         let width = globals.map(\.name.count).max() ?? 0
         for global in globals {
-            let name = global.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            let name = global.name.padded(to: width)
             if let address = global.address {
-                lines.append("  \(name)  \(address.padding(toLength: 10, withPad: " ", startingAt: 0))  \(global.foundBy ?? "")")
+                lines.append("  \(name)  \(address.padded(to: 10))  \(global.foundBy ?? "")")
             } else {
                 lines.append("  \(name)  not found: \(global.error ?? "")")
             }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import GospyInspector
 
 /// `gospy record --pid N`: wall-clock samples of every goroutine, written as a flame graph,

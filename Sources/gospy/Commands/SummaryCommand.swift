@@ -27,6 +27,7 @@ struct SummaryCommand: ParsableCommand {
 
     func run() throws {
         let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        ReleaseWarning.print(for: inspector.image.executable)
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user)
         let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GospyInspector
 import GospyOutput
 import GospyRuntime
@@ -16,8 +16,8 @@ struct RecordOutput {
     init(path: String, format: RecordCommand.Format) throws {
         self.path = path
         self.format = format
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
             throw RecordError.cannotWrite(path: path, reason: "it is a directory")
         }
         let probe = temporaryPath

@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import Synchronization
+import FoundationEssentials
 import GospyInspector
 import GospyOutput
 import GospyProcess
@@ -95,7 +97,7 @@ final class RecordSession {
         profile.durationNanos = Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds)
         if progress { Output.error("\r\u{1b}[K") }
         if let exited {
-            profile.notes.append("process \(inspector.pid) exited after \(String(format: "%.1f", Double(profile.durationNanos) / 1e9)) s of recording")
+            profile.notes.append("process \(inspector.pid) exited after \(TextFormat.fixed(Double(profile.durationNanos) / 1e9, decimals: 1)) s of recording")
             _ = exited
         }
         try write()
@@ -111,9 +113,9 @@ final class RecordSession {
     func statusLine() -> String {
         let seconds = Double(profile.durationNanos) / 1e9
         let achieved = seconds > 0 ? Double(profile.samples) / seconds : 0
-        return String(format: "%.1f s, samples: %d (%.1f/s of %.0f/s), behind: %d, errors: %d (%d failed samples, %d goroutines changed while read), goroutine stacks: %lld",
-                      seconds, profile.samples, achieved, command.rate, behind, failedSamples + inconsistent,
-                      failedSamples, inconsistent, profile.stackCount)
+        return "\(TextFormat.fixed(seconds, decimals: 1)) s, samples: \(profile.samples) (\(TextFormat.fixed(achieved, decimals: 1))/s of "
+            + "\(TextFormat.fixed(command.rate, decimals: 0))/s), behind: \(behind), errors: \(failedSamples + inconsistent) "
+            + "(\(failedSamples) failed samples, \(inconsistent) goroutines changed while read), goroutine stacks: \(profile.stackCount)"
     }
 
     private func exitError(_ error: Error) -> ProcessError? {
@@ -179,9 +181,9 @@ final class RecordSession {
     func write() throws {
         let seconds = Double(profile.durationNanos) / 1e9
         let title = "gospy record --pid \(inspector.pid) (\(inspector.executableName), \(inspector.image.executable.buildInfo.goVersion))"
-        let subtitle = String(format: "%d samples in %.1f s at %.1f/s (%@), %lld goroutine stacks, state %@",
-                              profile.samples, seconds, seconds > 0 ? Double(profile.samples) / seconds : 0,
-                              command.blocking ? "blocking" : "non-blocking", profile.stackCount, command.state.rawValue)
+        let rate = seconds > 0 ? Double(profile.samples) / seconds : 0
+        let subtitle = "\(profile.samples) samples in \(TextFormat.fixed(seconds, decimals: 1)) s at \(TextFormat.fixed(rate, decimals: 1))/s "
+            + "(\(command.blocking ? "blocking" : "non-blocking")), \(profile.stackCount) goroutine stacks, state \(command.state.rawValue)"
         let bytes = try output.render(profile, title: title, subtitle: subtitle, rate: command.rate, inspector: inspector)
         try output.write(bytes)
     }
@@ -206,8 +208,7 @@ final class RecordSession {
 
 /// A flag set from another thread (the signal thread).
 final class Atomic: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import GospyInspector
 
 /// What --verbose says about a snapshot: how long the target was stopped, and the phases.
@@ -22,5 +21,5 @@ enum CapturePhasesText {
         return lines
     }
 
-    private static func ms(_ seconds: Double) -> String { String(format: "%.3f ms", seconds * 1000) }
+    private static func ms(_ seconds: Double) -> String { TextFormat.fixed(seconds * 1000, decimals: 3) + " ms" }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GospyRuntime
 
 /// The heap and GC figures of one snapshot, as summary's JSON carries them (the MemStats
@@ -55,7 +55,7 @@ struct HeapReport: Encodable, Equatable {
         } else {
             last = "n/a"
         }
-        let paused = pauseTotalNs.map { String(format: "%.1f ms", Double($0) / 1e6) } ?? "n/a"
+        let paused = pauseTotalNs.map { TextFormat.fixed(Double($0) / 1e6, decimals: 1) + " ms" } ?? "n/a"
         let gogcText = gogc.map { $0 < 0 ? "off" : String($0) } ?? "n/a"
         let limit = memoryLimit.map { $0 == HeapStatistics.noMemoryLimit ? "none" : Self.bytes(UInt64(max($0, 0))) } ?? "n/a"
         return "GC: \(cycles)\(forced), last \(last), \(paused) paused in all, GOGC \(gogcText), GOMEMLIMIT \(limit)"
@@ -72,6 +72,6 @@ struct HeapReport: Encodable, Equatable {
             scaled /= 1024
             unit += 1
         }
-        return String(format: "%.1f %@", scaled, units[unit])
+        return TextFormat.fixed(scaled, decimals: 1) + " " + units[unit]
     }
 }

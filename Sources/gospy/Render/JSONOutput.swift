@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// gospy's JSON: pretty, keys sorted (stable diffs), slashes unescaped (paths stay readable).
 protocol JSONOutput: Encodable {}

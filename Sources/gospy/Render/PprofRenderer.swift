@@ -1,7 +1,9 @@
-import Foundation
 import GospyInspector
 import GospyOutput
 import GospyRuntime
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The goroutine profile (profile.proto, gzipped) that `go tool pprof` reads, built from the
 /// unwound stacks: one location per physical frame, its logical frames as lines.

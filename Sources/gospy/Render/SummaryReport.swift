@@ -1,4 +1,3 @@
-import Foundation
 import GospyInspector
 import GospyRuntime
 
@@ -139,7 +138,7 @@ struct SummaryReport: JSONOutput {
         out += "\(goVersion)  GOMAXPROCS \(gomaxprocs)\(uptime)\n"
         for p in processors {
             let m = p.m.map { "M\($0)" } ?? "-"
-            out += "P\(p.id) \(p.status.padding(toLength: 8, withPad: " ", startingAt: 0)) schedtick \(p.schedtick)  syscalltick \(p.syscalltick)  \(m)  runq \(p.runqueue)\n"
+            out += "P\(p.id) \(p.status.padded(to: 8)) schedtick \(p.schedtick)  syscalltick \(p.syscalltick)  \(m)  runq \(p.runqueue)\n"
         }
         out += "Threads: \(threads.total) total, \(threads.running) running, \(threads.sleeping) sleeping, \(threads.diskSleep) disk sleep, \(threads.stopped) stopped, \(threads.zombie) zombie\n"
         if let s = scheduler {
@@ -186,7 +185,7 @@ struct SummaryReport: JSONOutput {
         if d > 0 { return "\(d)d\(h)h\(m)m" }
         if h > 0 { return "\(h)h\(m)m\(s)s" }
         if m > 0 { return "\(m)m\(s)s" }
-        return String(format: "%.1fs", seconds)
+        return TextFormat.fixed(seconds, decimals: 1) + "s"
     }
 }
 

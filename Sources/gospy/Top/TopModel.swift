@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The data behind `gospy top`: goroutines grouped by a key, with counts, changes since the
 /// last refresh and since the baseline, a state breakdown, the longest wait, and a flag for
@@ -185,7 +185,9 @@ final class TopModel {
 
     /// The rows sorted and filtered for display.
     func view(sort: Sort, filter: String = "") -> [Row] {
-        let visible = filter.isEmpty ? rows : rows.filter { $0.key.localizedCaseInsensitiveContains(filter) }
+        // Case-insensitive by lowercasing (localizedCaseInsensitiveContains needs full Foundation).
+        let needle = filter.lowercased()
+        let visible = filter.isEmpty ? rows : rows.filter { $0.key.lowercased().contains(needle) }
         return visible.sorted { a, b in
             switch sort {
             case .count: return (a.count, b.key) > (b.count, a.key)

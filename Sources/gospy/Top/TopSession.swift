@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GospyInspector
 import GospyProcess
 import GospyRuntime
@@ -63,7 +63,7 @@ final class TopSession {
         func describe(_ location: RuntimeImage.Location?) -> String {
             guard let location else { return "?" }
             if let known = names[location] { return known }
-            let name = "\(location.function) (\((location.file as NSString).lastPathComponent):\(location.line))"
+            let name = "\(location.function) (\(location.file.split(separator: "/").last.map(String.init) ?? location.file):\(location.line))"
             names[location] = name
             return name
         }
@@ -129,7 +129,7 @@ final class TopSession {
             Output.write(lines(style: style, limit: nil).joined(separator: "\n") + "\n\n")
             if let iterations = command.iterations, count >= iterations { return }
             // Refreshes start every interval, whatever a snapshot costs.
-            Thread.sleep(forTimeInterval: max(0, command.interval - Date().timeIntervalSince(started)))
+            OSThread.sleep(seconds: command.interval - Date().timeIntervalSince(started))
         }
     }
 

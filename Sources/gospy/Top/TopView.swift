@@ -1,4 +1,3 @@
-import Foundation
 import GospyRuntime
 
 /// What top shows, as lines of text: the same content on a terminal and in --plain mode.
@@ -33,9 +32,9 @@ struct TopView {
         let threadStates = [("R", "running"), ("S", "sleeping"), ("D", "disk sleep"), ("t", "stopped"), ("T", "stopped"), ("Z", "zombie")]
             .compactMap { key, name in s.threads[Character(key)].map { "\($0) \(name)" } }.joined(separator: ", ")
         lines.append("Goroutines: \(s.total) total" + (states.isEmpty ? "" : " (\(states))") + "   Threads: \(threadTotal) total" + (threadStates.isEmpty ? "" : " (\(threadStates))"))
-        var snapshot = "Snapshot: " + (s.snapshotSeconds.map { String(format: "%.1f ms", $0 * 1000) } ?? "-")
-        snapshot += s.stoppedSeconds.map { String(format: ", target stopped %.1f ms", $0 * 1000) } ?? ", not stopped"
-        snapshot += String(format: "   every %.1fs   group by %@   sort by %@", s.interval, s.grouping, s.sort.rawValue)
+        var snapshot = "Snapshot: " + (s.snapshotSeconds.map { TextFormat.fixed($0 * 1000, decimals: 1) + " ms" } ?? "-")
+        snapshot += s.stoppedSeconds.map { ", target stopped " + TextFormat.fixed($0 * 1000, decimals: 1) + " ms" } ?? ", not stopped"
+        snapshot += "   every \(TextFormat.fixed(s.interval, decimals: 1))s   group by \(s.grouping)   sort by \(s.sort.rawValue)"
         if !s.filter.isEmpty { snapshot += "   filter \"\(s.filter)\"" }
         if s.paused { snapshot += "   " + style.yellow("PAUSED") }
         if let heap = s.heap { lines += [heap.heapLine, heap.gcLine] }
