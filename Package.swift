@@ -14,8 +14,6 @@ let package = Package(
         // No traits: the default BinaryDelimitedStreams imports full Foundation (and its ICU
         // library), which the static binary (scripts/package.sh) leaves out.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
-        // gospy serve's HTTP server: small, no SwiftNIO (see README, "gospy serve").
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // libelf + libdw from elfutils, found through pkg-config.
@@ -50,7 +48,6 @@ let package = Package(
             dependencies: [
                 "GospyMemory", "GospyBinary", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "FlyingFox", package: "FlyingFox"),
             ]
         ),
         // The fuzz targets over hostile files and memory images (GospyFuzzTargets), and their driver.

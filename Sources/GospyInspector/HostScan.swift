@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GospyBinary
 import GospyMemory
 import GospyProcess
@@ -160,12 +160,18 @@ public final class HostScan: @unchecked Sendable {
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & 0xffff_f000)
         let minor = (device & 0xff) | ((device >> 12) & 0xffff_ff00)
         let map = try procfs.memoryMap()
-        var candidates = map.mappings(device: String(format: "%02x:%02x", major, minor), inode: inode)
+        var candidates = map.mappings(device: Self.twoHexDigits(major) + ":" + Self.twoHexDigits(minor), inode: inode)
         if candidates.isEmpty { candidates = map.mappings.filter { $0.inode == inode }.sorted { $0.start < $1.start } }
         guard let first = candidates.first(where: { $0.offset == 0 }) else {
             throw ProcessError.unreadable(pid: procfs.pid, what: "executable mapping in /proc/\(procfs.pid)/maps")
         }
         return first.start &- (firstLoad & ~0xfff)
+    }
+
+    /// As /proc/PID/maps prints a device number's halves: lower-case hex, at least two digits.
+    static func twoHexDigits(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return digits.count < 2 ? "0" + digits : digits
     }
 }
 
@@ -195,7 +201,7 @@ final class GoBinaryCache: @unchecked Sendable {
         case go(GoBinary)
     }
 
-    private let lock = NSLock()
+    private let lock = ThreadLock()
     private var entries: [Key: Binary] = [:]
     private var used: Set<Key> = []
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A captured piece of another address space, saved to a file and loaded back as a
 /// `BufferMemoryReader`: the memory one snapshot read (allgs, gs, stacks, labels, runtime
@@ -73,7 +73,7 @@ public enum MemoryImage {
 public final class RecordingMemoryReader: MemoryReader, @unchecked Sendable {
     public let inner: MemoryReader
     private var ranges: [(address: UInt64, bytes: [UInt8])] = []
-    private let lock = NSLock()
+    private let lock = ThreadLock()
 
     public init(_ inner: MemoryReader) { self.inner = inner }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,11 +51,11 @@ public struct ProcessFacts: Sendable, Equatable {
                 }
                 if name.count == 64, name.allSatisfy(\.isHexDigit) { return String(name.prefix(12)) }
                 // kubepods-burstable-pod1234_5678.slice or pod1234-5678
-                if pod == nil, let range = name.range(of: "pod") {
+                if pod == nil, let range = name.firstRange(of: "pod") {
                     var uid = name[range.upperBound...]
                     if uid.hasSuffix(".slice") { uid = uid.dropLast(".slice".count) }
                     if uid.count >= 32, uid.allSatisfy({ $0.isHexDigit || $0 == "-" || $0 == "_" }) {
-                        pod = "pod " + uid.replacingOccurrences(of: "_", with: "-")
+                        pod = "pod " + String(uid.map { $0 == "_" ? "-" : $0 })
                     }
                 }
             }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Dispatch
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import GospyInspector
 import GospyProcess
 
@@ -57,7 +60,7 @@ struct ServeCommand: ParsableCommand {
                   let line = text.split(separator: "\n").first, !line.isEmpty else {
                 throw ServeError.badTokenFile(tokenFile)
             }
-            secret = String(line).trimmingCharacters(in: .whitespaces)
+            secret = String(String(line).drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         }
         // A named pid must be a Go process now: the usual errors and exit codes.
         let scan = HostScan()

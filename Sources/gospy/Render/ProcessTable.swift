@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GospyInspector
 
 /// `gospy ps`'s output: a table, or JSON (the same data `serve` gives at /processes).
@@ -27,7 +27,7 @@ enum ProcessTable {
         var out = ""
         for row in rows {
             let cells = row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count))
             }
             out += cells.joined(separator: "  ") + "\n"
         }
@@ -37,6 +37,6 @@ enum ProcessTable {
 
     static func bytes(_ value: UInt64) -> String {
         let mib = Double(value) / 1_048_576
-        return mib >= 1024 ? String(format: "%.1fG", mib / 1024) : String(format: "%.1fM", mib)
+        return mib >= 1024 ? TextFormat.fixed(mib / 1024, decimals: 1) + "G" : TextFormat.fixed(mib, decimals: 1) + "M"
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The Prometheus exposition of `gospy serve`: text format 0.0.4, or OpenMetrics 1.0.0 when the
 /// scraper asks for it. Written directly (a few dozen lines) rather than through
@@ -93,11 +93,11 @@ struct MetricsExposition {
     }
 
     static func escapeLabel(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+        text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+            .replacing("\n", with: "\\n")
     }
 
     static func escapeHelp(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+        text.replacing("\\", with: "\\\\").replacing("\n", with: "\\n")
     }
 }

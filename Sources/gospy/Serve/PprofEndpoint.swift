@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 /// `/pid/N/debug/pprof/goroutine`, answered as net/http/pprof answers for its own process, so
 /// Alloy's pyroscope.scrape, Parca and `go tool pprof http://...` work unchanged: `debug=0`
@@ -130,6 +130,6 @@ struct ServeResponse: Sendable {
 
     /// An error: one line naming the problem, never a 200 (scrapers must see the failure).
     static func failure(_ failure: ServeFailure) -> ServeResponse {
-        .text(failure.message.replacingOccurrences(of: "\n", with: " ") + "\n", status: failure.status)
+        .text(failure.message.replacing("\n", with: " ") + "\n", status: failure.status)
     }
 }

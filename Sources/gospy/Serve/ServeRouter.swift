@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import GospyMemory
 import GospyInspector
 
 /// Routes one request of `gospy serve` and applies its rules: the bearer token (when set),
@@ -7,7 +8,7 @@ final class ServeRouter: @unchecked Sendable {
     let processes: ServedProcesses
     private let token: [UInt8]?
     let maxConcurrent: Int
-    private let lock = NSLock()
+    private let lock = ThreadLock()
     private var inFlight = 0
 
     init(processes: ServedProcesses, token: String?, maxConcurrent: Int) {
@@ -16,11 +17,11 @@ final class ServeRouter: @unchecked Sendable {
         self.maxConcurrent = maxConcurrent
     }
 
-    struct Request {
+    struct Request: Sendable {
         let method: String
         let path: String
         let query: [(name: String, value: String)]
-        let header: (String) -> String?
+        let header: @Sendable (String) -> String?
     }
 
     func handle(_ request: Request) async -> ServeResponse {

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import GospyMemory
 import GospyInspector
 import GospyProcess
 
@@ -44,7 +45,7 @@ final class ServedProcess: @unchecked Sendable {
     private var last: ServedSnapshot?
     private var lastFailure: (failure: ServeFailure, at: DispatchTime)?
     // Counters, read by /metrics under `lock`.
-    private let lock = NSLock()
+    private let lock = ThreadLock()
     private var _snapshots = 0
     private var _errors = 0
     private var _exited = false
@@ -131,7 +132,7 @@ final class ServedProcesses: @unchecked Sendable {
     let blocking: Bool
     private let fixed: [Int32]?
     private let scan = HostScan()
-    private let lock = NSLock()
+    private let lock = ThreadLock()
     private var processes: [Int32: ServedProcess] = [:]
     private var listing: [HostProcess] = []
     private var scannedAt: DispatchTime?

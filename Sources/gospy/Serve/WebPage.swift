@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GospyInspector
 
 /// The small server-rendered web page of `gospy serve`: the processes, then for one process its
@@ -68,8 +68,8 @@ enum WebPage {
         let base = "/pid/\(pid)/debug/pprof/goroutine"
         var body = "<p><a href=\"/\">← all processes</a></p>\n"
         body += "<h1>pid \(pid): \(escape(inspector.executableName))</h1>\n"
-        body += "<p>\(escape(inspector.image.executable.buildInfo.goVersion)) · snapshot \(String(format: "%.1f", snapshot.ageSeconds)) s old"
-        body += snapshot.capture.stoppedSeconds.map { String(format: " · paused %.1f ms", $0 * 1000) } ?? " · read without stopping"
+        body += "<p>\(escape(inspector.image.executable.buildInfo.goVersion)) · snapshot \(TextFormat.fixed(snapshot.ageSeconds, decimals: 1)) s old"
+        body += snapshot.capture.stoppedSeconds.map { " · paused " + TextFormat.fixed($0 * 1000, decimals: 1) + " ms" } ?? " · read without stopping"
         body += "</p>\n<p><a id=\"full-dump\" href=\"\(base)?debug=2\">full dump</a> · <a href=\"\(base)?debug=1\">grouped (debug=1)</a> · "
         body += "<a id=\"pprof\" href=\"\(base)?debug=0\">pprof file</a></p>\n"
         let stateText = states.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
