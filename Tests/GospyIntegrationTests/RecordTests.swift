@@ -43,10 +43,30 @@ import Testing
     /// the real spread is wider).
     static let workerSamplesWanted = 800
 
+    /// Up to this many measurements, each against the target's own clock over its own span: the
+    /// two clocks drift apart when other work on the machine starves the target or gospy (suites
+    /// run in parallel), so one measurement within the bound passes, and a gospy that is biased
+    /// fails them all.
+    static let accuracyAttempts = 3
+
     @Test(arguments: accuracyCases)
     func sharesMatchTheTargetsOwnClock(modes: Modes) throws {
         let target = try RunningTarget(modes.binary, arguments: ["-scenario=record"])
         defer { target.stop() }
+        var attempts: [String] = []
+        for _ in 0..<Self.accuracyAttempts {
+            let (measured, truth, workerSamples, samples) = try Self.measureShares(target, modes: modes)
+            #expect(workerSamples >= Self.workerSamplesWanted / 2, "\(workerSamples) worker samples in \(samples) samples")
+            attempts.append("recorded \(measured) in recordSpinA of \(workerSamples) worker samples, the target says \(truth)")
+            if abs(measured - truth) <= 0.05 { return }
+        }
+        Issue.record("no measurement within 5 points: \(attempts.joined(separator: "; "))")
+    }
+
+    /// Records until the worker was seen often enough; its share in recordSpinA as recorded and
+    /// as the target's own clock says over the same span.
+    static func measureShares(_ target: RunningTarget, modes: Modes) throws
+        -> (measured: Double, truth: Double, workerSamples: Int, samples: Int) {
         let path = Self.temporary("accuracy.txt")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let before = try Self.work(target)
@@ -81,8 +101,7 @@ import Testing
         // idle machine; on a loaded one its phases stretch while it waits for a CPU).
         let truth = (after.a - before.a) / max(1, (after.a - before.a) + (after.b - before.b))
         let measured = Double(inA) / Double(max(1, inA + inB))
-        #expect(inA + inB >= Self.workerSamplesWanted / 2, "\(inA + inB) worker samples in \(samples) samples")
-        #expect(abs(measured - truth) <= 0.05, "recorded \(measured) in recordSpinA (\(inA) of \(inA + inB)), the target says \(truth)")
+        return (measured, truth, inA + inB, samples)
     }
 
     @Test(arguments: [binaries.first, binaries.first { $0.release == "1.27" }].compactMap { $0 })
