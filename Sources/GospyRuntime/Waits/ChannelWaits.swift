@@ -112,9 +112,9 @@ public struct ChannelWaitReader {
             }
         }
         let sudogs = readSudogChains(pending)
-        readChannelStates(Set(sudogs.values.flatMap { $0.compactMap(\.channel) }), into: &result.channels)
+        let queues = readChannelStates(Set(sudogs.values.flatMap { $0.compactMap(\.channel) }), into: &result.channels)
         for goroutine in pending {
-            result.objects[goroutine.address] = object(of: goroutine, sudogs[goroutine.address] ?? [], result.channels)
+            result.objects[goroutine.address] = object(of: goroutine, sudogs[goroutine.address] ?? [], queues)
         }
         confirmUnchanged(pending, &result)
         return result
@@ -160,7 +160,16 @@ public struct ChannelWaitReader {
         goroutine.waitReasonText.map { channelWaitKind($0) == "select" } ?? false
     }
 
-    private func readChannelStates(_ addresses: Set<UInt64>, into channels: inout [UInt64: ChannelState]) {
+    /// The first and last sudog of a channel's two wait queues, as read with its state.
+    struct QueueEnds {
+        let receive: (first: UInt64, last: UInt64)
+        let send: (first: UInt64, last: UInt64)
+    }
+
+    /// Reads every channel once: its state into `channels`, its queue ends returned (a select
+    /// case's direction is told by them).
+    private func readChannelStates(_ addresses: Set<UInt64>, into channels: inout [UInt64: ChannelState]) -> [UInt64: QueueEnds] {
+        var queues: [UInt64: QueueEnds] = [:]
         let records = reader.gather(Array(addresses), size: hchan.size)
         for (i, address) in records.addresses.enumerated() where records.valid[i] {
             guard let count = records.u64(i, hchan.qcount), let size = records.u64(i, hchan.dataqsiz),
@@ -172,36 +181,36 @@ public struct ChannelWaitReader {
             channels[address] = ChannelState(
                 address: address, length: isTimer ? 0 : count, capacity: isTimer ? 0 : size, closed: closed != 0,
                 elementType: elementType, elementTypeName: typeNames?.name(ofType: elementType))
+            queues[address] = QueueEnds(
+                receive: (records.u64(i, hchan.recvqFirst) ?? 0, records.u64(i, hchan.recvqLast) ?? 0),
+                send: (records.u64(i, hchan.sendqFirst) ?? 0, records.u64(i, hchan.sendqLast) ?? 0))
         }
+        return queues
     }
 
-    private func object(of goroutine: Goroutine, _ chain: [QueuedSudog], _ channels: [UInt64: ChannelState]) -> WaitObject {
+    private func object(of goroutine: Goroutine, _ chain: [QueuedSudog], _ queues: [UInt64: QueueEnds]) -> WaitObject {
         var cases: [ChannelCase] = []
         for queued in chain {
             guard let channel = queued.channel else {
                 return .unknown(reason: "sudog at 0x\(String(queued.address, radix: 16)) changed while read")
             }
-            guard channels[channel] != nil else {
+            guard let ends = queues[channel] else {
                 return .unknown(reason: "channel at 0x\(String(channel, radix: 16)) unreadable")
             }
             guard Self.isSelect(goroutine) else {
                 let direction: ChannelDirection = goroutine.waitReasonText?.hasPrefix("chan send") == true ? .send : .receive
                 return .channel(ChannelCase(channel: channel, direction: direction))
             }
-            cases.append(ChannelCase(channel: channel, direction: direction(of: queued.address, in: channel)))
+            cases.append(ChannelCase(channel: channel, direction: direction(of: queued.address, in: ends)))
         }
         if chain.count >= Self.maxSelectCases { return .unknown(reason: "more than \(Self.maxSelectCases) select cases") }
         return cases.isEmpty ? .unknown(reason: "no select case recorded") : .select(cases)
     }
 
     /// A select's sudog carries no direction: it is the queue it sits in, recvq or sendq.
-    private func direction(of sudogAddress: UInt64, in channel: UInt64) -> ChannelDirection? {
-        guard let view = try? reader.fetchView(from: channel, count: hchan.size) else { return nil }
-        let ends: [(ChannelDirection, Int, Int)] = [(.receive, hchan.recvqFirst, hchan.recvqLast),
-                                                     (.send, hchan.sendqFirst, hchan.sendqLast)]
-        for (direction, first, last) in ends {
-            if (try? view.u64(at: first)) == sudogAddress || (try? view.u64(at: last)) == sudogAddress { return direction }
-        }
+    private func direction(of sudogAddress: UInt64, in ends: QueueEnds) -> ChannelDirection? {
+        if ends.receive.first == sudogAddress || ends.receive.last == sudogAddress { return .receive }
+        if ends.send.first == sudogAddress || ends.send.last == sudogAddress { return .send }
         // In the middle of a queue: walk back to its head.
         var current = sudogAddress
         for _ in 0..<Self.maxQueueWalk {
@@ -209,7 +218,8 @@ public struct ChannelWaitReader {
             if previous == 0 { break }
             current = previous
         }
-        for (direction, first, _) in ends where (try? view.u64(at: first)) == current { return direction }
+        if current == ends.receive.first { return .receive }
+        if current == ends.send.first { return .send }
         return nil
     }
 
