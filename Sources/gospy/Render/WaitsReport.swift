@@ -47,8 +47,20 @@ struct WaitsReport: JSONOutput {
             var senders = 0, receivers = 0, longest: Int?
             var waiters: [String: (state: String, goroutines: [UInt64])] = [:]
         }
-        var byKey: [String: Accumulator] = [:]
-        var order: [String] = []
+        /// What the waiters are grouped under: a channel, or a kind of wait that names none.
+        enum Key: Hashable {
+            case channel(UInt64), nilChannel, selectWithoutCases, unknown
+            var kind: String {
+                switch self {
+                case .channel: return "chan"
+                case .nilChannel: return "nil chan"
+                case .selectWithoutCases: return "select without cases"
+                case .unknown: return "unknown"
+                }
+            }
+        }
+        var byKey: [Key: Accumulator] = [:]
+        var order: [Key] = []
         var total = 0
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             guard let object = waits.objects[goroutine.address] else { continue }
@@ -58,7 +70,7 @@ struct WaitsReport: JSONOutput {
                                                     symbolizer: inspector.symbolizer, kind: .user)
             let place = location.map { "\($0.function) (\($0.file):\($0.line))" } ?? "?"
             let minutes = goroutine.waitMinutes(now: snapshot.monotonicNow)
-            func add(_ key: String, _ direction: ChannelDirection?) {
+            func add(_ key: Key, _ direction: ChannelDirection?) {
                 if byKey[key] == nil { order.append(key) }
                 var entry = byKey[key, default: Accumulator()]
                 if direction == .send { entry.senders += 1 }
@@ -68,24 +80,26 @@ struct WaitsReport: JSONOutput {
                 byKey[key] = entry
             }
             switch object {
-            case let .channel(channelCase): add(Self.hex(channelCase.channel), channelCase.direction)
-            case let .select(cases): for channelCase in cases { add(Self.hex(channelCase.channel), channelCase.direction) }
-            case let .nilChannel(direction): add("nil chan", direction)
-            case .selectWithoutCases: add("select without cases", nil)
-            case .unknown: add("unknown", nil)
+            case let .channel(channelCase): add(.channel(channelCase.channel), channelCase.direction)
+            case let .select(cases): for channelCase in cases { add(.channel(channelCase.channel), channelCase.direction) }
+            case let .nilChannel(direction): add(.nilChannel, direction)
+            case .selectWithoutCases: add(.selectWithoutCases, nil)
+            case .unknown: add(.unknown, nil)
             }
         }
         objects = order.map { key in
             let entry = byKey[key]!
-            let channel = key.hasPrefix("0x") ? UInt64(key.dropFirst(2), radix: 16).flatMap { waits.channels[$0] } : nil
+            var address: UInt64?
+            if case let .channel(value) = key { address = value }
+            let channel = address.flatMap { waits.channels[$0] }
             let waiters = entry.waiters.map { Waiters(count: $0.value.goroutines.count, location: $0.key, state: $0.value.state,
                                                       goroutines: $0.value.goroutines) }
                 .sorted { ($0.count, $1.location) > ($1.count, $0.location) }
-            return Object(kind: channel != nil ? "chan" : key, address: channel.map { _ in key },
+            return Object(kind: key.kind, address: address.map(Self.hex),
                           type: channel.map { "chan " + ($0.elementTypeName ?? "?") },
                           length: channel?.length, capacity: channel?.capacity, closed: channel?.closed,
                           senders: entry.senders, receivers: entry.receivers,
-                          stuckForGood: key == "nil chan" || key == "select without cases",
+                          stuckForGood: key == .nilChannel || key == .selectWithoutCases,
                           longestWaitMinutes: entry.longest, waiters: waiters)
         }
         .sorted { lhs, rhs in
