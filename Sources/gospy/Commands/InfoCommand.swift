@@ -7,14 +7,13 @@ struct InfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Describe a Go executable: version, build mode, pclntab, runtime globals, struct layouts.")
 
-    @Option(name: .long, help: "The Go executable.")
-    var bin: String
+    @OptionGroup var executable: ExecutableOption
 
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
     func run() throws {
-        let report = try InfoReport(path: bin)
+        let report = try InfoReport(path: executable.bin)
         Output.write(json ? try report.json() : report.text())
     }
 }
