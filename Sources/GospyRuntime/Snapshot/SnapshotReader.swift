@@ -426,7 +426,8 @@ public struct SnapshotReader {
             schedBP: records.u64(index, g.schedBP) ?? 0,
             syscallPC: records.u64(index, g.syscallpc) ?? 0, syscallSP: records.u64(index, g.syscallsp) ?? 0,
             stackLo: stackLo, stackHi: stackHi, labels: records.u64(index, g.labels) ?? 0,
-            waiting: records.u64(index, g.waiting) ?? 0))
+            waiting: records.u64(index, g.waiting) ?? 0,
+            bubble: g.bubble.flatMap { records.u64(index, $0) } ?? 0))
     }
 
     public func readProcessors() throws -> [Processor] {
