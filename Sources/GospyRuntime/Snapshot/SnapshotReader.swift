@@ -487,7 +487,7 @@ public struct SnapshotReader {
     public static func recordSize(_ g: RuntimeLayout.GLayout) -> Int {
         let used = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
                     g.atomicstatus, g.goid, g.waitsince, g.waitreason, g.lockedm, g.gopc, g.startpc, g.labels,
-                    g.parentGoid ?? 0, g.syscallbp ?? 0]
+                    g.waiting, g.parentGoid ?? 0, g.syscallbp ?? 0, g.bubble ?? 0]
         return min(g.size, (used.max() ?? g.size) + 8)
     }
 
