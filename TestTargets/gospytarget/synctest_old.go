@@ -1,4 +1,4 @@
-//go:build !go1.25
+//go:build !go1.25 && !(go1.24 && goexperiment.synctest)
 
 package main
 
@@ -7,8 +7,8 @@ import (
 	"os"
 )
 
-// -scenario=synctest needs testing/synctest.Test (synctest.go, Go 1.25+).
+// -scenario=synctest needs testing/synctest: Go 1.25+, or 1.24 built with GOEXPERIMENT=synctest.
 func startSynctest() {
-	fmt.Fprintln(os.Stderr, "gospytarget: -scenario synctest needs Go 1.25 or newer (testing/synctest.Test)")
+	fmt.Fprintln(os.Stderr, "gospytarget: -scenario synctest needs Go 1.25 or newer, or Go 1.24 built with GOEXPERIMENT=synctest")
 	os.Exit(2)
 }
