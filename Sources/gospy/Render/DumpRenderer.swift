@@ -14,6 +14,8 @@ struct DumpedGoroutine {
     var labels: [(key: [UInt8], value: [UInt8])] = []
     /// For headers that name the g's M: its id (nil when not found).
     var machineID: Int64? = nil
+    /// For a goroutine in a synctest bubble: what its header says of it.
+    var synctest: TracebackHeader.SynctestNote? = nil
 }
 
 /// How the traceback format prints headers for one target.
@@ -44,7 +46,8 @@ struct TracebackHeaderStyle {
 enum TracebackRenderer {
     static func header(_ item: DumpedGoroutine, style: TracebackHeaderStyle) -> String {
         TracebackHeader.line(item.goroutine, waitMinutes: item.waitMinutes, labels: item.labels, style: style.labels,
-                             machine: style.namesMachines ? .shown(machineID: item.machineID) : .none)
+                             machine: style.namesMachines ? .shown(machineID: item.machineID) : .none,
+                             synctest: item.synctest)
     }
 
     /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
