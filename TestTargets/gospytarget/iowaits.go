@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,11 +20,12 @@ import (
 // Each reports the truth before it blocks; the control command `iowaits`
 // replies with them all, entries separated by ";", fields key=value:
 //
-//	IOWAITS goid=N kind=K dir=read|write fd=N [local=A] [remote=A] [inode=N] [tid=N] [nr=N]; ...
+//	IOWAITS goid=N kind=K dir=read|write fd=N [pd=P] [local=A] [remote=A] [inode=N] [tid=N] [nr=N]; ...
 //
 // kind: tcp, udp, unix, pipe (IO wait), syscall (a blocking system call: nr is
 // its number, tid the thread it blocks, fd its first argument). Addresses are
-// Go's own String() of the socket's addresses; inode is the pipe's (fstat).
+// Go's own String() of the socket's addresses; inode is the pipe's (fstat); pd is
+// the runtime pollDesc of the descriptor (internal/poll.FD.pd.runtimeCtx).
 
 var (
 	ioWaitsMu      sync.Mutex
@@ -55,6 +57,28 @@ func rawFD(c syscall.Conn) int {
 		panic(err)
 	}
 	return fd
+}
+
+// pollDescOf reads internal/poll.FD.pd.runtimeCtx of a net.Conn, net.Listener
+// or *os.File through reflect (unexported fields can be read, not written).
+func pollDescOf(v interface{}) string {
+	value := reflect.ValueOf(v).Elem() // *net.TCPConn, *os.File, ... -> struct
+	var netFD reflect.Value
+	switch {
+	case value.FieldByName("conn").IsValid(): // TCPConn, UDPConn, UnixConn embed conn{fd}
+		netFD = value.FieldByName("conn").FieldByName("fd").Elem()
+	case value.FieldByName("fd").IsValid(): // TCPListener, UnixListener
+		netFD = value.FieldByName("fd").Elem()
+	case value.FieldByName("file").IsValid(): // os.File embeds *file
+		netFD = value.FieldByName("file").Elem()
+	default:
+		return "pd=unknown"
+	}
+	ctx := netFD.FieldByName("pfd").FieldByName("pd").FieldByName("runtimeCtx")
+	if !ctx.IsValid() {
+		return "pd=unknown"
+	}
+	return fmt.Sprintf("pd=0x%x", ctx.Uint())
 }
 
 func inodeOf(fd int) uint64 {
@@ -174,7 +198,11 @@ func ioWaitRead(kind string, c interface {
 	net.Conn
 	syscall.Conn
 }) {
-	fields := append([]string{"kind=" + kind, "dir=read", fmt.Sprintf("fd=%d", rawFD(c))}, addrFields(c.LocalAddr(), c.RemoteAddr())...)
+	remote := c.RemoteAddr()
+	if kind == "unix" {
+		remote = nil // /proc/net/unix names no peer
+	}
+	fields := append([]string{"kind=" + kind, "dir=read", fmt.Sprintf("fd=%d", rawFD(c)), pollDescOf(c)}, addrFields(c.LocalAddr(), remote)...)
 	reportIOWait(fields...)
 	buf := make([]byte, 1)
 	c.Read(buf)
@@ -184,7 +212,7 @@ func ioWaitRead(kind string, c interface {
 //go:noinline
 func ioWaitWriteTCP(c *net.TCPConn) {
 	c.SetWriteBuffer(4096)
-	fields := append([]string{"kind=tcp", "dir=write", fmt.Sprintf("fd=%d", rawFD(c))}, addrFields(c.LocalAddr(), c.RemoteAddr())...)
+	fields := append([]string{"kind=tcp", "dir=write", fmt.Sprintf("fd=%d", rawFD(c)), pollDescOf(c)}, addrFields(c.LocalAddr(), c.RemoteAddr())...)
 	reportIOWait(fields...)
 	buf := make([]byte, 1<<20)
 	for {
@@ -199,14 +227,14 @@ func ioWaitAccept(kind string, ln interface {
 	net.Listener
 	syscall.Conn
 }, local string) {
-	reportIOWait("kind="+kind, "dir=read", fmt.Sprintf("fd=%d", rawFD(ln)), "local="+local)
+	reportIOWait("kind="+kind, "dir=read", fmt.Sprintf("fd=%d", rawFD(ln)), pollDescOf(ln), "local="+local)
 	ln.Accept()
 	select {}
 }
 
 //go:noinline
 func ioWaitReadUDP(c *net.UDPConn) {
-	reportIOWait("kind=udp", "dir=read", fmt.Sprintf("fd=%d", rawFD(c)), "local="+c.LocalAddr().String())
+	reportIOWait("kind=udp", "dir=read", fmt.Sprintf("fd=%d", rawFD(c)), pollDescOf(c), "local="+c.LocalAddr().String())
 	buf := make([]byte, 1)
 	c.ReadFrom(buf)
 	select {}
@@ -215,7 +243,7 @@ func ioWaitReadUDP(c *net.UDPConn) {
 //go:noinline
 func ioWaitPipeRead(r *os.File) {
 	fd := rawFD(r)
-	reportIOWait("kind=pipe", "dir=read", fmt.Sprintf("fd=%d", fd), fmt.Sprintf("inode=%d", inodeOf(fd)))
+	reportIOWait("kind=pipe", "dir=read", fmt.Sprintf("fd=%d", fd), pollDescOf(r), fmt.Sprintf("inode=%d", inodeOf(fd)))
 	buf := make([]byte, 1)
 	r.Read(buf)
 	select {}
@@ -224,7 +252,7 @@ func ioWaitPipeRead(r *os.File) {
 //go:noinline
 func ioWaitPipeWrite(w *os.File) {
 	fd := rawFD(w)
-	reportIOWait("kind=pipe", "dir=write", fmt.Sprintf("fd=%d", fd), fmt.Sprintf("inode=%d", inodeOf(fd)))
+	reportIOWait("kind=pipe", "dir=write", fmt.Sprintf("fd=%d", fd), pollDescOf(w), fmt.Sprintf("inode=%d", inodeOf(fd)))
 	buf := make([]byte, 1<<20)
 	for {
 		if _, err := w.Write(buf); err != nil {
