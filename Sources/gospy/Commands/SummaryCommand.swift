@@ -30,7 +30,9 @@ struct SummaryCommand: ParsableCommand {
         ReleaseWarning.print(for: inspector.image.executable)
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user)
-        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all)
+        // Each goroutine's wait object in the JSON (read after the capture, while the target runs).
+        let waits = json ? try inspector.readWaits(capture.snapshot) : nil
+        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all, waits: waits)
         if json {
             Output.write(try report.json())
         } else {

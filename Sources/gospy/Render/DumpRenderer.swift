@@ -14,6 +14,8 @@ struct DumpedGoroutine {
     var labels: [(key: [UInt8], value: [UInt8])] = []
     /// For headers that name the g's M: its id (nil when not found).
     var machineID: Int64? = nil
+    /// What it waits on, when waits were read (dump --annotate, --format json).
+    var wait: WaitDescription? = nil
 }
 
 /// How the traceback format prints headers for one target.
@@ -24,6 +26,8 @@ struct TracebackHeaderStyle {
     /// GOTRACEBACK=system (--runtime-frames): " fp=... sp=... pc=..." after each physical
     /// frame's position.
     var framePointers = false
+    /// dump --annotate: one comment line after each header naming what the goroutine waits on.
+    var annotate = false
 
     /// As the target's runtime prints its tracebacks: labels per its release and its own
     /// tracebacklabels setting; with `runtimeFrames`, as it prints them at GOTRACEBACK=system.
@@ -65,8 +69,19 @@ enum TracebackRenderer {
         return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
     }
 
+    /// The --annotate line: "# waits on: OBJECT", "# waits on: nothing (running)" or, for a wait
+    /// gospy reads no object for, "# waits on: not read (REASON)".
+    static func annotation(_ item: DumpedGoroutine) -> String {
+        if let wait = item.wait { return "# waits on: \(wait.text)\n" }
+        switch item.goroutine.status {
+        case .waiting, .leaked, .syscall: return "# waits on: not read (\(item.goroutine.stateText))\n"
+        default: return "# waits on: nothing (\(item.goroutine.stateText))\n"
+        }
+    }
+
     static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, style: TracebackHeaderStyle = TracebackHeaderStyle()) -> String {
         var out = header(item, style: style)
+        if style.annotate { out += annotation(item) }
         // Only the frames a traceback shows are printed.
         var shown = [Bool](repeating: false, count: item.stack.frames.count)
         for body in [item.body.frames, item.body.tail] {
@@ -191,6 +206,8 @@ struct DumpJSON: JSONOutput {
         /// call its thread is in), syscall, or sched (the state saved when it last stopped).
         let stackFrom: String
         let createdBy: Creator?
+        /// What it waits on (absent: nothing, or nothing gospy reads).
+        let wait: WaitDescription?
     }
     let goVersion: String
     let goroutines: [Item]
@@ -215,7 +232,8 @@ struct DumpJSON: JSONOutput {
                 },
                 truncated: truncated,
                 stackFrom: String(item.stack.origin.prefix { $0 != " " }),
-                createdBy: item.createdBy.map { Creator(function: $0.function, file: $0.file, line: $0.line, goroutine: $0.parentID) })
+                createdBy: item.createdBy.map { Creator(function: $0.function, file: $0.file, line: $0.line, goroutine: $0.parentID) },
+                wait: item.wait)
         }
     }
 
