@@ -121,4 +121,63 @@ import Testing
         #expect(descriptor["local"] as? String == writer.fields["local"] && descriptor["remote"] as? String == writer.fields["remote"])
         #expect(written["writers"] as? Int == 1 && written["address"] as? String == writer.fields["pd"])
     }
+
+    /// The default dump stays the runtime's own with waits in the program; --annotate adds
+    /// exactly one comment line after each header, naming the object, and nothing else.
+    @Test(arguments: [TestTargets.binary(release: "1.19", mode: "stripped"),
+                      TestTargets.binary(release: TestTargets.newestRelease, mode: "distro")].compactMap { $0 })
+    func annotateAddsOneLinePerGoroutine(binary: TargetBinary) throws {
+        let target = try RunningTarget(binary, arguments: ["-scenario=iowaits"])
+        defer { target.stop() }
+        let truths = try Self.parse(try target.send("iowaits"))
+        let plain = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid)])
+        let annotated = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid), "--annotate"])
+        #expect(plain.status == 0 && annotated.status == 0, "\(plain.stderr) \(annotated.stderr)")
+        #expect(!plain.stdout.contains("# waits on"), "the default dump carries no annotation")
+        let theirs = try target.ownDump()
+
+        // Every header is followed by exactly one annotation, and there are no others.
+        let lines = annotated.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        var headers = 0
+        for (index, line) in lines.enumerated() where line.hasPrefix("goroutine ") && line.hasSuffix(":") {
+            headers += 1
+            #expect(index + 1 < lines.count && lines[index + 1].hasPrefix("# waits on: "), "after \(line)")
+        }
+        #expect(headers > 0 && lines.filter { $0.hasPrefix("#") }.count == headers)
+
+        // Without its annotations the annotated dump parses as the plain one; both are the
+        // runtime's own for every goroutine in a stable state.
+        let stripped = lines.filter { !$0.hasPrefix("# waits on: ") }.joined(separator: "\n")
+        for text in [plain.stdout, stripped] {
+            let mine = GoroutineDump(parsing: text)
+            var compared = 0
+            for runtime in theirs.goroutines where !DumpMatrixTests.isTransient(runtime.state) {
+                guard let gospy = mine.goroutine(runtime.id), !DumpMatrixTests.isTransient(gospy.state) else { continue }
+                compared += 1
+                #expect(gospy.header == runtime.header, "goroutine \(runtime.id)")
+                #expect(gospy.frames == runtime.frames, "goroutine \(runtime.id): \(gospy.frames.map(\.function)) \(runtime.frames.map(\.function))")
+                #expect(gospy.createdBy == runtime.createdBy, "goroutine \(runtime.id) created by")
+            }
+            #expect(compared >= 35, "too few goroutines in stable states: \(compared)")
+        }
+
+        // The annotation names each waiter's descriptor as the target does.
+        for truth in truths {
+            guard let header = lines.firstIndex(where: { $0.hasPrefix("goroutine \(truth.goroutine) [") }), header + 1 < lines.count else {
+                Issue.record("goroutine \(truth.goroutine) not in the annotated dump")
+                continue
+            }
+            let note = lines[header + 1]
+            if truth.kind == "syscall" {
+                #expect(note.hasPrefix("# waits on: syscall read(fd \(truth.fd): pipe:[\(truth.fields["inode"] ?? "?")]) on thread \(truth.fields["tid"] ?? "?")"), "\(note)")
+            } else {
+                #expect(note.hasPrefix("# waits on: fd \(truth.fd) \(truth.direction.rawValue): "), "\(note)")
+                if truth.kind == "tcp", let local = truth.fields["local"] {
+                    let remote = truth.fields["remote"].map { " -> " + $0 } ?? ""
+                    #expect(note.contains("tcp \(local)\(remote) "), "\(note)")
+                }
+                #expect(note.hasSuffix("(pollDesc \(truth.fields["pd"] ?? "?"))"), "\(note)")
+            }
+        }
+    }
 }

@@ -18,8 +18,8 @@ struct TopCommand: ParsableCommand {
     @Option(name: .customLong("group-by"), help: "function, stack, state, object (what each goroutine waits on) or label:KEY.")
     var groupBy: String = "function"
 
-    @Option(name: .long, help: "Which location names a goroutine's function group: user, start, caller, current.")
-    var pc: LocationKind = .user
+    @Option(name: .long, help: "Which location names a goroutine's function group: user-code (the innermost frame of the program's own code; the innermost frame when none), user, start, caller, current.")
+    var pc: LocationKind = .userCode
 
     @Flag(name: .long, help: "Print one plain-text snapshot per interval instead of a full-screen view (the default when stdout is not a terminal).")
     var plain = false

@@ -15,10 +15,14 @@ struct WaitsCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
+    @Option(name: .long, help: "Which location groups the waiters: user-code (innermost frame of the program's own code), user (innermost frame a traceback shows), start, caller, current.")
+    var pc: LocationKind = .userCode
+
     func run() throws {
         let inspector = try Inspector(pid: process.pid, binary: process.bin)
-        let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true)
-        let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: all)
+        let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
+                                            stacks: pc == .user || pc == .userCode)
+        let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: all, locationKind: pc)
         Output.write(json ? try report.json() : report.text())
     }
 }

@@ -8,7 +8,8 @@ import GospyRuntime
 struct WaitsReport: JSONOutput {
     struct Waiters: Encodable {
         let count: Int
-        /// The innermost frame a traceback shows, as `--pc user` names it.
+        /// Where they wait, as `--pc` names it (by default the innermost frame of the program's
+        /// own code, as `--pc user-code` does).
         let location: String
         let state: String
         let goroutines: [UInt64]
@@ -48,7 +49,7 @@ struct WaitsReport: JSONOutput {
     let waiting: Int
     let objects: [Object]
 
-    init(inspector: Inspector, capture: Inspector.Capture, showSystem: Bool) throws {
+    init(inspector: Inspector, capture: Inspector.Capture, showSystem: Bool, locationKind: LocationKind = .userCode) throws {
         let snapshot = capture.snapshot
         let image = inspector.image
         pid = inspector.pid
@@ -89,7 +90,7 @@ struct WaitsReport: JSONOutput {
             default: break
             }
             let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image,
-                                                    symbolizer: inspector.symbolizer, kind: .user)
+                                                    symbolizer: inspector.symbolizer, kind: locationKind)
             let place = location.map { "\($0.function) (\($0.file):\($0.line))" } ?? "?"
             let minutes = goroutine.waitMinutes(now: snapshot.monotonicNow)
             func add(_ key: Key, _ direction: ChannelDirection?, io: IODirection? = nil) {

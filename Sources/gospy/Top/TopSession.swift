@@ -28,7 +28,7 @@ final class TopSession {
     }
 
     /// Stacks are walked only when a group names a stack's frame or the stack itself.
-    var needsStacks: Bool { command.pc == .user || model.grouping == .stack }
+    var needsStacks: Bool { command.pc == .user || command.pc == .userCode || model.grouping == .stack }
 
     /// Takes a snapshot and feeds the model. A failure is kept for the header and retried at
     /// the next refresh, unless the target is gone.
