@@ -120,6 +120,28 @@ import Testing
         let descriptor = try #require(written["descriptor"] as? [String: Any])
         #expect(descriptor["local"] as? String == writer.fields["local"] && descriptor["remote"] as? String == writer.fields["remote"])
         #expect(written["writers"] as? Int == 1 && written["address"] as? String == writer.fields["pd"])
+
+        // summary --json: each goroutine's wait object, and where the program's own code waits
+        // (--pc user-code) where the innermost frame is the library's (--pc user).
+        var locations: [String: [UInt64: String]] = [:]
+        for kind in ["user", "user-code"] {
+            let summary = try Subprocess.run(Subprocess.gospy, ["summary", "--pid", String(target.pid), "--json", "--pc", kind])
+            #expect(summary.status == 0, "\(summary.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [String: Any])
+            for goroutine in try #require(report["goroutines"] as? [[String: Any]]) {
+                guard let id = (goroutine["id"] as? NSNumber)?.uint64Value else { continue }
+                locations[kind, default: [:]][id] = (goroutine["location"] as? [String: Any])?["function"] as? String
+                guard kind == "user", let truth = truths.first(where: { $0.goroutine == id }) else { continue }
+                let wait = goroutine["wait"] as? [String: Any]
+                #expect(wait?["kind"] as? String == (truth.kind == "syscall" ? "syscall" : "io"), "goroutine \(id): \(String(describing: wait))")
+                #expect(wait?["fd"] as? Int == Int(truth.fd), "goroutine \(id): \(String(describing: wait))")
+            }
+        }
+        for truth in truths where truth.kind == "tcp" && truth.direction == .read {
+            #expect(locations["user"]?[truth.goroutine] == "internal/poll.runtime_pollWait", "\(locations["user"]?[truth.goroutine] ?? "nil")")
+            let own = locations["user-code"]?[truth.goroutine]
+            #expect(own == "main.ioWaitRead" || own == "main.ioWaitAccept", "\(own ?? "nil")")
+        }
     }
 
     /// The default dump stays the runtime's own with waits in the program; --annotate adds
