@@ -24,5 +24,8 @@ struct WaitsCommand: ParsableCommand {
                                             stacks: pc == .user || pc == .userCode)
         let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: all, locationKind: pc)
         Output.write(json ? try report.json() : report.text())
+        if process.verbose {
+            Output.error("gospy: \(capture.snapshot.goroutines.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
+        }
     }
 }
