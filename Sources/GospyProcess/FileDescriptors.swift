@@ -113,8 +113,9 @@ extension ProcFS {
         for fd in descriptorNumbers() where descriptorLink(fd) == "anon_inode:[eventpoll]" {
             guard let info = try? readBounded("fdinfo/\(fd)", limit: Self.maxSocketTableBytes) else { continue }
             registrations += Self.parseEpollInfo(info)
+            if registrations.count >= Self.maxDescriptors { break }
         }
-        return registrations
+        return Array(registrations.prefix(Self.maxDescriptors))
     }
 
     /// The "tfd: N events: X data: D ..." lines of an epoll instance's fdinfo.

@@ -183,6 +183,20 @@ import Testing
             #expect(compared >= 35, "too few goroutines in stable states: \(compared)")
         }
 
+        // dump --format json carries the same objects.
+        let json = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid), "--format", "json"])
+        let dumped = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        var waitsByID: [UInt64: [String: Any]] = [:]
+        for goroutine in try #require(dumped["goroutines"] as? [[String: Any]]) {
+            if let id = (goroutine["id"] as? NSNumber)?.uint64Value, let wait = goroutine["wait"] as? [String: Any] { waitsByID[id] = wait }
+        }
+        for truth in truths {
+            let wait = waitsByID[truth.goroutine]
+            #expect(wait?["fd"] as? Int == Int(truth.fd) && wait?["direction"] as? String == (truth.kind == "syscall" ? nil : truth.direction.rawValue),
+                    "goroutine \(truth.goroutine): \(String(describing: wait))")
+            if truth.kind != "syscall" { #expect(wait?["address"] as? String == truth.fields["pd"]) }
+        }
+
         // The annotation names each waiter's descriptor as the target does.
         for truth in truths {
             guard let header = lines.firstIndex(where: { $0.hasPrefix("goroutine \(truth.goroutine) [") }), header + 1 < lines.count else {
