@@ -59,6 +59,16 @@ struct WaitsReport: JSONOutput {
         struct Accumulator {
             var senders = 0, receivers = 0, readers = 0, writers = 0, longest: Int?
             var waiters: [String: (state: String, goroutines: [UInt64])] = [:]
+
+            /// In place: a channel's tens of thousands of waiters append to one array, never a copy.
+            mutating func add(_ goroutine: Goroutine, place: String, minutes: Int?, _ direction: ChannelDirection?, io: IODirection?) {
+                if direction == .send { senders += 1 }
+                if direction == .receive { receivers += 1 }
+                if io == .read { readers += 1 }
+                if io == .write { writers += 1 }
+                if let minutes { longest = max(longest ?? 0, minutes) }
+                waiters[place, default: (goroutine.stateText, [])].goroutines.append(goroutine.id)
+            }
         }
         /// What the waiters are grouped under: a channel, or a kind of wait that names none.
         enum Key: Hashable {
@@ -81,6 +91,9 @@ struct WaitsReport: JSONOutput {
         var byKey: [Key: Accumulator] = [:]
         var order: [Key] = []
         var total = 0, onChannels = 0
+        // A hundred thousand waiters share a few stacks: each stack's place is named once.
+        var places: [[UInt64]: String] = [:]
+        let stacks = capture.stacks
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             guard let object = waits.objects[goroutine.address] else { continue }
             guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
@@ -89,20 +102,30 @@ struct WaitsReport: JSONOutput {
             case .channel, .select, .nilChannel, .selectWithoutCases: onChannels += 1
             default: break
             }
-            let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image,
-                                                    symbolizer: inspector.symbolizer, kind: locationKind)
-            let place = location.map { "\($0.function) (\($0.file):\($0.line))" } ?? "?"
+            let name = {
+                let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image,
+                                                        symbolizer: inspector.symbolizer, kind: locationKind)
+                return location.map { "\($0.function) (\($0.file):\($0.line))" } ?? "?"
+            }
+            let place: String
+            if locationKind == .user || locationKind == .userCode, let stacks, index < stacks.count {
+                let pcs = stacks[index].frames.map(\.pc)
+                if let known = places[pcs] {
+                    place = known
+                } else {
+                    place = name()
+                    places[pcs] = place
+                }
+            } else {
+                place = name()
+            }
             let minutes = goroutine.waitMinutes(now: snapshot.monotonicNow)
             func add(_ key: Key, _ direction: ChannelDirection?, io: IODirection? = nil) {
-                if byKey[key] == nil { order.append(key) }
-                var entry = byKey[key, default: Accumulator()]
-                if direction == .send { entry.senders += 1 }
-                if direction == .receive { entry.receivers += 1 }
-                if io == .read { entry.readers += 1 }
-                if io == .write { entry.writers += 1 }
-                if let minutes { entry.longest = max(entry.longest ?? 0, minutes) }
-                entry.waiters[place, default: (goroutine.stateText, [])].goroutines.append(goroutine.id)
-                byKey[key] = entry
+                if byKey[key] == nil {
+                    order.append(key)
+                    byKey[key] = Accumulator()
+                }
+                byKey[key]!.add(goroutine, place: place, minutes: minutes, direction, io: io)
             }
             switch object {
             case let .channel(channelCase): add(.channel(channelCase.channel), channelCase.direction)
