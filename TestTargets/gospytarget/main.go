@@ -11,6 +11,7 @@
 //	waits    the parked set plus goroutines blocked on channels (waits.go)
 //	growing  the parked set plus 10 steadyWorker goroutines, then 5 more
 //	         leakyWorker goroutines every 200ms (a simulated leak)
+//	iowaits  the parked set plus goroutines waiting on sockets, pipes and a system call (iowaits.go)
 //	headers  the parked set plus labels that need quoting and Go 1.19's "?" rule (headers.go)
 //	synctest the parked set plus two synctest bubbles (synctest.go, Go 1.25+)
 //
@@ -24,6 +25,7 @@
 //	count         -> COUNT <runtime.NumGoroutine()>
 //	gc            runtime.GC() twice (records when parked goroutines began waiting) -> GC done
 //	waits         -> WAITS ... (see waits.go)
+//	iowaits       -> IOWAITS ... (see iowaits.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	httppprof     net/http/pprof on a loopback port (httppprof.go) -> HTTP <addr>
 //	quit          exit 0
@@ -55,7 +57,7 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock", "waits", "headers", "record", "synctest":
+	case "parked", "many", "churn", "growing", "clock", "waits", "headers", "record", "synctest", "iowaits":
 	default:
 		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing, clock, waits, headers or record)\n", *scenario)
 		os.Exit(2)
@@ -77,6 +79,8 @@ func main() {
 		startClock()
 	case "waits":
 		startWaits()
+	case "iowaits":
+		startIOWaits() // iowaits.go
 	case "headers":
 		startHeaders()
 	case "synctest":
@@ -128,6 +132,8 @@ func controlLoop() {
 			reply("GC done")
 		case "waits":
 			reply("%s", waitsReply())
+		case "iowaits":
+			reply("%s", ioWaitsReply()) // iowaits.go
 		case "work":
 			reply(recordWork()) // record.go
 		case "httppprof":

@@ -122,6 +122,9 @@ import Testing
             keys("g")
             #expect(Self.eventually { screen().contains("group by state") && screen().contains("chan receive") })
             keys("g")
+            // What each goroutine waits on: the parked set's channels by address.
+            #expect(Self.eventually { screen().contains("group by object") && screen().contains("chan 0x") })
+            keys("g")
             #expect(Self.eventually { screen().contains("group by function") })
             keys("/")
             keys("steady")

@@ -242,6 +242,9 @@ public struct RuntimeLayout: Sendable, Equatable {
             "qcount", "dataqsiz", "closed", "timer", "elemtype",
             "recvq.first", "recvq.last", "sendq.first", "sendq.last",
         ],
+        // A goroutine in IO wait: the netpoller's descriptor that names it in rg or wg
+        // (fdseq, from 1.21, is the tag of the descriptor's epoll registration).
+        "runtime.pollDesc": ["fd", "fdseq", "rg", "wg"],
         // Heap and GC figures (RuntimeStatistics): what runtime.readmemstats_m reads.
         "runtime.mstats": ["heapStats", "last_gc_unix", "pause_total_ns", "numgc", "numforcedgc"],
         "runtime.gcControllerState": [
@@ -298,6 +301,14 @@ extension RuntimeLayout {
         /// From 1.23: set for time.Timer/Ticker channels, which present as unbuffered.
         public let timer: Int?
         public let recvqFirst: Int, recvqLast: Int, sendqFirst: Int, sendqLast: Int
+    }
+
+    /// The `runtime.pollDesc` fields that name the descriptor and the goroutines parked on it.
+    public struct PollDescLayout: Sendable, Equatable {
+        public let size: Int
+        public let fd: Int, rg: Int, wg: Int
+        /// From 1.21: the sequence number the epoll registration's tag carries.
+        public let fdseq: Int?
     }
 
     /// The `runtime.m` fields used to map threads to goroutines.
@@ -373,6 +384,14 @@ extension RuntimeLayout {
                 closed: try offset(s, "closed"), elemtype: try offset(s, "elemtype"), timer: optionalOffset(s, "timer"),
                 recvqFirst: try offset(s, "recvq.first"), recvqLast: try offset(s, "recvq.last"),
                 sendqFirst: try offset(s, "sendq.first"), sendqLast: try offset(s, "sendq.last"))
+        }
+    }
+
+    public var pollDesc: PollDescLayout {
+        get throws(LayoutError) {
+            let s = "runtime.pollDesc"
+            return PollDescLayout(size: try size(of: s), fd: try offset(s, "fd"), rg: try offset(s, "rg"),
+                                  wg: try offset(s, "wg"), fdseq: optionalOffset(s, "fdseq"))
         }
     }
 

@@ -16,10 +16,13 @@ public struct RuntimeImage: Sendable {
     public let tracebackLabels: TracebackLabelsVariable
     /// Symbolisation results by PC: a million goroutines share a few hundred PCs.
     let cache = SymbolCache()
+    /// Which functions are the program's own (its modules, from the build info).
+    public let programCode: ProgramCode
 
     public init(executable: GoExecutable, loadBias: UInt64 = 0) throws {
         self.executable = executable
         self.loadBias = loadBias
+        programCode = ProgramCode(buildInfo: executable.buildInfo)
         funcIDs = FuncIDTable.forRelease(executable.version.release)
         layout = try RuntimeLayout.forExecutable(executable)
         globals = RuntimeGlobals.locate(in: executable, layout: layout)

@@ -42,6 +42,10 @@ public enum WaitObject: Sendable, Equatable {
     case selectWithoutCases
     /// It waits on a channel, but what it records could not be read consistently.
     case unknown(reason: String)
+    /// Parked in the netpoller on a file descriptor (wait reason "IO wait").
+    case io(IOWait)
+    /// In a system call its thread is blocked in.
+    case syscall(SyscallWait)
 
     /// Whether nothing can ever wake it (the runtime gives such a goroutine no way out).
     public var isStuckForGood: Bool {

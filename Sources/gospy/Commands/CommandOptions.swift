@@ -56,4 +56,8 @@ enum LocationKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     case caller
     /// The PC it is stopped at (its saved scheduler PC, or the syscall PC).
     case current
+    /// The innermost frame in the program's own code (its main module and dependencies, not
+    /// the standard library or the runtime): where the program waits, not where the library
+    /// parks (a lock, a socket read). The innermost shown frame when the stack has none.
+    case userCode = "user-code"
 }

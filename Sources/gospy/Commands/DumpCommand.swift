@@ -28,7 +28,13 @@ struct DumpCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
     var output: String?
 
+    @Flag(name: .long, help: "Traceback format: after each goroutine's header, one comment line naming what it waits on (a channel, a descriptor and its socket, a system call).")
+    var annotate = false
+
     func validate() throws {
+        if annotate && format != .traceback {
+            throw ValidationError("--annotate is for the traceback format: --format json carries each goroutine's wait object already")
+        }
         if format == .pprof && output == nil && isatty(STDOUT_FILENO) == 1 {
             throw ValidationError("--format pprof writes binary data: give -o FILE or redirect standard output")
         }
@@ -41,7 +47,15 @@ struct DumpCommand: ParsableCommand {
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
                                             arguments: format == .traceback || format == .json)
         let assembly = DumpAssembly(inspector: inspector, capture: capture, all: systemGoroutines.included, runtimeFrames: runtimeFrames)
-        let (items, labels) = (assembly.items, assembly.labels)
+        var items = assembly.items
+        let labels = assembly.labels
+        // Wait objects, read after the capture while the target runs, for the formats that show them.
+        if annotate || format == .json {
+            let waits = try inspector.readWaits(capture.snapshot)
+            for index in items.indices {
+                items[index].wait = waits.objects[items[index].goroutine.address].map { WaitDescription($0, waits: waits) }
+            }
+        }
         let image = inspector.image
         let symbolizer = inspector.symbolizer
         let snapshot = capture.snapshot
@@ -49,7 +63,8 @@ struct DumpCommand: ParsableCommand {
         if format == .traceback, case let .unreadable(reason) = snapshot.tracebackLabels {
             Output.error("gospy: cannot read the target's GODEBUG tracebacklabels setting (\(reason)); headers show no labels\n")
         }
-        let headerStyle = TracebackHeaderStyle(image: image, snapshot: snapshot, runtimeFrames: runtimeFrames)
+        var headerStyle = TracebackHeaderStyle(image: image, snapshot: snapshot, runtimeFrames: runtimeFrames)
+        headerStyle.annotate = annotate
         // Written as it is produced: to the file, or to standard output.
         var file: Int32?
         if let output {

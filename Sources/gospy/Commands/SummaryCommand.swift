@@ -13,7 +13,7 @@ struct SummaryCommand: ParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
-    @Option(name: .long, help: "Which location labels a goroutine: user (innermost frame of its stack a traceback shows), start (its start function), caller (the go statement), current (where it is stopped).")
+    @Option(name: .long, help: "Which location labels a goroutine: user (innermost frame of its stack a traceback shows), user-code (innermost frame of the program's own code, not the standard library's), start (its start function), caller (the go statement), current (where it is stopped).")
     var pc: LocationKind = .user
 
     @OptionGroup var systemGoroutines: SystemGoroutinesOption
@@ -27,8 +27,10 @@ struct SummaryCommand: ParsableCommand {
         let inspector = try Inspector(pid: process.pid, binary: process.bin)
         ReleaseWarning.print(for: inspector.image.executable)
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
-                                            stacks: pc == .user)
-        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included)
+                                            stacks: pc == .user || pc == .userCode)
+        // Each goroutine's wait object in the JSON (read after the capture, while the target runs).
+        let waits = json ? try inspector.readWaits(capture.snapshot) : nil
+        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included, waits: waits)
         if json {
             Output.write(try report.json())
         } else {

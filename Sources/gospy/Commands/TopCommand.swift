@@ -15,11 +15,11 @@ struct TopCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds between refreshes.")
     var interval: Double = 1
 
-    @Option(name: .customLong("group-by"), help: "function, stack, state or label:KEY.")
+    @Option(name: .customLong("group-by"), help: "function, stack, state, object (what each goroutine waits on) or label:KEY.")
     var groupBy: String = "function"
 
-    @Option(name: .long, help: "Which location names a goroutine's function group: user, start, caller, current.")
-    var pc: LocationKind = .user
+    @Option(name: .long, help: "Which location names a goroutine's function group: user-code (the innermost frame of the program's own code; the innermost frame when none), user, start, caller, current.")
+    var pc: LocationKind = .userCode
 
     @Flag(name: .long, help: "Print one plain-text snapshot per interval instead of a full-screen view (the default when stdout is not a terminal).")
     var plain = false
@@ -34,7 +34,7 @@ struct TopCommand: ParsableCommand {
     func validate() throws {
         guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be between 0 and 3600 seconds") }
         guard TopModel.Grouping(parsing: groupBy) != nil else {
-            throw ValidationError("--group-by must be function, stack, state or label:KEY")
+            throw ValidationError("--group-by must be function, stack, state, object or label:KEY")
         }
         if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
     }

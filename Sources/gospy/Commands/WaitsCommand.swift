@@ -1,11 +1,11 @@
 import ArgumentParser
 import GospyInspector
 
-/// `gospy waits --pid N`: what every goroutine blocked on a channel waits on.
+/// `gospy waits --pid N`: what every blocked goroutine waits on.
 struct WaitsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "waits",
-        abstract: "The channels goroutines wait on, most waited-on first, with their state and their waiters.")
+        abstract: "The objects goroutines wait on (channels, descriptors, system calls), most waited-on first, with their state and their waiters.")
 
     @OptionGroup var process: ProcessOptions
 
@@ -14,10 +14,17 @@ struct WaitsCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
+    @Option(name: .long, help: "Which location groups the waiters: user-code (innermost frame of the program's own code), user (innermost frame a traceback shows), start, caller, current.")
+    var pc: LocationKind = .userCode
+
     func run() throws {
         let inspector = try Inspector(pid: process.pid, binary: process.bin)
-        let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true)
-        let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: systemGoroutines.included)
+        let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
+                                            stacks: pc == .user || pc == .userCode)
+        let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: systemGoroutines.included, locationKind: pc)
         Output.write(json ? try report.json() : report.text())
+        if process.verbose {
+            Output.error("gospy: \(capture.snapshot.goroutines.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
+        }
     }
 }

@@ -28,6 +28,8 @@ struct DumpJSON: JSONOutput {
         /// call its thread is in), syscall, or sched (the state saved when it last stopped).
         let stackFrom: String
         let createdBy: Creator?
+        /// What it waits on (absent: nothing, or nothing gospy reads).
+        let wait: WaitDescription?
     }
     let goVersion: String
     let goroutines: [GoroutineJSON<Details>]
@@ -49,7 +51,8 @@ struct DumpJSON: JSONOutput {
                 },
                 truncated: truncated,
                 stackFrom: String(item.stack.origin.prefix { $0 != " " }),
-                createdBy: item.createdBy.map { Creator(function: $0.function, file: $0.file, line: $0.line, goroutine: $0.parentID) }))
+                createdBy: item.createdBy.map { Creator(function: $0.function, file: $0.file, line: $0.line, goroutine: $0.parentID) },
+                wait: item.wait))
         }
     }
 

@@ -16,6 +16,8 @@ struct DumpedGoroutine {
     var machineID: Int64? = nil
     /// For a goroutine in a synctest bubble: what its header says of it.
     var synctest: TracebackHeader.SynctestNote? = nil
+    /// What it waits on, when waits were read (dump --annotate, --format json).
+    var wait: WaitDescription? = nil
 }
 
 /// How the traceback format prints headers for one target.
@@ -26,6 +28,8 @@ struct TracebackHeaderStyle {
     /// GOTRACEBACK=system (--runtime-frames): " fp=... sp=... pc=..." after each physical
     /// frame's position.
     var framePointers = false
+    /// dump --annotate: one comment line after each header naming what the goroutine waits on.
+    var annotate = false
 
     /// As the target's runtime prints its tracebacks: labels per its release and its own
     /// tracebacklabels setting; with `runtimeFrames`, as it prints them at GOTRACEBACK=system.
@@ -68,8 +72,19 @@ enum TracebackRenderer {
         return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
     }
 
+    /// The --annotate line: "# waits on: OBJECT", "# waits on: nothing (running)" or, for a wait
+    /// gospy reads no object for, "# waits on: not read (REASON)".
+    static func annotation(_ item: DumpedGoroutine) -> String {
+        if let wait = item.wait { return "# waits on: \(wait.text)\n" }
+        switch item.goroutine.status {
+        case .waiting, .leaked, .syscall: return "# waits on: not read (\(item.goroutine.stateText))\n"
+        default: return "# waits on: nothing (\(item.goroutine.stateText))\n"
+        }
+    }
+
     static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, style: TracebackHeaderStyle = TracebackHeaderStyle()) -> String {
         var out = header(item, style: style)
+        if style.annotate { out += annotation(item) }
         // Only the frames a traceback shows are printed.
         var shown = [Bool](repeating: false, count: item.stack.frames.count)
         for body in [item.body.frames, item.body.tail] {

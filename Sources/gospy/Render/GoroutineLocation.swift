@@ -10,6 +10,11 @@ enum GoroutineLocation {
             guard let stacks = capture.stacks, index < stacks.count,
                   let frame = symbolizer.traceback(stacks[index]).frames.first else { return nil }
             return RuntimeImage.Location(function: frame.function, file: frame.file, line: frame.line, offset: frame.offset)
+        case .userCode:
+            guard let stacks = capture.stacks, index < stacks.count else { return nil }
+            let frames = symbolizer.traceback(stacks[index]).frames
+            guard let frame = frames.first(where: { image.programCode.isProgram(function: $0.function) }) ?? frames.first else { return nil }
+            return RuntimeImage.Location(function: frame.function, file: frame.file, line: frame.line, offset: frame.offset)
         case .start:
             return image.startFunction(at: goroutine.startPC)
         case .caller:

@@ -36,6 +36,8 @@ struct SummaryReport: JSONOutput {
         let createdBy: Location?
         let parentId: UInt64?
         let system: Bool
+        /// What it waits on (summary --json reads waits; absent when not read or none).
+        var wait: WaitDescription? = nil
     }
 
     struct Scheduler: Encodable {
@@ -69,7 +71,7 @@ struct SummaryReport: JSONOutput {
     let elapsedSeconds: Double
     let locationKind: String
 
-    init(inspector: Inspector, capture: Inspector.Capture, locationKind: LocationKind, showSystem: Bool) {
+    init(inspector: Inspector, capture: Inspector.Capture, locationKind: LocationKind, showSystem: Bool, waits: Waits? = nil) {
         let snapshot = capture.snapshot
         let image = inspector.image
         pid = inspector.pid
@@ -107,7 +109,8 @@ struct SummaryReport: JSONOutput {
                 location: location.map { Location(function: $0.function, file: $0.file, line: $0.line) },
                 startFunction: image.startFunction(at: goroutine.startPC)?.function,
                 createdBy: creator.map { Location(function: $0.function, file: $0.file, line: $0.line) },
-                parentId: goroutine.parentID, system: system)))
+                parentId: goroutine.parentID, system: system,
+                wait: waits.flatMap { waits in waits.objects[goroutine.address].map { WaitDescription($0, waits: waits) } })))
         }
         goroutineCounts = counts
         totalGoroutines = snapshot.goroutines.count

@@ -9,12 +9,15 @@ final class TopModel {
         case stack
         case state
         case label(String)
+        /// What each goroutine waits on (a channel, a descriptor, a system call).
+        case object
 
         init?(parsing text: String) {
             switch text {
             case "function": self = .function
             case "stack": self = .stack
             case "state": self = .state
+            case "object": self = .object
             default:
                 guard text.hasPrefix("label:"), text.count > 6 else { return nil }
                 self = .label(String(text.dropFirst(6)))
@@ -27,6 +30,7 @@ final class TopModel {
             case .stack: return "stack"
             case .state: return "state"
             case let .label(key): return "label:\(key)"
+            case .object: return "object"
             }
         }
     }
@@ -42,14 +46,18 @@ final class TopModel {
         /// The whole stack, for grouping by stack.
         let stack: [String]
         let labels: [String: String]
+        /// What it waits on, for grouping by object ("" when not read).
+        let object: String
 
-        init(id: UInt64, state: String, runtimeWaitSeconds: Double?, location: String, stack: [String], labels: [String: String]) {
+        init(id: UInt64, state: String, runtimeWaitSeconds: Double?, location: String, stack: [String], labels: [String: String],
+             object: String = "") {
             self.id = id
             self.state = state
             self.runtimeWaitSeconds = runtimeWaitSeconds
             self.location = location
             self.stack = stack
             self.labels = labels
+            self.object = object
         }
     }
 
@@ -108,6 +116,7 @@ final class TopModel {
         case .stack: return sample.stack.joined(separator: " ← ")
         case .state: return sample.state
         case let .label(name): return sample.labels[name].map { "\(name)=\($0)" } ?? "(no \(name) label)"
+        case .object: return sample.object
         }
     }
 

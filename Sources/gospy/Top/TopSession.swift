@@ -22,13 +22,13 @@ final class TopSession {
         self.inspector = inspector
         let initial = TopModel.Grouping(parsing: command.groupBy) ?? .function
         model = TopModel(grouping: initial)
-        var cycle: [TopModel.Grouping] = [.function, .stack, .state]
+        var cycle: [TopModel.Grouping] = [.function, .stack, .state, .object]
         if case .label = initial { cycle.append(initial) }
         groupings = cycle
     }
 
     /// Stacks are walked only when a group names a stack's frame or the stack itself.
-    var needsStacks: Bool { command.pc == .user || model.grouping == .stack }
+    var needsStacks: Bool { command.pc == .user || command.pc == .userCode || model.grouping == .stack }
 
     /// Takes a snapshot and feeds the model. A failure is kept for the header and retried at
     /// the next refresh, unless the target is gone.
@@ -55,6 +55,17 @@ final class TopSession {
         let snapshot = capture.snapshot
         var labelReader: LabelReader?
         if case .label = model.grouping { labelReader = LabelReader(image: image, memory: inspector.memory) }
+        // Wait objects only when grouped by them (read after the capture, while the target runs).
+        let waits = model.grouping == .object ? try? inspector.readWaits(snapshot) : nil
+        func objectKey(_ goroutine: Goroutine) -> String {
+            guard let waits, let object = waits.objects[goroutine.address] else {
+                switch goroutine.status {
+                case .waiting, .leaked, .syscall: return "(not read: \(goroutine.stateText))"
+                default: return "(none: \(goroutine.stateText))"
+                }
+            }
+            return WaitDescription(object, waits: waits).groupKey
+        }
         var result: [TopModel.Sample] = []
         result.reserveCapacity(snapshot.goroutines.count)
         // A million goroutines share a few hundred stacks and start functions: name each once.
@@ -89,7 +100,8 @@ final class TopSession {
             let waited = goroutine.waitSince != 0 && (goroutine.status == .waiting || goroutine.status == .syscall)
                 ? Double(snapshot.monotonicNow &- goroutine.waitSince) / 1e9 : nil
             result.append(TopModel.Sample(id: goroutine.id, state: goroutine.stateText, runtimeWaitSeconds: waited,
-                                          location: name, stack: stack, labels: labels))
+                                          location: name, stack: stack, labels: labels,
+                                          object: model.grouping == .object ? objectKey(goroutine) : ""))
         }
         return result
     }

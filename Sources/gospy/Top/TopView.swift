@@ -77,7 +77,7 @@ struct TopView {
     static let help = [
         "Keys:",
         "  c  sort by count        d  sort by change      w  sort by longest wait   n  sort by name",
-        "  /  filter (Enter to apply, Esc to clear)       g  next grouping (function, stack, state)",
+        "  /  filter (Enter to apply, Esc to clear)       g  next grouping (function, stack, state, object)",
         "  p  pause / resume       r  reset the baseline (ΔSTART)                   ?  this help   q  quit",
         "A row marked ▲ grew at each of the last refreshes: a possible goroutine leak.",
     ]

@@ -1,0 +1,88 @@
+import GospyMemory
+import GospyProcess
+import GospyRuntime
+
+/// Everything the goroutines of one capture wait on: channels (target memory), descriptors in
+/// the netpoller (target memory found through /proc's epoll registrations) and system calls
+/// (/proc/PID/task/TID/syscall), with what each descriptor is. Read after the capture, while
+/// the target runs: a goroutine whose record moved meanwhile is reported as unknown.
+public struct Waits: Sendable {
+    /// By goroutine address: only goroutines gospy knows a wait object for (or an unknown one).
+    public var objects: [UInt64: WaitObject] = [:]
+    /// By channel address.
+    public var channels: [UInt64: ChannelState] = [:]
+    /// The descriptors goroutines wait on (IO wait, or a system call's first argument).
+    public var descriptors: [Int32: FileDescription] = [:]
+
+    public init() {}
+
+    /// The descriptor an object names, when it names one.
+    public func descriptor(of object: WaitObject) -> FileDescription? {
+        switch object {
+        case let .io(wait): return descriptors[wait.fd]
+        case let .syscall(wait): return wait.fd.flatMap { descriptors[$0] }
+        default: return nil
+        }
+    }
+}
+
+extension Inspector {
+    /// Reads what every goroutine of `snapshot` waits on.
+    public func readWaits(_ snapshot: RuntimeSnapshot) throws -> Waits {
+        var waits = Waits()
+        let channels = try ChannelWaitReader(image: image, reader: memory).read(snapshot.goroutines)
+        waits.objects = channels.objects
+        waits.channels = channels.channels
+        if snapshot.goroutines.contains(where: PollWaitReader.isIOWait) {
+            let registrations = procfs.epollRegistrations().map { (fd: $0.fd, data: $0.data) }
+            let io = try PollWaitReader(image: image, reader: memory).read(snapshot.goroutines, registrations: registrations)
+            waits.objects.merge(io) { $1 }
+        }
+        waits.objects.merge(try readSyscallWaits(snapshot)) { $1 }
+        var fds: Set<Int32> = []
+        for object in waits.objects.values {
+            switch object {
+            case let .io(wait): fds.insert(wait.fd)
+            case let .syscall(wait): if let fd = wait.fd { fds.insert(fd) }
+            default: break
+            }
+        }
+        if !fds.isEmpty { waits.descriptors = procfs.describe(fds) }
+        return waits
+    }
+
+    /// Goroutines in _Gsyscall: the system call their thread (g.m's procid) is blocked in.
+    func readSyscallWaits(_ snapshot: RuntimeSnapshot) throws -> [UInt64: WaitObject] {
+        let inSyscall = snapshot.goroutines.filter { $0.status == .syscall }
+        guard !inSyscall.isEmpty else { return [:] }
+        var threads: [UInt64: Int64] = [:]
+        for machine in snapshot.machines { threads[machine.address] = machine.threadID }
+        var objects: [UInt64: WaitObject] = [:]
+        for goroutine in inSyscall {
+            guard let tid = threads[goroutine.m], tid > 0 else {
+                objects[goroutine.address] = .unknown(reason: "no thread recorded for it")
+                continue
+            }
+            switch procfs.syscallState(thread: tid) {
+            case let .inSyscall(number, arguments):
+                let fd: Int32? = LinuxSyscalls.takesDescriptorFirst.contains(number) && arguments[0] <= UInt64(Int32.max)
+                    ? Int32(arguments[0]) : nil
+                objects[goroutine.address] = .syscall(SyscallWait(
+                    threadID: tid, number: number, name: LinuxSyscalls.name(number), arguments: arguments, fd: fd))
+            case .running:
+                objects[goroutine.address] = .unknown(reason: "thread \(tid) is running, in no system call")
+            case .notInSyscall:
+                objects[goroutine.address] = .unknown(reason: "thread \(tid) is in no system call")
+            case nil:
+                objects[goroutine.address] = .unknown(reason: "thread \(tid) unreadable")
+            }
+        }
+        // Read while the target ran: a goroutine that left its system call meanwhile may
+        // have left its thread in another one.
+        let unchanged = GoroutineRecheck(reader: memory, g: try image.layout.g).unchanged(inSyscall)
+        for goroutine in inSyscall where !unchanged.contains(goroutine.address) {
+            objects[goroutine.address] = .unknown(reason: "it moved while its wait was read")
+        }
+        return objects
+    }
+}
