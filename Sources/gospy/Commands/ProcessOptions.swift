@@ -1,4 +1,6 @@
 import ArgumentParser
+import GospyInspector
+import GospyRuntime
 
 /// Options every live-process command shares.
 struct ProcessOptions: ParsableArguments {
@@ -14,10 +16,28 @@ struct ProcessOptions: ParsableArguments {
     @Flag(name: .long, help: "Say how long the target was stopped and what the snapshot cost.")
     var verbose = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The most seconds one snapshot may take; stacks not read or walked by then are shown truncated (exit 15).",
+        valueName: "seconds"))
+    var deadline: Double = SnapshotDeadline.defaultSeconds
+
     /// For tests: keep the target stopped this long before reading it, so signals and the
     /// target's death can be delivered at a known moment.
     @Option(name: .customLong("test-hold-stopped"), help: .hidden)
     var testHoldStopped: Double = 0
+
+    func validate() throws {
+        guard deadline > 0, deadline.isFinite else {
+            throw ValidationError("--deadline must be a positive number of seconds")
+        }
+    }
+
+    /// An inspector of --pid (with --bin), its snapshots bound by --deadline.
+    func inspector() throws -> Inspector {
+        let inspector = try Inspector(pid: pid, binary: bin)
+        inspector.deadlineSeconds = deadline
+        return inspector
+    }
 }
 
 /// Which PC labels a goroutine's location.

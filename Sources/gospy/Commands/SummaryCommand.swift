@@ -26,7 +26,7 @@ struct SummaryCommand: ParsableCommand {
     var noColor = false
 
     func run() throws {
-        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        let inspector = try process.inspector()
         ReleaseWarning.print(for: inspector.image.executable)
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user)
@@ -37,5 +37,6 @@ struct SummaryCommand: ParsableCommand {
             Output.write(report.text(color: !noColor && isatty(STDOUT_FILENO) == 1,
                                      snapshotLines: process.verbose ? CapturePhasesText.lines(capture) : []))
         }
+        if let cut = capture.cut { throw cut }
     }
 }

@@ -16,9 +16,10 @@ struct WaitsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        let inspector = try process.inspector()
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true)
         let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: all)
         Output.write(json ? try report.json() : report.text())
+        if let cut = capture.cut { throw cut }
     }
 }

@@ -12,6 +12,8 @@ struct DumpedGoroutine {
     let system: Bool
     /// pprof labels as the program set them, in Go's order (the header may print them).
     var labels: [(key: [UInt8], value: [UInt8])] = []
+    /// Why its labels could not be read (its g points at labels gospy could not read whole).
+    var labelsUnreadable: String? = nil
     /// For headers that name the g's M: its id (nil when not found).
     var machineID: Int64? = nil
 }
@@ -83,6 +85,9 @@ enum TracebackRenderer {
         if case let .truncated(reason) = item.stack.end {
             out += "...stack truncated: \(reason)\n"
         }
+        if let reason = item.labelsUnreadable {
+            out += "...labels unreadable: \(reason)\n"
+        }
         if item.goroutine.status == .running && item.stack.origin.hasPrefix("sched") {
             out += "...running goroutine: stack read from its last saved state, not its thread (may be stale)\n"
         }
@@ -119,6 +124,7 @@ enum GroupedRenderer {
         struct Key: Hashable {
             let pcs: [UInt64]
             let labels: [String]
+            let unreadable: Bool
         }
         // Grouped by what the runtime's profile records (wrappers elided, at most its depth).
         var groups: [Key: (count: Int, frames: [LogicalFrame], labels: [(String, String)])] = [:]
@@ -126,7 +132,9 @@ enum GroupedRenderer {
         for item in items {
             let itemLabels = labels[item.goroutine.address] ?? []
             let profile = symbolizer.groupedProfile(item.stack)
-            let key = Key(pcs: profile.pcs, labels: itemLabels.map { "\($0.0)=\($0.1)" })
+            // Goroutines whose labels are unreadable group apart, under that mark.
+            let key = Key(pcs: profile.pcs, labels: itemLabels.map { "\($0.0)=\($0.1)" },
+                          unreadable: item.labelsUnreadable != nil)
             if let existing = groups[key] {
                 groups[key] = (existing.count + 1, existing.frames, existing.labels)
             } else {
@@ -143,6 +151,7 @@ enum GroupedRenderer {
                 let pairs = group.labels.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ", ")
                 out += "# labels: {\(pairs)}\n"
             }
+            if key.unreadable { out += "# labels unreadable\n" }
             for frame in group.frames {
                 let pc = frame.symbolPC
                 out += "#\t0x\(String(pc, radix: 16))\t\(frame.function)+0x\(String(pc &- frame.entry, radix: 16))\t\(frame.file):\(frame.line)\n"
@@ -185,6 +194,8 @@ struct DumpJSON: JSONOutput {
         let waitMinutes: Int?
         let lockedToThread: Bool
         let labels: [String: String]
+        /// Why the goroutine's labels could not be read (then `labels` is empty, not "none").
+        let labelsUnreadable: String?
         let frames: [Frame]
         let truncated: String?
         /// Where the walk started: registers (a running goroutine's thread), vdso (the VDSO
@@ -208,6 +219,7 @@ struct DumpJSON: JSONOutput {
                 waitReason: item.goroutine.status == .waiting && item.goroutine.waitReason != 0 ? item.goroutine.waitReasonText : nil,
                 waitMinutes: item.waitMinutes, lockedToThread: item.goroutine.lockedToThread,
                 labels: Dictionary((labels[item.goroutine.address] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { $1 }),
+                labelsUnreadable: item.labelsUnreadable,
                 frames: frames.map {
                     Frame(function: $0.function, file: $0.file, line: $0.line, pc: "0x" + String($0.pc, radix: 16),
                           offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined,
