@@ -71,6 +71,15 @@ public struct ChannelWaitReader {
     let g: RuntimeLayout.GLayout
     let typeNames: TypeNameReader?
 
+    /// Without an image (tests over synthetic memory): no type names.
+    init(reader: MemoryReader, layout: RuntimeLayout) throws(LayoutError) {
+        self.reader = reader
+        typeNames = nil
+        sudog = try layout.sudog
+        hchan = try layout.hchan
+        g = try layout.g
+    }
+
     public init(image: RuntimeImage, reader: MemoryReader) throws(LayoutError) {
         self.reader = reader
         typeNames = TypeNameReader(image: image, reader: reader)
