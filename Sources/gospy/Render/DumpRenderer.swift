@@ -213,7 +213,12 @@ struct DumpJSON: JSONOutput {
             let frames = runtimeFrames ? symbolizer.logicalFrames(item.stack) : item.body.frames + item.body.tail
             let arguments = symbolizer.argumentTexts(item.stack)
             var truncated: String?
-            if case let .truncated(reason) = item.stack.end { truncated = reason }
+            switch item.stack.end {
+            case let .truncated(reason): truncated = reason
+            // JSON lists every frame walked: a walk that stopped at the cap says so.
+            case .limit: truncated = "more than \(StackUnwinder.maxFrames) frames: the outer ones were not walked"
+            case .complete: break
+            }
             return Item(
                 id: item.goroutine.id, state: item.goroutine.stateText, status: item.goroutine.status.name,
                 waitReason: item.goroutine.status == .waiting && item.goroutine.waitReason != 0 ? item.goroutine.waitReasonText : nil,
