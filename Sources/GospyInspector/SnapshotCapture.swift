@@ -105,7 +105,8 @@ extension Inspector {
                 extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] >= 0 } ?? false }
             }
             earlyStacks = collector.capture(extents)
-            phases.stacksReadWhileRunning = extents.count
+            // (Fewer than asked when the deadline cut the reads.)
+            phases.stacksReadWhileRunning = earlyStacks.count
         }
         let plan = reader.planValidation()
         phases.readWhileRunning = Self.seconds(since: clock)
@@ -121,7 +122,7 @@ extension Inspector {
             if wantStacks {
                 let extents = try reader.stackExtents(raw, .reread)
                 lateStacks = captureStacks(extents, machines: raw.machines, whileStopped: true)
-                phases.stacksReadWhileStopped = extents.count
+                phases.stacksReadWhileStopped = lateStacks.count
             }
             try alsoWhileStopped?()
         } catch {
