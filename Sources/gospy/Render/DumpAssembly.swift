@@ -37,6 +37,13 @@ struct DumpAssembly {
             items[index].labelsUnreadable = read.unreadable
             labels[items[index].goroutine.address] = read.text.map { ($0.key, $0.value) }
         }
+        let bubbles = SynctestReader(image: image, memory: inspector.memory)
+        for index in items.indices where items[index].goroutine.bubble != 0 {
+            let goroutine = items[index].goroutine
+            items[index].synctest = bubbles.membership(of: goroutine).map {
+                TracebackHeader.SynctestNote(goroutine: goroutine, membership: $0, version: image.executable.version)
+            }
+        }
         self.items = items
         self.labels = labels
     }
