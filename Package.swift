@@ -71,7 +71,7 @@ let package = Package(
         // The CLI's error policy (each error's exit code and one-line message), through @testable import.
         .testTarget(
             name: "GospyCLITests",
-            dependencies: ["gospy", "GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector"]
+            dependencies: ["gospy", "GospyBinary", "GospyMemory", "GospyRuntime", "GospyProcess", "GospyInspector", "GospyTestSupport"]
         ),
         // The runtime stage without Go or ptrace: unwinder, traceback filtering and labels over
         // synthetic pclntabs and memory buffers; runs in seconds.

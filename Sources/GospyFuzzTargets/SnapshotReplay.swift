@@ -12,7 +12,9 @@ public struct SnapshotReplay: Sendable {
         public let address: UInt64
         public let header: String
         public let frames: [String]
+        /// "key=value" pairs, or one "unreadable: why" when the labels could not be read.
         public let labels: [String]
+        public var labelsUnreadable: Bool { labels.first?.hasPrefix("unreadable: ") ?? false }
         /// How the walk ended: "complete", "limit" or "truncated: why".
         public let end: String
         public var truncated: Bool { end.hasPrefix("truncated") || end == "limit" }
@@ -51,7 +53,9 @@ public struct SnapshotReplay: Sendable {
         case .limit: end = "limit"
         case .truncated(let why): end = "truncated: \(why)"
         }
-        return Rendered(address: goroutine.address, header: header, frames: frames,
-                        labels: labels.labels(of: goroutine).map { "\($0.key)=\($0.value)" }, end: end)
+        // Unreadable labels are marked, as gospy's outputs mark them ("labels unreadable").
+        let read = labels.read(of: goroutine)
+        let shown = read.unreadable.map { ["unreadable: \($0)"] } ?? read.text.map { "\($0.key)=\($0.value)" }
+        return Rendered(address: goroutine.address, header: header, frames: frames, labels: shown, end: end)
     }
 }

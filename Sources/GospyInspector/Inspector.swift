@@ -30,6 +30,15 @@ public final class Inspector: @unchecked Sendable {
     /// their registers, and void stacks that changed while read (record); otherwise they never
     /// stop anything and read running goroutines from their saved state (dump, top).
     public var samplesRunningThreads = false
+    /// The overall time each snapshot may take (see `SnapshotDeadline`).
+    public var deadlineSeconds = SnapshotDeadline.defaultSeconds
+    /// The deadline of the capture under way.
+    var activeDeadline: SnapshotDeadline?
+
+    /// A stack collector bound to the capture under way's deadline.
+    func stackCollector() -> StackCollector {
+        StackCollector(symbolizer: symbolizer, memory: memory, deadline: activeDeadline)
+    }
 
     public init(pid: Int32, binary: String? = nil) throws {
         self.pid = pid

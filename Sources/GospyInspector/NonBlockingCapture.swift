@@ -22,7 +22,7 @@ extension Inspector {
             // dump, top: every stack read live, a running goroutine's from its saved state.
             let captured = captureStacks(snapshot.goroutines.map(\.stackExtent), machines: snapshot.machines, whileStopped: false)
             phases.stacksReadWhileRunning = snapshot.goroutines.count
-            let stacks = StackCollector(symbolizer: symbolizer, memory: memory).unwind(snapshot.goroutines, captured, arguments: arguments)
+            let stacks = stackCollector().unwind(snapshot.goroutines, captured, arguments: arguments)
             return (snapshot, stacks, phases)
         }
         let goroutines = snapshot.goroutines
@@ -49,7 +49,7 @@ extension Inspector {
             }
         }
 
-        let collector = StackCollector(symbolizer: symbolizer, memory: memory)
+        let collector = stackCollector()
         var clock = DispatchTime.now()
         if !parked.isEmpty {
             let extents = parked.map { goroutines[$0].stackExtent }

@@ -22,6 +22,8 @@ extension Inspector {
         public let elapsedSeconds: Double
         /// Where the time went and what was re-read, for --verbose.
         public let phases: Phases
+        /// What the snapshot deadline cut (nil: nothing; the stacks cut say so).
+        public var cut: SnapshotCut? = nil
     }
 
     /// The phases of one capture.
@@ -54,6 +56,9 @@ extension Inspector {
     public func capture(blocking: Bool = true, holdStopped: Double = 0, stacks wantStacks: Bool = false,
                         arguments: Bool = false, incremental: Bool = false) throws -> Capture {
         let started = DispatchTime.now()
+        let deadline = SnapshotDeadline(seconds: deadlineSeconds)
+        activeDeadline = deadline
+        defer { activeDeadline = nil }
         let states = threadStates()
         var result: (snapshot: RuntimeSnapshot, stacks: [UnwoundStack]?, phases: Phases)
         do {
@@ -70,7 +75,7 @@ extension Inspector {
         if !incremental { baseline = nil; liveBaseline = nil }
         return Capture(snapshot: result.snapshot, stacks: result.stacks, threadStates: states,
                        stoppedSeconds: blocking ? result.phases.stopped : nil,
-                       elapsedSeconds: Self.seconds(since: started), phases: result.phases)
+                       elapsedSeconds: Self.seconds(since: started), phases: result.phases, cut: deadline.cut)
     }
 
     /// `alsoWhileStopped` runs after the validated read, before the target resumes (tests
@@ -79,7 +84,7 @@ extension Inspector {
                           alsoWhileStopped: (() throws -> Void)? = nil) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
         var phases = Phases()
         let reader = SnapshotReader(image: image, memory: memory)
-        let collector = StackCollector(symbolizer: symbolizer, memory: memory)
+        let collector = stackCollector()
         let previous = incremental && wantStacks ? baseline.flatMap { $0.arguments == arguments ? $0 : nil } : nil
 
         // While the target runs: every g, and the stacks of goroutines on no thread (except
@@ -100,7 +105,8 @@ extension Inspector {
                 extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] >= 0 } ?? false }
             }
             earlyStacks = collector.capture(extents)
-            phases.stacksReadWhileRunning = extents.count
+            // (Fewer than asked when the deadline cut the reads.)
+            phases.stacksReadWhileRunning = earlyStacks.count
         }
         let plan = reader.planValidation()
         phases.readWhileRunning = Self.seconds(since: clock)
@@ -117,7 +123,7 @@ extension Inspector {
             if wantStacks {
                 let extents = try reader.stackExtents(raw, .reread)
                 lateStacks = captureStacks(extents, machines: raw.machines, whileStopped: true)
-                phases.stacksReadWhileStopped = extents.count
+                phases.stacksReadWhileStopped = lateStacks.count
             }
             try alsoWhileStopped?()
         }
@@ -184,7 +190,7 @@ extension Inspector {
     func finish(_ read: StoppedRead, arguments: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?) {
         let snapshot = try SnapshotReader(image: image, memory: memory).decode(read.raw)
         let stacks = read.captured.map {
-            StackCollector(symbolizer: symbolizer, memory: memory).unwind(snapshot.goroutines, $0, arguments: arguments)
+            stackCollector().unwind(snapshot.goroutines, $0, arguments: arguments)
         }
         return (snapshot, stacks)
     }
@@ -195,7 +201,7 @@ extension Inspector {
         var byAddress: [UInt64: Machine] = [:]
         for machine in machines { byAddress[machine.address] = machine }
         let stopper = self.stopper
-        return StackCollector(symbolizer: symbolizer, memory: memory).capture(extents) { goroutine in
+        return stackCollector().capture(extents) { goroutine in
             // Threads say where a goroutine is only while the target is stopped.
             guard whileStopped, goroutine.m != 0, let machine = byAddress[goroutine.m] else { return nil }
             var context = StackCollector.ThreadContext()

@@ -27,6 +27,8 @@ enum ExitStatus: Int32, CaseIterable {
     case cannotWriteOutput = 13
     /// `gospy serve` cannot listen on its address or read its token file.
     case cannotServe = 14
+    /// The snapshot deadline cut stacks short: the output is printed, those stacks marked.
+    case snapshotCut = 15
     // 64 is swift-argument-parser's usage error (EX_USAGE).
 }
 
@@ -86,6 +88,8 @@ enum Diagnosis {
                 return ("\(error); retry, and if it persists the process's memory is corrupted (by cgo or unsafe code?)",
                         .damagedRuntimeState)
             }
+        case let error as SnapshotCut:
+            return (error.description, .snapshotCut)
         case let error as RecordError:
             return (error.description, .cannotWriteOutput)
         case let error as MemoryReadError:

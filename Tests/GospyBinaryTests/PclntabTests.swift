@@ -26,6 +26,27 @@ import GospyTestSupport
                            textStart: nil, gofunc: gofuncAddress, reader: reader, path: "synthetic")
     }
 
+    /// A damaged inline tree whose parent leads back to itself is followed 1,024 calls deep and
+    /// then marked, the physical frame still last.
+    @Test func anInlineTreeThatLoopsIsCutAndSaysSo() throws {
+        var builder = PclntabBuilder(format: .go120)
+        builder.functions = [
+            .init(name: "main.main", size: 0x40, sp: [(0, 0x40)], file: [(0, 0x40)], line: [(10, 0x40)],
+                  inline: [(0, 0x40)], inlineTree: [(name: "main.loop", parentPC: 0x10)]),
+        ]
+        let (bytes, gofunc) = builder.build()
+        let table = try Pclntab(data: ByteView(bytes: bytes, baseAddress: 0x50_0000), address: 0x50_0000, textStart: nil,
+                                gofunc: Self.gofuncAddress, reader: BufferMemoryReader(address: Self.gofuncAddress, bytes: gofunc),
+                                path: "synthetic")
+        let frames = table.frames(at: 0x401020)
+        #expect(frames.count == Pclntab.maxInlineDepth + 2)
+        #expect(frames.dropLast(2).allSatisfy { $0.function == "main.loop" && $0.inlined })
+        #expect(frames[frames.count - 2].function == Pclntab.inlineTreeCut)
+        #expect(frames.last?.function == "main.main" && frames.last?.inlined == false)
+        // An intact tree has no mark.
+        #expect(!(try Self.table(.go120)).frames(at: 0x401022).contains { $0.function == Pclntab.inlineTreeCut })
+    }
+
     @Test(arguments: [Pclntab.Format.go120, .go118])
     func findsFunctionsByPC(format: Pclntab.Format) throws {
         let table = try Self.table(format)

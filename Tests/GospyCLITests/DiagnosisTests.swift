@@ -72,6 +72,9 @@ import GospyRuntime
              message: "/x has no DWARF and no Go build information (not a Go program?); give --release to see a built-in table"),
         Case(error: MemoryReadError.unmapped(address: 0x1000, size: 8), status: .internalError,
              message: "memory read failed: no memory at 0x1000 (8 bytes)"),
+        Case(error: SnapshotCut(seconds: 0.5, stacksNotRead: 30, stacksNotWalked: 2), status: .snapshotCut,
+             message: "snapshot deadline of 0.5 s reached: 30 stacks not read, 2 not walked "
+                + "(shown as \"stack truncated: snapshot deadline reached\"); raise --deadline"),
         Case(error: DumpError.cannotWrite("/x/y"), status: .internalError,
              message: "cannot write /x/y: check the directory exists and is writable"),
     ]

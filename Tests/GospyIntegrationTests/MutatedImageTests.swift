@@ -95,4 +95,49 @@ import Testing
         print("mutated images (\(rounds) rounds, \(baseline.count) goroutines): "
               + outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     }
+
+    /// A goroutine whose labels cannot be read is marked, never shown as having none: its
+    /// labels structure's first word (the 1.24+ slice's data, or the hmap pointer) pointed at
+    /// unmapped memory, and (1.24+) its pair count made implausible. Every goroutine sharing
+    /// that labels pointer is marked; every other one decodes as undamaged.
+    @Test func unreadableLabelsAreMarked() throws {
+        let binary = try #require(Self.sample, "no plain test target: run scripts/build-targets.sh")
+        let target = try RunningTarget(binary)
+        let memory: BufferMemoryReader
+        do {
+            defer { target.stop() }
+            memory = try Inspector(pid: target.pid).captureMemoryImage()
+        }
+        let image = try RuntimeImage(executable: try GoExecutable(path: binary.path))
+        let symbolizer = Symbolizer(image: image)
+        let mutable = try MutableImage(memory: memory, image: image, symbolizer: symbolizer)
+        let baseline = mutable.baseline
+        let labelled = try #require(baseline.snapshot.goroutines.first { goroutine in
+            goroutine.labels != 0 && baseline.goroutines.contains { $0.address == goroutine.address && !$0.labels.isEmpty }
+        }, "the parked set has labelled goroutines")
+        let labelMap = labelled.labels
+        var damages: [(offset: UInt64, value: UInt64)] = [(0, 0x10)]
+        if image.executable.version.atLeast(1, 24) { damages.append((8, 1 << 40)) }
+        for damage in damages {
+            let at = labelMap &+ damage.offset
+            let areas = try #require(mutable.areas[.labels])
+            let area = try #require(areas.firstIndex { $0.address <= at && at &+ 8 <= $0.address &+ UInt64($0.length) },
+                                    "the labels structure at 0x\(String(at, radix: 16)) was read")
+            let mutation = MutableImage.Mutation(kind: .labels, area: area, offset: Int(at - areas[area].address),
+                                                 width: 8, value: damage.value)
+            let result = try SnapshotReplay(image: image, symbolizer: symbolizer, memory: mutable.applying([mutation]))
+            if let problem = ImageCheck.problem(result, against: mutable, [mutation]) { Issue.record("\(problem)") }
+            let sharing = Set(result.snapshot.goroutines.filter { $0.labels == labelMap }.map(\.address))
+            #expect(sharing.contains(labelled.address))
+            for rendered in result.goroutines {
+                if sharing.contains(rendered.address) {
+                    #expect(rendered.labelsUnreadable, "goroutine at 0x\(String(rendered.address, radix: 16)): \(rendered.labels)")
+                } else {
+                    #expect(!rendered.labelsUnreadable && rendered.labels == baseline.goroutines.first { $0.address == rendered.address }?.labels)
+                }
+            }
+            print("labels at +\(damage.offset) = 0x\(String(damage.value, radix: 16)): "
+                  + (result.goroutines.first { $0.address == labelled.address }?.labels.joined() ?? "?"))
+        }
+    }
 }

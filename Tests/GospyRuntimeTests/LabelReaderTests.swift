@@ -50,6 +50,22 @@ import Testing
         let reader = LabelReader(version: GoVersion(major: 1, minor: 24), layout: try #require(RuntimeLayout.builtin(release: "1.24")),
                                  memory: heap.memory)
         #expect(reader.labels(of: goroutine(labels: labelMap)).isEmpty)
+        // Marked, not shown as no labels.
+        let read = reader.read(of: goroutine(labels: labelMap))
+        #expect(read.pairs.isEmpty && read.unreadable?.contains("claim 1048576 pairs") == true, "\(read.unreadable ?? "nil")")
+    }
+
+    /// A pair whose string is unreadable makes the whole set unreadable (never a partial set).
+    @Test func marksAnUnreadablePair() throws {
+        var heap = Heap()
+        let elements = heap.header("job") + heap.header("import") + heap.words(0x10, 4) + heap.header("3")
+        let data = heap.place(elements)
+        let labelMap = heap.place(heap.words(data, 2, 2))
+        let reader = LabelReader(version: GoVersion(major: 1, minor: 24), layout: try #require(RuntimeLayout.builtin(release: "1.24")),
+                                 memory: heap.memory)
+        let read = reader.read(of: goroutine(labels: labelMap))
+        #expect(read.pairs.isEmpty && read.unreadable == "label string at 0x10 unreadable", "\(read.unreadable ?? "nil")")
+        #expect(reader.read(of: goroutine(labels: 0)).unreadable == nil)
     }
 
     @Test func readsTheHashMapOfGo122() throws {

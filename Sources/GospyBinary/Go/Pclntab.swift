@@ -348,10 +348,16 @@ public final class Pclntab: @unchecked Sendable {
 
     public func frames(at pc: UInt64, in function: Function) -> [SourceFrame] {
         var result: [SourceFrame] = []
+        var depth = 0
         let tracePC = walkInlineTree(from: pc, in: function) { call, callPC in
+            depth += 1
             let position = fileLine(function: function, pc: callPC)
             let name = (try? self.name(atOffset: call.nameOffset)) ?? "?"
             result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: true, funcID: call.funcID))
+        }
+        // A tree deeper than the walk's cap (damage: no compiler inlines that deep) says so.
+        if depth >= Self.maxInlineDepth {
+            result.append(SourceFrame(function: Self.inlineTreeCut, file: "?", line: 0, inlined: true, funcID: 0))
         }
         let position = fileLine(function: function, pc: tracePC)
         let name = (try? self.name(of: function)) ?? "?"
@@ -367,13 +373,18 @@ public final class Pclntab: @unchecked Sendable {
         walkInlineTree(from: pc, in: function) { _, _ in }
     }
 
+    /// Inlined calls followed at one PC at most.
+    public static let maxInlineDepth = 1024
+    /// The frame name that marks an inline tree cut at `maxInlineDepth`.
+    public static let inlineTreeCut = "(inline tree cut: deeper than 1024 calls)"
+
     /// Visits the calls inlined at `pc`, innermost first, each with the PC it is looked up at;
     /// returns the PC in the physical function (the runtime's tracepc after its inline loop).
     private func walkInlineTree(from pc: UInt64, in function: Function, _ visit: (InlinedCall, UInt64) -> Void) -> UInt64 {
         var tracePC = pc
         guard let inlineTable = pcdataTable(Self.pcdataInlTreeIndex, of: function) else { return tracePC }
         var depth = 0
-        while depth < 1024, let index = pcvalue(tableOffset: inlineTable, function: function, pc: tracePC), index >= 0 {
+        while depth < Self.maxInlineDepth, let index = pcvalue(tableOffset: inlineTable, function: function, pc: tracePC), index >= 0 {
             depth += 1
             guard let call = try? inlinedCall(index, of: function) else { break }
             visit(call, tracePC)

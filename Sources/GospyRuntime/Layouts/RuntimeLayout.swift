@@ -165,15 +165,35 @@ public struct RuntimeLayout: Sendable, Equatable {
         for name in requiredStructs where found[name] == nil {
             throw .missingStruct(structName: name, release: release, source: source)
         }
+        return RuntimeLayout(release: release, structs: try bounded(found, path: reader.path), source: source)
+    }
+
+    /// The largest runtime struct size believed from DWARF: the ones gospy reads are a few KiB
+    /// (runtime.mstats, the largest, about 10 KiB); a size or offset beyond is damage, which
+    /// would make each g read that many bytes.
+    public static let maxStructSize = 1 << 20
+
+    /// The wanted fields of DWARF's structs, each struct's size and every field's offset within
+    /// `0...maxStructSize` and the field inside its struct, or the DWARF counts as malformed
+    /// (`forExecutable` then falls back to the built-in table).
+    static func bounded(_ found: [String: DwarfStructType], path: String) throws(LayoutError) -> [String: StructLayout] {
         var structs: [String: StructLayout] = [:]
         for (name, type) in found {
+            guard type.size >= 0, type.size <= maxStructSize else {
+                throw .dwarf(.malformedType(path: path, typeName: name, reason: "size \(type.size) bytes (at most \(maxStructSize))"))
+            }
             var fields: [String: Int] = [:]
             for field in wantedFields[name] ?? [] {
-                if let member = type.member(field) { fields[field] = member.offset }
+                guard let member = type.member(field) else { continue }
+                guard member.offset >= 0, member.offset <= type.size else {
+                    throw .dwarf(.malformedType(path: path, typeName: name,
+                                                reason: "\(field) at offset \(member.offset), outside its \(type.size) bytes"))
+                }
+                fields[field] = member.offset
             }
             structs[name] = StructLayout(name: name, size: type.size, fields: fields)
         }
-        return RuntimeLayout(release: release, structs: structs, source: source)
+        return structs
     }
 
     /// The layout for a binary: from its DWARF when it has some, else the built-in table for

@@ -12,9 +12,13 @@ public struct StackCollector {
     /// A running goroutine's thread registers (pc, sp), when the target is stopped.
     public typealias Registers = (pc: UInt64, sp: UInt64)
 
-    public init(symbolizer: Symbolizer, memory: MemoryReader) {
+    /// When set, stacks are read and walked only until it passes (the rest are marked).
+    public let deadline: SnapshotDeadline?
+
+    public init(symbolizer: Symbolizer, memory: MemoryReader, deadline: SnapshotDeadline? = nil) {
         self.symbolizer = symbolizer
         self.memory = memory
+        self.deadline = deadline
     }
 
     /// What the target's threads say about a goroutine while it is stopped: its M's registers
@@ -97,7 +101,8 @@ public struct StackCollector {
         let starts = extents.map { start(of: $0, context: context($0) ?? ThreadContext()) }
         var batches: [GatheredRanges] = []
         var position = 0
-        while position < extents.count {
+        // Past the deadline the rest are not read: `unwind` marks them.
+        while position < extents.count, deadline?.expired != true {
             let end = min(extents.count, position + Self.batch)
             let ranges = (position..<end).map { index -> MemoryRange in
                 let extent = extents[index]
@@ -108,7 +113,8 @@ public struct StackCollector {
             batches.append(memory.gather(ranges: ranges))
             position = end
         }
-        return CapturedStacks(addresses: extents.map(\.address), starts: starts, batches: batches)
+        return CapturedStacks(addresses: extents.prefix(position).map(\.address), starts: Array(starts.prefix(position)),
+                              batches: batches)
     }
 
     /// Walks the captured stacks (after the target has been resumed), in `goroutines` order.
@@ -129,6 +135,11 @@ public struct StackCollector {
                     found = (set, index)
                     break
                 }
+            }
+            if let deadline, deadline.expired {
+                deadline.recordCut(read: found != nil)
+                return UnwoundStack(frames: [], end: .truncated(found == nil ? SnapshotDeadline.notRead : SnapshotDeadline.notWalked),
+                                    origin: "none")
             }
             guard let (set, index) = found else {
                 return UnwoundStack(frames: [], end: .truncated("stack not captured"), origin: "none")

@@ -64,12 +64,25 @@ public struct ChannelWaitReader {
     static let maxSelectCases = 1 << 16
     /// Steps walking a channel queue back to its head to tell a select case's direction.
     static let maxQueueWalk = 1 << 20
+    /// Sudogs read, and queue steps walked, in one `read` at most (damaged waitlink or prev
+    /// chains must not cost goroutines x cases reads or entries).
+    static let maxSudogs = 1 << 22
+    static let maxWalkSteps = 1 << 22
 
     let reader: MemoryReader
     let sudog: RuntimeLayout.SudogLayout
     let hchan: RuntimeLayout.HchanLayout
     let g: RuntimeLayout.GLayout
     let typeNames: TypeNameReader?
+
+    /// Without an image (tests over synthetic memory): no type names.
+    init(reader: MemoryReader, layout: RuntimeLayout) throws(LayoutError) {
+        self.reader = reader
+        typeNames = nil
+        sudog = try layout.sudog
+        hchan = try layout.hchan
+        g = try layout.g
+    }
 
     public init(image: RuntimeImage, reader: MemoryReader) throws(LayoutError) {
         self.reader = reader
@@ -117,8 +130,9 @@ public struct ChannelWaitReader {
         }
         let sudogs = readSudogChains(pending)
         let queues = readChannelStates(Set(sudogs.values.flatMap { $0.compactMap(\.channel) }), into: &result.channels)
+        var walkBudget = Self.maxWalkSteps
         for goroutine in pending {
-            result.objects[goroutine.address] = object(of: goroutine, sudogs[goroutine.address] ?? [], queues)
+            result.objects[goroutine.address] = object(of: goroutine, sudogs[goroutine.address] ?? [], queues, walkBudget: &walkBudget)
         }
         confirmUnchanged(pending, &result)
         return result
@@ -129,6 +143,8 @@ public struct ChannelWaitReader {
     struct QueuedSudog {
         let address: UInt64
         let channel: UInt64?
+        /// Why the chain ends here unread (a loop, or the read's sudog budget spent).
+        var cut: String? = nil
     }
 
     /// Every pending goroutine's sudogs, a round of batched reads per select case depth.
@@ -136,8 +152,20 @@ public struct ChannelWaitReader {
         var chains: [UInt64: [QueuedSudog]] = [:]
         var frontier: [(goroutine: Goroutine, sudog: UInt64)] = goroutines.map { ($0, $0.waiting) }
         var depth = 0
+        // Each sudog belongs to one goroutine: one met twice is a loop (damage, or a change
+        // while read) and ends its chain.
+        var seen = Set(frontier.map(\.sudog))
+        var budget = Self.maxSudogs
         while !frontier.isEmpty, depth < Self.maxSelectCases {
             depth += 1
+            guard budget >= frontier.count else {
+                for (goroutine, address) in frontier {
+                    chains[goroutine.address, default: []].append(
+                        QueuedSudog(address: address, channel: nil, cut: "more than \(Self.maxSudogs) sudogs in all"))
+                }
+                break
+            }
+            budget -= frontier.count
             let records = reader.gather(frontier.map(\.sudog), size: sudog.size)
             var index: [UInt64: Int] = [:]
             for (i, address) in records.addresses.enumerated() where records.valid[i] { index[address] = i }
@@ -152,6 +180,11 @@ public struct ChannelWaitReader {
                 // Only a select's sudogs are chained through waitlink (from 1.26 a semaphore
                 // wait's waitlink leads to another goroutine's sudog).
                 if Self.isSelect(goroutine), let link = records.u64(i, sudog.waitlink), link != 0 {
+                    guard seen.insert(link).inserted else {
+                        chains[goroutine.address, default: []].append(
+                            QueuedSudog(address: link, channel: nil, cut: "its select's sudog chain loops"))
+                        continue
+                    }
                     next.append((goroutine, link))
                 }
             }
@@ -192,9 +225,11 @@ public struct ChannelWaitReader {
         return queues
     }
 
-    private func object(of goroutine: Goroutine, _ chain: [QueuedSudog], _ queues: [UInt64: QueueEnds]) -> WaitObject {
+    private func object(of goroutine: Goroutine, _ chain: [QueuedSudog], _ queues: [UInt64: QueueEnds],
+                        walkBudget: inout Int) -> WaitObject {
         var cases: [ChannelCase] = []
         for queued in chain {
+            if let cut = queued.cut { return .unknown(reason: cut) }
             guard let channel = queued.channel else {
                 return .unknown(reason: "sudog at 0x\(String(queued.address, radix: 16)) changed while read")
             }
@@ -205,23 +240,33 @@ public struct ChannelWaitReader {
                 let direction: ChannelDirection = goroutine.waitReasonText?.hasPrefix("chan send") == true ? .send : .receive
                 return .channel(ChannelCase(channel: channel, direction: direction))
             }
-            cases.append(ChannelCase(channel: channel, direction: direction(of: queued.address, in: ends)))
+            cases.append(ChannelCase(channel: channel, direction: direction(of: queued.address, in: ends, budget: &walkBudget)))
         }
         if chain.count >= Self.maxSelectCases { return .unknown(reason: "more than \(Self.maxSelectCases) select cases") }
         return cases.isEmpty ? .unknown(reason: "no select case recorded") : .select(cases)
     }
 
     /// A select's sudog carries no direction: it is the queue it sits in, recvq or sendq.
-    private func direction(of sudogAddress: UInt64, in ends: QueueEnds) -> ChannelDirection? {
+    /// The walk is bounded per case (`maxQueueWalk`, a loop caught by Brent's method) and per
+    /// read (`budget`); a walk cut short leaves the direction unknown (nil), not guessed.
+    private func direction(of sudogAddress: UInt64, in ends: QueueEnds, budget: inout Int) -> ChannelDirection? {
         if ends.receive.first == sudogAddress || ends.receive.last == sudogAddress { return .receive }
         if ends.send.first == sudogAddress || ends.send.last == sudogAddress { return .send }
         // In the middle of a queue: walk back to its head.
         var current = sudogAddress
+        var reachedHead = false
+        var anchor = sudogAddress
+        var power = 1, steps = 0
         for _ in 0..<Self.maxQueueWalk {
-            guard let previous = try? reader.fetchPointer(from: current &+ UInt64(sudog.prev)) else { return nil }
-            if previous == 0 { break }
+            guard budget > 0, let previous = try? reader.fetchPointer(from: current &+ UInt64(sudog.prev)) else { return nil }
+            budget -= 1
+            if previous == 0 { reachedHead = true; break }
             current = previous
+            if current == anchor { return nil } // the queue loops: damage
+            steps += 1
+            if steps == power { anchor = current; power <<= 1; steps = 0 }
         }
+        guard reachedHead else { return nil }
         if current == ends.receive.first { return .receive }
         if current == ends.send.first { return .send }
         return nil

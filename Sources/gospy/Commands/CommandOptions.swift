@@ -1,4 +1,6 @@
 import ArgumentParser
+import GospyInspector
+import GospyRuntime
 
 /// The target: a process and, optionally, a copy of its binary.
 struct TargetOptions: ParsableArguments {
@@ -25,6 +27,11 @@ struct ProcessOptions: ParsableArguments {
     @Flag(name: .long, help: "Say how long the target was stopped and what the snapshot cost.")
     var verbose = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The most seconds one snapshot may take; stacks not read or walked by then are shown truncated (exit 15).",
+        valueName: "seconds"))
+    var deadline: Double = SnapshotDeadline.defaultSeconds
+
     /// For tests: keep the target stopped this long before reading it, so signals and the
     /// target's death can be delivered at a known moment.
     @Option(name: .customLong("test-hold-stopped"), help: .hidden)
@@ -32,6 +39,19 @@ struct ProcessOptions: ParsableArguments {
 
     var pid: Int32 { target.pid }
     var bin: String? { target.bin }
+
+    func validate() throws {
+        guard deadline > 0, deadline.isFinite else {
+            throw ValidationError("--deadline must be a positive number of seconds")
+        }
+    }
+
+    /// An inspector of --pid (with --bin), its snapshots bound by --deadline.
+    func inspector() throws -> Inspector {
+        let inspector = try Inspector(pid: pid, binary: bin)
+        inspector.deadlineSeconds = deadline
+        return inspector
+    }
 }
 
 /// `--all`: whether the goroutines the runtime hides from its dumps are shown or counted.

@@ -41,7 +41,7 @@ struct DumpCommand: ParsableCommand {
     }
 
     func run() throws {
-        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        let inspector = try process.inspector()
         ReleaseWarning.print(for: inspector.image.executable)
         // Arguments only for the formats that print them (the traceback and JSON).
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
@@ -89,6 +89,8 @@ struct DumpCommand: ParsableCommand {
         if process.verbose {
             Output.error("gospy: \(items.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
         }
+        // Printed, marked, and still a failure for scripts: exit 15 names what was cut.
+        if let cut = capture.cut { throw cut }
     }
 }
 

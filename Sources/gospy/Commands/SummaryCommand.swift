@@ -24,7 +24,7 @@ struct SummaryCommand: ParsableCommand {
     @OptionGroup var color: ColorOption
 
     func run() throws {
-        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        let inspector = try process.inspector()
         ReleaseWarning.print(for: inspector.image.executable)
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user || pc == .userCode)
@@ -37,5 +37,6 @@ struct SummaryCommand: ParsableCommand {
             Output.write(report.text(color: !color.noColor && isatty(STDOUT_FILENO) == 1,
                                      snapshotLines: process.verbose ? CapturePhasesText.lines(capture) : []))
         }
+        if let cut = capture.cut { throw cut }
     }
 }

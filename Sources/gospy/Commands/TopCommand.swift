@@ -40,7 +40,7 @@ struct TopCommand: ParsableCommand {
     }
 
     func run() throws {
-        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        let inspector = try process.inspector()
         ReleaseWarning.print(for: inspector.image.executable)
         let session = TopSession(command: self, inspector: inspector)
         if plain || isatty(STDOUT_FILENO) != 1 {

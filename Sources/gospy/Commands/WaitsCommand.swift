@@ -18,13 +18,17 @@ struct WaitsCommand: ParsableCommand {
     var pc: LocationKind = .userCode
 
     func run() throws {
-        let inspector = try Inspector(pid: process.pid, binary: process.bin)
+        let inspector = try process.inspector()
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user || pc == .userCode)
         let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: systemGoroutines.included, locationKind: pc)
         Output.write(json ? try report.json() : report.text())
         if process.verbose {
-            Output.error("gospy: \(capture.snapshot.goroutines.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
+            Output.error("gospy: \(capture.snapshot.goroutines.count) goroutines
+" + CapturePhasesText.lines(capture).joined(separator: "
+") + "
+")
         }
+        if let cut = capture.cut { throw cut }
     }
 }

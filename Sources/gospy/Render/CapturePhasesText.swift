@@ -18,6 +18,9 @@ enum CapturePhasesText {
         }
         let reused = p.stacksReused > 0 ? ", \(p.stacksReused) stacks unchanged since the last snapshot" : ""
         lines.append("  after resuming: \(ms(p.afterResume)) decoding and walking\(reused)")
+        if let cut = capture.cut {
+            lines.append("  deadline (\(cut.seconds) s) reached: \(cut.stacksNotRead) stacks not read, \(cut.stacksNotWalked) not walked")
+        }
         return lines
     }
 

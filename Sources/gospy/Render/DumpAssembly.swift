@@ -31,11 +31,11 @@ struct DumpAssembly {
         var labels: [UInt64: [(String, String)]] = [:]
         for index in items.indices where items[index].goroutine.labels != 0 {
             // Raw bytes for the headers (quoted byte for byte as the runtime does), text for the rest.
-            let raw = labelReader.rawLabels(of: items[index].goroutine)
-            items[index].labels = raw
-            labels[items[index].goroutine.address] = raw.map {
-                (String(decoding: $0.key, as: UTF8.self), String(decoding: $0.value, as: UTF8.self))
-            }
+            // Labels that cannot be read are marked on the goroutine, never shown as none.
+            let read = labelReader.read(of: items[index].goroutine)
+            items[index].labels = read.pairs
+            items[index].labelsUnreadable = read.unreadable
+            labels[items[index].goroutine.address] = read.text.map { ($0.key, $0.value) }
         }
         let bubbles = SynctestReader(image: image, memory: inspector.memory)
         for index in items.indices where items[index].goroutine.bubble != 0 {

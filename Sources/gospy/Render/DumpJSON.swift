@@ -22,6 +22,8 @@ struct DumpJSON: JSONOutput {
     /// Dump's fields of a goroutine, beside the header fields every JSON view shares.
     struct Details: Encodable {
         let labels: [String: String]
+        /// Why the goroutine's labels could not be read (then `labels` is empty, not "none").
+        let labelsUnreadable: String?
         let frames: [Frame]
         let truncated: String?
         /// Where the walk started: registers (a running goroutine's thread), vdso (the VDSO
@@ -41,9 +43,15 @@ struct DumpJSON: JSONOutput {
             let frames = runtimeFrames ? symbolizer.logicalFrames(item.stack) : item.body.frames + item.body.tail
             let arguments = symbolizer.argumentTexts(item.stack)
             var truncated: String?
-            if case let .truncated(reason) = item.stack.end { truncated = reason }
+            switch item.stack.end {
+            case let .truncated(reason): truncated = reason
+            // JSON lists every frame walked: a walk that stopped at the cap says so.
+            case .limit: truncated = "more than \(StackUnwinder.maxFrames) frames: the outer ones were not walked"
+            case .complete: break
+            }
             return GoroutineJSON(header: GoroutineHeaderJSON(item.goroutine, waitMinutes: item.waitMinutes), details: Details(
                 labels: Dictionary((labels[item.goroutine.address] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { $1 }),
+                labelsUnreadable: item.labelsUnreadable,
                 frames: frames.map {
                     Frame(function: $0.function, file: $0.file, line: $0.line, pc: "0x" + String($0.pc, radix: 16),
                           offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined,

@@ -12,6 +12,8 @@ struct DumpedGoroutine {
     let system: Bool
     /// pprof labels as the program set them, in Go's order (the header may print them).
     var labels: [(key: [UInt8], value: [UInt8])] = []
+    /// Why its labels could not be read (its g points at labels gospy could not read whole).
+    var labelsUnreadable: String? = nil
     /// For headers that name the g's M: its id (nil when not found).
     var machineID: Int64? = nil
     /// For a goroutine in a synctest bubble: what its header says of it.
@@ -101,6 +103,9 @@ enum TracebackRenderer {
         if case let .truncated(reason) = item.stack.end {
             out += "...stack truncated: \(reason)\n"
         }
+        if let reason = item.labelsUnreadable {
+            out += "...labels unreadable: \(reason)\n"
+        }
         if item.goroutine.status == .running && item.stack.origin.hasPrefix("sched") {
             out += "...running goroutine: stack read from its last saved state, not its thread (may be stale)\n"
         }
@@ -137,6 +142,7 @@ enum GroupedRenderer {
         struct Key: Hashable {
             let pcs: [UInt64]
             let labels: [String]
+            let unreadable: Bool
         }
         // Grouped by what the runtime's profile records (wrappers elided, at most its depth).
         var groups: [Key: (count: Int, frames: [LogicalFrame], labels: [(String, String)])] = [:]
@@ -144,7 +150,9 @@ enum GroupedRenderer {
         for item in items {
             let itemLabels = labels[item.goroutine.address] ?? []
             let profile = symbolizer.groupedProfile(item.stack)
-            let key = Key(pcs: profile.pcs, labels: itemLabels.map { "\($0.0)=\($0.1)" })
+            // Goroutines whose labels are unreadable group apart, under that mark.
+            let key = Key(pcs: profile.pcs, labels: itemLabels.map { "\($0.0)=\($0.1)" },
+                          unreadable: item.labelsUnreadable != nil)
             if let existing = groups[key] {
                 groups[key] = (existing.count + 1, existing.frames, existing.labels)
             } else {
@@ -161,6 +169,7 @@ enum GroupedRenderer {
                 let pairs = group.labels.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ", ")
                 out += "# labels: {\(pairs)}\n"
             }
+            if key.unreadable { out += "# labels unreadable\n" }
             for frame in group.frames {
                 let pc = frame.symbolPC
                 out += "#\t0x\(String(pc, radix: 16))\t\(frame.function)+0x\(String(pc &- frame.entry, radix: 16))\t\(frame.file):\(frame.line)\n"
