@@ -113,51 +113,6 @@ enum TracebackRenderer {
     }
 }
 
-/// Goroutines with identical stacks grouped with a count, like the runtime's `debug=1`.
-enum GroupedRenderer {
-    static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer) -> String {
-        struct Key: Hashable {
-            let pcs: [UInt64]
-            let labels: [String]
-        }
-        // Grouped by what the runtime's profile records (wrappers elided, at most its depth).
-        var groups: [Key: (count: Int, frames: [LogicalFrame], labels: [(String, String)])] = [:]
-        var order: [Key] = []
-        for item in items {
-            let itemLabels = labels[item.goroutine.address] ?? []
-            let profile = symbolizer.groupedProfile(item.stack)
-            let key = Key(pcs: profile.pcs, labels: itemLabels.map { "\($0.0)=\($0.1)" })
-            if let existing = groups[key] {
-                groups[key] = (existing.count + 1, existing.frames, existing.labels)
-            } else {
-                groups[key] = (1, profile.frames, itemLabels)
-                order.append(key)
-            }
-        }
-        let sorted = order.sorted { (groups[$0]!.count, $1.pcs.count) > (groups[$1]!.count, $0.pcs.count) }
-        var out = "goroutine profile: total \(items.count)\n"
-        for key in sorted {
-            let group = groups[key]!
-            out += "\(group.count) @" + key.pcs.map { " 0x" + String($0, radix: 16) }.joined() + "\n"
-            if !group.labels.isEmpty {
-                let pairs = group.labels.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ", ")
-                out += "# labels: {\(pairs)}\n"
-            }
-            for frame in group.frames {
-                let pc = frame.symbolPC
-                out += "#\t0x\(String(pc, radix: 16))\t\(frame.function)+0x\(String(pc &- frame.entry, radix: 16))\t\(frame.file):\(frame.line)\n"
-            }
-            out += "\n"
-        }
-        return out
-    }
-
-    static func quote(_ text: String) -> String {
-        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-}
-
 /// One JSON object per goroutine.
 struct DumpJSON: JSONOutput {
     struct Frame: Encodable {
