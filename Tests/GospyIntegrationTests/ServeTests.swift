@@ -161,6 +161,14 @@ import Testing
         }
         // Once it ended, the process can be recorded again.
         #expect(try server.get("/pid/\(target.pid)/flamegraph?seconds=1").status == 200)
+
+        // --no-flamegraph: refused, and the page has no link.
+        let quiet = try GospyServer(["--pid", String(target.pid), "--no-flamegraph"])
+        defer { quiet.stop() }
+        let off = try quiet.get("/pid/\(target.pid)/flamegraph?seconds=1")
+        #expect(off.status == 404 && off.text.contains("--no-flamegraph"), "\(off.status) \(off.text)")
+        let page = try quiet.get("/pid/\(target.pid)/")
+        #expect(page.status == 200 && !page.text.contains("flamegraph"))
     }
 
     /// A token: required as a bearer (or basic password); a wrong one is 401; never printed.

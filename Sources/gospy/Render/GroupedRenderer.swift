@@ -10,9 +10,17 @@ import GospyRuntime
 enum GroupedRenderer {
     static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer) -> String {
         var groups: [String: (count: Int, frames: [LogicalFrame])] = [:]
+        // Goroutines share stacks: each distinct one is formatted once.
+        var stackTexts: [[UInt64]: String] = [:]
         for item in items {
             let profile = symbolizer.groupedProfile(item.stack)
-            var key = "@" + profile.pcs.map { " 0x" + String($0, radix: 16) }.joined()
+            var key: String
+            if let known = stackTexts[profile.pcs] {
+                key = known
+            } else {
+                key = "@" + profile.pcs.map { " 0x" + String($0, radix: 16) }.joined()
+                stackTexts[profile.pcs] = key
+            }
             if let itemLabels = labels[item.goroutine.address], !itemLabels.isEmpty {
                 key += "\n# labels: " + labelText(itemLabels)
             }

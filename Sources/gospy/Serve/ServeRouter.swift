@@ -8,13 +8,16 @@ final class ServeRouter: @unchecked Sendable {
     let processes: ServedProcesses
     private let token: [UInt8]?
     let maxConcurrent: Int
+    /// Whether /pid/N/flamegraph records (off with --no-flamegraph).
+    let flameGraphs: Bool
     private let lock = ThreadLock()
     private var inFlight = 0
 
-    init(processes: ServedProcesses, token: String?, maxConcurrent: Int) {
+    init(processes: ServedProcesses, token: String?, maxConcurrent: Int, flameGraphs: Bool = true) {
         self.processes = processes
         self.token = token.map { Array($0.utf8) }
         self.maxConcurrent = maxConcurrent
+        self.flameGraphs = flameGraphs
     }
 
     struct Request: Sendable {
@@ -73,6 +76,9 @@ final class ServeRouter: @unchecked Sendable {
         }
         let rest = parts.dropFirst(2).joined(separator: "/")
         guard rest.isEmpty || rest == "debug/pprof/goroutine" || rest == "flamegraph" else { return notFound(request) }
+        if rest == "flamegraph", !flameGraphs {
+            return .failure(ServeFailure(status: 404, message: "flame graphs are off (gospy serve --no-flamegraph)"))
+        }
         let process: ServedProcess
         switch processes.process(pid) {
         case let .success(found): process = found
@@ -81,7 +87,7 @@ final class ServeRouter: @unchecked Sendable {
         if rest.isEmpty {
             guard request.query.isEmpty else { return noQuery(request) }
             switch await process.snapshot(interval: processes.interval, blocking: processes.blocking) {
-            case let .success(snapshot): return .html(WebPage.process(snapshot, pid: pid))
+            case let .success(snapshot): return .html(WebPage.process(snapshot, pid: pid, flameGraph: flameGraphs))
             case let .failure(failure): return .failure(failure)
             }
         }
