@@ -1,3 +1,4 @@
+import Dispatch
 import FoundationEssentials
 import GospyBinary
 import GospyMemory
@@ -40,48 +41,68 @@ public final class HostScan: @unchecked Sendable {
         self.procRoot = procRoot
     }
 
-    /// Every Go process, by pid. `only` limits the scan to those pids.
+    /// Every Go process, by pid. `only` limits the scan to those pids. Processes are looked at
+    /// by a few threads at once: most of a listing is waiting for /proc, and on a busy host
+    /// for a core.
     public func scan(only: Set<Int32>? = nil) -> [HostProcess] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: procRoot)) ?? []
         var pids = names.compactMap { Int32($0) }.filter { $0 > 0 }
         if let only { pids = pids.filter { only.contains($0) } }
         let own = getpid()
-        var found: [HostProcess] = []
-        for pid in pids.sorted() where pid != own {
-            if let process = inspect(pid) { found.append(process) }
+        let listed = pids.filter { $0 != own }.sorted()
+        let results = ResultSlots(count: listed.count)
+        let workers = min(Self.workers, max(listed.count, 1))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: listed.count, by: workers) {
+                results.set(index, inspect(listed[index]))
+            }
         }
         binaries.forgetUnused()
-        return found
+        return results.values()
+    }
+
+    /// Threads a scan uses.
+    static let workers = 4
+
+    /// One result per pid, written by the scan's threads.
+    private final class ResultSlots: @unchecked Sendable {
+        private let lock = ThreadLock()
+        private var slots: [HostProcess?]
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        func set(_ index: Int, _ value: HostProcess?) { lock.withLock { slots[index] = value } }
+        func values() -> [HostProcess] { lock.withLock { slots.compactMap { $0 } } }
     }
 
     /// One process: nil when it is not a Go program (or is gone, a zombie or a kernel thread).
+    /// A process whose executable is a file seen before costs one stat: kernel threads,
+    /// zombies and the gone have no executable (ENOENT), and the file says Go or not.
     public func inspect(_ pid: Int32) -> HostProcess? {
         let procfs = ProcFS(pid: pid, root: procRoot)
-        // Kernel threads and zombies have no executable to read.
-        guard let procStat = try? procfs.stat(), !procStat.isKernelThread, procStat.state != "Z", procStat.state != "X" else {
-            return nil
-        }
-        let link = procfs.executableLink()
         var info = stat()
         guard stat(procfs.executablePath, &info) == 0 else {
             let code = errno
-            // ENOENT: gone, or no executable. EACCES: another user's process without privilege:
-            // unknown whether it is Go, so listed with the reason rather than silently dropped.
-            guard code == EACCES || code == EPERM else { return nil }
-            return HostProcess(pid: pid, executable: link ?? "?", problem: "cannot read its executable: \(String(cString: strerror(code))) (run as root or with CAP_SYS_PTRACE)")
+            // EACCES: another user's process without privilege: unknown whether it is Go, so
+            // listed with the reason rather than silently dropped (kernel threads and zombies
+            // are not processes to list).
+            guard code == EACCES || code == EPERM,
+                  let procStat = try? procfs.stat(), !procStat.isKernelThread, procStat.state != "Z", procStat.state != "X" else {
+                return nil
+            }
+            return HostProcess(pid: pid, executable: procfs.executableLink() ?? "?", problem: "cannot read its executable: \(String(cString: strerror(code))) (run as root or with CAP_SYS_PTRACE)")
         }
         let key = GoBinaryCache.Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
                                     modified: Int64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_mtim.tv_nsec))
         let binary = binaries.binary(key) { Self.analyse(path: procfs.executablePath) }
         guard case let .go(goBinary) = binary else { return nil }
+        guard let procStat = try? procfs.stat(), procStat.state != "Z", procStat.state != "X" else { return nil }
         var process = HostProcess(pid: pid, goVersion: goBinary.buildInfo.goVersion,
                                   mainModule: goBinary.buildInfo.mainModule.map { String($0.split(separator: "\t").first ?? "") }
                                       ?? goBinary.buildInfo.mainPath,
-                                  executable: link ?? procfs.executablePath)
+                                  executable: procfs.executableLink() ?? procfs.executablePath)
         do {
             let facts = try ProcessFacts.read(procfs)
             process.namespacePID = facts.namespacePID
-            process.user = facts.uid.map(ProcessFacts.userName)
+            process.user = facts.uid.map(userName)
             process.threads = facts.threads
             process.rssBytes = facts.rssBytes
             process.container = facts.container
@@ -89,7 +110,7 @@ public final class HostScan: @unchecked Sendable {
             process.problem = "\(error)"
             return process
         }
-        process.uptimeSeconds = procfs.uptime()
+        process.uptimeSeconds = Self.uptime(startTicks: procStat.startTimeTicks)
         if let reason = goBinary.unreadable {
             process.problem = reason
             return process
@@ -113,6 +134,26 @@ public final class HostScan: @unchecked Sendable {
         return process
     }
 
+    /// Seconds since a process started: the boot-time clock (what /proc/uptime shows) minus
+    /// its start in clock ticks since boot.
+    static func uptime(startTicks: UInt64) -> Double? {
+        var now = timespec()
+        guard clock_gettime(CLOCK_BOOTTIME, &now) == 0 else { return nil }
+        let system = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        return max(0, system - Double(startTicks) / Double(sysconf(Int32(_SC_CLK_TCK))))
+    }
+
+    /// User names by uid, looked up once per scan's life (each lookup reads the passwd database).
+    private let userNames = ThreadLock()
+    private var knownUsers: [UInt32: String] = [:]
+
+    func userName(_ uid: UInt32) -> String {
+        if let known = userNames.withLock({ knownUsers[uid] }) { return known }
+        let name = ProcessFacts.userName(uid)
+        userNames.withLock { knownUsers[uid] = name }
+        return name
+    }
+
     /// The cheap probe, then (for Go only) the analysis that finds allglen.
     static func analyse(path: String) -> GoBinaryCache.Binary {
         let probe: GoBinaryProbe.Result
@@ -124,6 +165,15 @@ public final class HostScan: @unchecked Sendable {
         switch probe {
         case .notELF, .notGo: return .notGo
         case .go, .undecided: break
+        }
+        // A supported release with its symbols: allglen is its symbol (what RuntimeGlobals
+        // would find first), no need to analyse the whole runtime (pclntab, moduledata) as a
+        // snapshot must.
+        if case let .go(info) = probe, let version = GoVersion(parsing: info.goVersion), version.isSupported,
+           let elf = try? ElfFile(path: path), let symbol = elf.symbol(named: RuntimeGlobals.Name.allglen.rawValue), symbol.value != 0 {
+            let firstLoad = elf.segments.filter(\.isLoad).map(\.virtualAddress).min() ?? 0
+            return .go(.init(buildInfo: info, allglen: symbol.value, positionIndependent: elf.isPositionIndependent,
+                             firstLoad: firstLoad, unreadable: nil))
         }
         let executable: GoExecutable
         do {
@@ -204,21 +254,36 @@ final class GoBinaryCache: @unchecked Sendable {
     private let lock = ThreadLock()
     private var entries: [Key: Binary] = [:]
     private var used: Set<Key> = []
+    /// Files being analysed now: a thread that meets one waits for that analysis instead of
+    /// repeating it (twenty copies of one binary, four threads).
+    private var analysing: [Key: DispatchGroup] = [:]
 
     func binary(_ key: Key, analyse: () -> Binary) -> Binary {
-        lock.lock()
-        if let known = entries[key] {
-            used.insert(key)
+        while true {
+            lock.lock()
+            if let known = entries[key] {
+                used.insert(key)
+                lock.unlock()
+                return known
+            }
+            if let pending = analysing[key] {
+                lock.unlock()
+                pending.wait()
+                continue
+            }
+            let group = DispatchGroup()
+            group.enter()
+            analysing[key] = group
             lock.unlock()
-            return known
+            let result = analyse()
+            lock.lock()
+            entries[key] = result
+            used.insert(key)
+            analysing[key] = nil
+            lock.unlock()
+            group.leave()
+            return result
         }
-        lock.unlock()
-        let result = analyse()
-        lock.lock()
-        entries[key] = result
-        used.insert(key)
-        lock.unlock()
-        return result
     }
 
     /// Drops the files no process ran since the last call (a long-running `serve` would

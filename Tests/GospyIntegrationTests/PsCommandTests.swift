@@ -97,8 +97,44 @@ struct PsEntry: Decodable {
         }
     }
 
+    /// The processes on the host that Go's own `go version` says are Go programs, with the
+    /// release it reads: pid -> version, for every pid whose executable could be read
+    /// (distinct files asked once).
+    static func goProcessesByGoVersion() throws -> [Int32: String] {
+        var byFile: [String: [Int32]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
+            guard let pid = Int32(name) else { continue }
+            var info = stat()
+            guard stat("/proc/\(pid)/exe", &info) == 0 else { continue }
+            byFile["\(info.st_dev):\(info.st_ino)", default: []].append(pid)
+        }
+        let go = TestTargets.toolchain(release: TestTargets.newestRelease)
+        var result: [Int32: String] = [:]
+        for pids in byFile.values {
+            // `go version FILE`: "FILE: go1.27.3" for a Go executable, an error otherwise.
+            let asked = try Subprocess.run(go, ["version", "/proc/\(pids[0])/exe"], environment: ["GOTOOLCHAIN": "local"])
+            let prefix = "/proc/\(pids[0])/exe: "
+            guard asked.status == 0, asked.stdout.hasPrefix(prefix) else { continue }
+            let version = asked.stdout.dropFirst(prefix.count).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard version.hasPrefix("go") else { continue }
+            for pid in pids { result[pid] = version }
+        }
+        return result
+    }
+
+    /// A process's start time (field 22 of /proc/PID/stat): a pid that is the same process
+    /// before and after the listing has the same one.
+    static func startTime(_ pid: Int32) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+
     /// The benchmark's case as a test: 20 targets among at least 200 processes (sleeps fill the
-    /// rest); every one of them listed, with its count. (BENCHMARKS.md records the time.)
+    /// rest); every Go process of the host listed, with the release `go version` reads from
+    /// its executable, and nothing else; each target with its executable, module, threads and
+    /// goroutine count. (BENCHMARKS.md records the time.)
     @Test func twentyTargetsAmongTwoHundredProcesses() throws {
         TestTargets.requireMatrix()
         let binary = try #require(TestTargets.binary(release: TestTargets.newestRelease, mode: "plain")
@@ -109,14 +145,38 @@ struct PsEntry: Decodable {
         let fillers = try (0..<max(0, 200 - existing)).map { _ in try Subprocess.start("/bin/sleep", ["120"]) }
         defer { fillers.forEach { $0.killAndWait() } }
 
+        let before = try Self.goProcessesByGoVersion()
+        let startsBefore = Dictionary(uniqueKeysWithValues: before.keys.map { ($0, Self.startTime($0)) })
         let (entries, seconds) = try PsEntry.list()
         print("gospy ps: \(entries.count) Go processes among \(existing + fillers.count) processes in \(String(format: "%.3f", seconds)) s")
         let byPID = Dictionary(entries.map { ($0.pid, $0) }, uniquingKeysWith: { a, _ in a })
         for target in targets {
             let entry = try #require(byPID[target.pid], "target \(target.pid) not listed")
-            #expect(entry.goVersion == binary.goVersion && entry.problem == nil)
+            #expect(entry.goVersion == binary.goVersion && entry.problem == nil, "\(entry)")
+            #expect(entry.executable == binary.path && entry.mainModule == "example.com/gospytarget")
+            #expect(entry.threads == Self.procStatus(target.pid, "Threads").flatMap(Int.init))
             #expect(entry.goroutines == (try Self.allglen(pid: target.pid, binary: binary.path)))
         }
         for filler in fillers { #expect(byPID[filler.pid] == nil) }
+        // Every Go process of the host that lived through the listing (other agents' too), with
+        // its release; no process that `go version` does not call Go.
+        var compared = 0
+        for (pid, version) in before where pid != getpid() {
+            guard let start = startsBefore[pid], start != nil, Self.startTime(pid) == start else { continue }
+            let entry = byPID[pid]
+            #expect(entry != nil, "Go process \(pid) (\(version)) not listed")
+            if let entry, entry.problem == nil { #expect(entry.goVersion == version, "pid \(pid): \(entry.goVersion ?? "nil"), go version says \(version)") }
+            compared += 1
+        }
+        #expect(compared >= targets.count)
+        // Listed as Go but not in the census: started since, or not a Go program. (A process
+        // whose executable cannot be read is listed with the reason, Go or not.)
+        let unknown = entries.filter { before[$0.pid] == nil && $0.goVersion != nil }
+        if !unknown.isEmpty {
+            let after = try Self.goProcessesByGoVersion()
+            for entry in unknown where Self.startTime(entry.pid) != nil && after[entry.pid] == nil {
+                Issue.record("pid \(entry.pid) \(entry.executable) is listed but go version does not call it Go")
+            }
+        }
     }
 }

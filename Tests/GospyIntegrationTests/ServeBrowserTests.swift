@@ -23,7 +23,7 @@ import Testing
         let result = try Subprocess.run(Self.python, [Self.script, server.url, String(target.pid), shots],
                                         environment: ["HOME": shots])
         try #require(result.status == 0, "browser: \(result.stderr.suffix(2000))")
-        print("gospy serve browser screenshots: \(shots)/processes.png \(shots)/process.png")
+        print("gospy serve browser screenshots: \(shots)/processes.png \(shots)/process.png \(shots)/flamegraph.png")
         let page = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let listed = page["listed"] as? [String] ?? []
         #expect(listed.contains(String(target.pid)), "process list: \(listed)")
@@ -56,6 +56,22 @@ import Testing
         }
         #expect(ownGroups.count >= 10, "too few parked functions in the runtime's profile: \(ownGroups)")
         #expect(pageGroups == ownGroups, "page \(pageGroups), runtime \(ownGroups)")
+
+        // The flame graph link: an SVG that the browser renders, with a frame for each parked
+        // function of the runtime's profile, drawn (non-empty boxes) and sampled.
+        #expect(links["flamegraph"]?.hasSuffix("/pid/\(target.pid)/flamegraph?seconds=5") == true)
+        let flame = page["flamegraph"] as? [String: Any] ?? [:]
+        #expect((flame["root"] as? String)?.lowercased() == "svg", "flame graph page: \(flame["root"] ?? "nothing")")
+        #expect((flame["url"] as? String)?.hasSuffix("/pid/\(target.pid)/flamegraph?seconds=5") == true)
+        #expect((flame["title"] as? String)?.contains("pid \(target.pid)") == true, "\(flame["title"] ?? "no title")")
+        let frames = flame["frames"] as? [[String: Any]] ?? []
+        let drawn = frames.filter { ($0["width"] as? Double ?? 0) > 0 && ($0["height"] as? Double ?? 0) > 0 }
+        let names = Set(drawn.compactMap { $0["name"] as? String })
+        let missing = ownGroups.keys.filter { !names.contains($0) }
+        #expect(missing.isEmpty, "parked functions without a frame in the flame graph: \(missing.sorted()); frames: \(names.sorted().prefix(40))")
+        let total = Int(flame["total"] as? String ?? "") ?? 0
+        // Every sample counts each of the parked goroutines: at least one per goroutine.
+        #expect(total >= ownGroups.values.reduce(0, +), "flame graph total \(total)")
     }
 
     /// debug=1: the innermost main.* function of each group -> its count (summed).

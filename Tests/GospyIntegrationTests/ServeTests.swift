@@ -100,6 +100,10 @@ import Testing
             ("/pid/\(target.pid)/debug/pprof/goroutine?seconds=1&debug=1", 400, "incompatible"),
             ("/pid/\(target.pid)/debug/pprof/goroutine?seconds=100000", 400, "exceeds"),
             ("/pid/\(target.pid)/debug/pprof/goroutine?color=blue", 400, "unknown query parameter"),
+            ("/pid/\(target.pid)/flamegraph?seconds=0", 400, "seconds must be"),
+            ("/pid/\(target.pid)/flamegraph?seconds=61", 400, "exceeds"),
+            ("/pid/\(target.pid)/flamegraph?rate=1000", 400, "unknown query parameter"),
+            ("/pid/\(sleeper.pid)/flamegraph", 404, "not a Go program"),
             ("/nothing/here", 404, "no page"),
         ]
         for (path, status, reason) in cases {
@@ -114,6 +118,57 @@ import Testing
         _ = try? HTTPReply.get(port: server.port, path: "/", raw: "\u{01}\u{02} garbage\r\n\r\n", timeout: 5)
         #expect(try server.get("/metrics").status == 200)
         #expect(try server.get("/pid/\(target.pid)/debug/pprof/goroutine?debug=1").status == 200)
+    }
+
+    /// `/pid/N/flamegraph?seconds=S`: an SVG flame graph of S seconds of samples, the target's
+    /// parked functions in it; while one recording of a process runs, another is refused with
+    /// 429 (and Retry-After), and the process's other pages are still served.
+    @Test func flameGraphRecordsOneAtATime() throws {
+        let binary = try #require(Self.binary, "no test targets")
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        let server = try GospyServer(["--pid", String(target.pid)])
+        defer { server.stop() }
+        let path = "/pid/\(target.pid)/flamegraph?seconds=3"
+        let first = ReplyBox()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            first.reply = try? server.get(path)
+            done.signal()
+        }
+        var refused: HTTPReply?
+        var others = 0
+        while done.wait(timeout: .now() + 0.2) == .timedOut {
+            let second = try server.get(path)
+            if second.status == 429 {
+                refused = second
+            } else {
+                #expect(second.status == 200, "second recording: \(second.status) \(second.text.prefix(200))")
+            }
+            if try server.get("/pid/\(target.pid)/debug/pprof/goroutine?debug=1").status == 200 { others += 1 }
+        }
+        let reply = try #require(first.reply, "no reply to the first recording")
+        #expect(reply.status == 200, "\(reply.status) \(reply.text.prefix(300))")
+        #expect(reply.headers["content-type"] == "image/svg+xml")
+        let refusal = try #require(refused, "no concurrent recording was refused")
+        #expect(refusal.text.contains("already being recorded"))
+        #expect(refusal.headers["retry-after"] != nil)
+        #expect(others > 0, "other pages were not served during the recording")
+        let svg = reply.text
+        #expect(svg.contains("<svg") && svg.contains("pid \(target.pid)"))
+        for function in ["main.parkChanRecv", "main.parkSelect", "main.parkMutexLock"] {
+            #expect(svg.contains("data-name=\"\(function)\""), "no \(function) frame in the flame graph")
+        }
+        // Once it ended, the process can be recorded again.
+        #expect(try server.get("/pid/\(target.pid)/flamegraph?seconds=1").status == 200)
+
+        // --no-flamegraph: refused, and the page has no link.
+        let quiet = try GospyServer(["--pid", String(target.pid), "--no-flamegraph"])
+        defer { quiet.stop() }
+        let off = try quiet.get("/pid/\(target.pid)/flamegraph?seconds=1")
+        #expect(off.status == 404 && off.text.contains("--no-flamegraph"), "\(off.status) \(off.text)")
+        let page = try quiet.get("/pid/\(target.pid)/")
+        #expect(page.status == 200 && !page.text.contains("flamegraph"))
     }
 
     /// A token: required as a bearer (or basic password); a wrong one is 401; never printed.
@@ -132,6 +187,8 @@ import Testing
         #expect(wrong.headers["www-authenticate"]?.contains("Bearer") == true)
         #expect(try server.get("/metrics", headers: ["Authorization": "Bearer " + secret.dropLast()]).status == 401)
         #expect(try server.get("/metrics", headers: ["Authorization": "Bearer " + secret]).status == 200)
+        // A flame graph (a recording) is behind the token as well.
+        #expect(try server.get("/pid/\(target.pid)/flamegraph?seconds=1").status == 401)
         let basic = Data("any:\(secret)".utf8).base64EncodedString()
         #expect(try server.get("/", headers: ["Authorization": "Basic " + basic]).status == 200)
         server.stop()
@@ -175,4 +232,8 @@ import Testing
         let entry = try #require(entries.first { $0.pid == target.pid })
         #expect(entry.goVersion == binary.goVersion && entry.executable == binary.path)
     }
+}
+
+final class ReplyBox: @unchecked Sendable {
+    var reply: HTTPReply?
 }

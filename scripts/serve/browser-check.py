@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Drives gospy serve's web page in headless Chromium (Debian's chromium + chromium-driver):
-the process list, a click on one process, its grouped goroutines; saves screenshots.
+the process list, a click on one process, its grouped goroutines, a click on its flame graph
+link (a recording of a few seconds, then the SVG); saves screenshots.
 
     browser-check.py URL PID SCREENSHOT_DIR
 
@@ -40,8 +41,27 @@ def main():
             })
         links = {e.get_attribute("id"): e.get_attribute("href") for e in driver.find_elements(By.CSS_SELECTOR, "a[id]")}
         driver.save_screenshot(shots + "/process.png")
+        url_process = driver.current_url
+        # The flame graph link: the page loads once the recording ends (seconds, not minutes).
+        driver.find_element(By.ID, "flamegraph").click()
+        root = driver.execute_script("return document.documentElement.tagName")
+        frames = driver.execute_script("""
+            return Array.from(document.querySelectorAll('g.frame')).map(function (g) {
+                var r = g.querySelector('rect').getBoundingClientRect();
+                return {name: g.getAttribute('data-name'), samples: parseInt(g.getAttribute('data-samples'), 10),
+                        width: r.width, height: r.height};
+            });""")
+        flame = {
+            "root": root,
+            "url": driver.current_url,
+            "title": driver.execute_script("var t = document.getElementById('title'); return t ? t.textContent : null"),
+            "subtitle": driver.execute_script("var t = document.getElementById('subtitle'); return t ? t.textContent : null"),
+            "total": driver.execute_script("return document.documentElement.getAttribute('data-total')"),
+            "frames": frames,
+        }
+        driver.save_screenshot(shots + "/flamegraph.png")
         print(json.dumps({"listed": listed, "title": title, "total": total, "groups": groups,
-                          "links": links, "url": driver.current_url}))
+                          "links": links, "url": url_process, "flamegraph": flame}))
     finally:
         driver.quit()
 

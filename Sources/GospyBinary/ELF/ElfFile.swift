@@ -167,9 +167,52 @@ public final class ElfFile: @unchecked Sendable {
     }
 
     /// Symbols from .symtab (absent in stripped binaries) and .dynsym, by name.
-    public lazy var symbols: [String: Symbol] = readSymbols()
+    public var symbols: [String: Symbol] {
+        if let symbolTable { return symbolTable }
+        let table = readSymbols()
+        symbolTable = table
+        return table
+    }
+    private var symbolTable: [String: Symbol]?
+    private var symbolScans = 0
 
-    public func symbol(named name: String) -> Symbol? { symbols[name] }
+    /// One symbol. The first few lookups scan the tables comparing names in place (a Go
+    /// binary has tens of thousands of symbols: `gospy ps` needs one or two of them, and
+    /// building the table by name cost it most of its time); later ones build the table.
+    public func symbol(named name: String) -> Symbol? {
+        if let symbolTable { return symbolTable[name] }
+        symbolScans += 1
+        if symbolScans > 4 { return symbols[name] }
+        return scanSymbols(for: name)
+    }
+
+    /// What `symbols[name]` would hold, without building the table: .symtab before .dynsym,
+    /// the first definition (non-zero value) kept, else the last entry of that name.
+    private func scanSymbols(for name: String) -> Symbol? {
+        let wanted = Array(name.utf8) + [0]
+        guard wanted.count > 1 else { return nil }
+        var found: Symbol?
+        var scn = elf_nextscn(elf, nil)
+        while let section = scn {
+            defer { scn = elf_nextscn(elf, section) }
+            var header = GElf_Shdr()
+            guard gelf_getshdr(section, &header) != nil,
+                  header.sh_type == UInt32(SHT_SYMTAB) || header.sh_type == UInt32(SHT_DYNSYM),
+                  header.sh_entsize > 0, let data = elf_getdata(section, nil) else { continue }
+            let count = Int(header.sh_size / header.sh_entsize)
+            for index in 0..<count {
+                var sym = GElf_Sym()
+                guard gelf_getsym(data, Int32(index), &sym) != nil else { break }
+                guard let cName = elf_strptr(elf, Int(header.sh_link), Int(sym.st_name)),
+                      wanted.withUnsafeBufferPointer({ strcmp(cName, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }) == 0 else {
+                    continue
+                }
+                if let existing = found, existing.value != 0 { continue }
+                found = Symbol(name: name, value: sym.st_value, size: sym.st_size, type: sym.st_info & 0xf)
+            }
+        }
+        return found
+    }
 
     /// The GNU build id (hex), present with external linking.
     public var gnuBuildID: String? {

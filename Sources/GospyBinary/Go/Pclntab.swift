@@ -337,6 +337,10 @@ public final class Pclntab: @unchecked Sendable {
         public let inlined: Bool
         /// funcID of the function (runtime-internal IDs such as wrapper; 0 for normal).
         public let funcID: UInt8
+        /// The (link-time) PC this frame is looked up at: the given PC for the innermost, the
+        /// inline mark in its caller (entry + parentPC) for each outer level. The runtime's
+        /// profiles record it (+1) for every logical frame.
+        public let lookupPC: UInt64
     }
 
     /// The frames at `pc` innermost first: every inlined call, then the physical function.
@@ -353,7 +357,8 @@ public final class Pclntab: @unchecked Sendable {
             depth += 1
             let position = fileLine(function: function, pc: callPC)
             let name = (try? self.name(atOffset: call.nameOffset)) ?? "?"
-            result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: true, funcID: call.funcID))
+            result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: true, funcID: call.funcID,
+                                      lookupPC: callPC))
         }
         // A tree deeper than the walk's cap (damage: no compiler inlines that deep) says so.
         if depth >= Self.maxInlineDepth {
@@ -361,7 +366,8 @@ public final class Pclntab: @unchecked Sendable {
         }
         let position = fileLine(function: function, pc: tracePC)
         let name = (try? self.name(of: function)) ?? "?"
-        result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: false, funcID: function.funcID))
+        result.append(SourceFrame(function: name, file: position.file, line: position.line, inlined: false, funcID: function.funcID,
+                                  lookupPC: tracePC))
         return result
     }
 

@@ -78,30 +78,38 @@ extension Symbolizer {
         return result
     }
 
-    /// What the grouped text profile (`debug=1`) prints for a stack: the PCs of the "@" line
-    /// (the physical frames the profile records, runtime.goexit's included) and the frames it
-    /// lists (the recorded ones, the runtime frames at the top skipped, runtime.goexit never).
+    /// What the grouped text profile (`debug=1`) prints for a stack, as runtime/pprof's
+    /// printCountProfile and printStackRecord do: the PCs of the "@" line (one per recorded
+    /// logical frame, runtime.goexit's included: an inlined call's is its inline mark + 1, as
+    /// the runtime's tracebackPCs records it) and the frames it lists (the recorded ones, the
+    /// runtime frames at the top skipped, runtime.goexit never; every one but goexit when that
+    /// would leave none).
     public func groupedProfile(_ stack: UnwoundStack) -> (pcs: [UInt64], frames: [LogicalFrame]) {
         let depth = profileDepth
         var pcs: [UInt64] = []
-        var shown: [LogicalFrame] = []
-        var recorded = 0
+        var recordedFrames: [LogicalFrame] = []
         var callee: UInt8 = 0
         frames: for frame in stack.frames {
-            var kept = false
             for logical in logicalFrames(at: frame) {
                 defer { callee = logical.funcID }
                 if elidesWrapper(funcID: logical.funcID, calleeFuncID: callee) { continue }
-                guard recorded < depth else { break }
-                recorded += 1
-                kept = true
-                if logical.rawName == "runtime.goexit" { continue }
-                if shown.isEmpty && logical.rawName.hasPrefix("runtime.") { continue }
-                shown.append(logical)
+                guard pcs.count < depth else { break frames }
+                pcs.append(logical.lookupPC &+ 1)
+                recordedFrames.append(logical)
             }
-            if kept { pcs.append(frame.pc) }
-            if recorded >= depth { break frames }
         }
-        return (pcs, shown)
+        let listed = recordedFrames.filter { $0.rawName != "runtime.goexit" }
+        // 1.24 also hides internal/runtime/ packages at the top.
+        let hidesInternal = version.atLeast(1, 24)
+        let firstShown = listed.firstIndex {
+            !($0.rawName.hasPrefix("runtime.") || (hidesInternal && $0.rawName.hasPrefix("internal/runtime/")))
+        }
+        return (pcs, firstShown.map { Array(listed[$0...]) } ?? listed)
+    }
+
+    /// The function name runtime.Frames gives a frame (what profiles print): Go 1.19 the
+    /// pclntab name itself, later releases with generic type arguments as "[...]".
+    public func profileName(_ frame: LogicalFrame) -> String {
+        version.atLeast(1, 21) ? RuntimeImage.printName(frame.rawName) : frame.rawName
     }
 }

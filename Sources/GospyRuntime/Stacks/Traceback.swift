@@ -15,6 +15,10 @@ public struct LogicalFrame: Sendable, Equatable, Codable {
     public let symbolPC: UInt64
     public let inlined: Bool
     public let funcID: UInt8
+    /// The process PC this logical frame is looked up at (symbolPC for the innermost call of
+    /// its physical frame, the inline mark in the caller for each outer level): what the
+    /// runtime's profiles record for it (+1) and its debug=1 text prints.
+    public var lookupPC: UInt64 = 0
     /// Which physical frame of its stack this belongs to (its arguments are that frame's).
     public var physicalIndex: Int = 0
 
@@ -66,7 +70,8 @@ extension Symbolizer {
             return pclntab.frames(at: symbolPC, in: function).map { source in
                 LogicalFrame(function: Self.printedName(source.function), rawName: source.function,
                              file: source.file, line: source.line, pc: frame.pc, entry: frame.entry,
-                             symbolPC: frame.symbolPC, inlined: source.inlined, funcID: source.funcID)
+                             symbolPC: frame.symbolPC, inlined: source.inlined, funcID: source.funcID,
+                             lookupPC: source.lookupPC &+ loadBias)
             }
         }
     }

@@ -38,6 +38,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Requests handled at once; more are refused with 503.")
     var maxRequests = 16
 
+    @Flag(name: .long, help: "Refuse /pid/N/flamegraph: a recording samples its process 100 times a second, beyond the one snapshot per interval.")
+    var noFlamegraph = false
+
     func validate() throws {
         guard let address = HTTPHost.Address.parse(listen) else {
             throw ValidationError("--listen \(listen) is not HOST:PORT with a numeric address (e.g. 127.0.0.1:6060, [::1]:6060, 0.0.0.0:6060)")
@@ -75,7 +78,7 @@ struct ServeCommand: ParsableCommand {
             }
         }
         let processes = ServedProcesses(pids: pid.isEmpty ? nil : pid, interval: interval, blocking: blocking)
-        let router = ServeRouter(processes: processes, token: secret, maxConcurrent: maxRequests)
+        let router = ServeRouter(processes: processes, token: secret, maxConcurrent: maxRequests, flameGraphs: !noFlamegraph)
         let done = DispatchSemaphore(value: 0)
         let failure = FailureBox()
         Task.detached {

@@ -15,36 +15,24 @@ final class RecordSession {
     let command: RecordCommand
     let inspector: Inspector
     let output: RecordOutput
-    let profile = SampleProfile()
+    let sampler: GoroutineSampler
+    var profile: SampleProfile { sampler.profile }
 
     /// Sampling rounds that started more than one interval late, and that failed outright.
     private(set) var behind = 0
     private(set) var failedSamples = 0
     /// Goroutines left out of a sample because they changed while their stack was read.
-    private(set) var inconsistent = 0
+    var inconsistent: Int { sampler.inconsistent }
     private var lastFailure: String?
     /// Set from the signal thread on Ctrl-C.
     private let interrupted = Atomic()
-
-    /// Stacks already converted to interned locations, by their frames' PCs.
-    private var locationCache: [[UInt64]: [Int32]] = [:]
-    /// Per parked goroutine (by g address): what its key was made from and the key's id. A g
-    /// whose stack fields, state, id and labels are unchanged has the same key: no stack hashed.
-    private struct KeyOrigin: Equatable {
-        let extent: StackExtent
-        let waitReason: UInt8
-        let id: UInt64
-        let labels: UInt64
-    }
-    private var keyCache: [UInt64: (origin: KeyOrigin, key: Int)] = [:]
-    private var labelCache: [UInt64: [SampleProfile.Label]] = [:]
-    private lazy var labelReader = LabelReader(image: inspector.image, memory: inspector.memory)
 
     init(command: RecordCommand, inspector: Inspector, output: RecordOutput) {
         self.command = command
         self.inspector = inspector
         self.output = output
-        inspector.samplesRunningThreads = true
+        sampler = GoroutineSampler(inspector: inspector, settings: .init(
+            blocking: command.blocking, state: command.state, all: command.systemGoroutines.included, goroutines: command.goroutines, labels: command.labels))
     }
 
     func run() throws {
@@ -126,56 +114,9 @@ final class RecordSession {
         return nil
     }
 
-    /// One round: every goroutine's stack, counted once under its state.
+    /// One round of samples.
     func sample() throws {
-        let capture = try inspector.capture(blocking: command.blocking, stacks: true, incremental: true)
-        let snapshot = capture.snapshot
-        guard let stacks = capture.stacks else { return }
-        let image = inspector.image
-        let symbolizer = inspector.symbolizer
-        for (index, goroutine) in snapshot.goroutines.enumerated() where index < stacks.count {
-            switch command.state {
-            case .running: if goroutine.status != .running { continue }
-            case .waiting: if goroutine.status == .running { continue }
-            case .all: break
-            }
-            if !command.systemGoroutines.included && image.isSystemGoroutine(goroutine) { continue }
-            let stack = stacks[index]
-            if stack.origin == Inspector.changedWhileRead {
-                inconsistent += 1
-                continue
-            }
-            let origin = KeyOrigin(extent: goroutine.stackExtent, waitReason: goroutine.waitReason, id: goroutine.id,
-                                   labels: goroutine.labels)
-            let onThread = goroutine.status == .running || goroutine.status == .syscall || goroutine.m != 0
-            if !onThread, let cached = keyCache[goroutine.address], cached.origin == origin {
-                profile.add(id: cached.key)
-                continue
-            }
-            let pcs = stack.frames.map(\.pc)
-            let locations: [Int32]
-            if let known = locationCache[pcs] {
-                locations = known
-            } else {
-                locations = PprofRenderer.locations(stack, symbolizer: symbolizer).map { profile.intern($0) }
-                if locationCache.count < 1_000_000 { locationCache[pcs] = locations }
-            }
-            var key = SampleProfile.Key(locations: locations, state: goroutine.stateText)
-            if command.goroutines { key.goroutine = goroutine.id }
-            if command.labels, goroutine.labels != 0 { key.labels = labels(of: goroutine) }
-            let id = profile.id(of: key)
-            profile.add(id: id)
-            if !onThread, stack.end == .complete { keyCache[goroutine.address] = (origin, id) }
-        }
-        profile.samples += 1
-    }
-
-    /// A goroutine's pprof labels, read once per label set (a set never changes once made).
-    private func labels(of goroutine: Goroutine) -> [SampleProfile.Label] {
-        if let known = labelCache[goroutine.labels] { return known }
-        let labels = labelReader.labels(of: goroutine).map { SampleProfile.Label(key: $0.key, value: $0.value) }.sorted()
-        if labelCache.count < 100_000 { labelCache[goroutine.labels] = labels }
-        return labels
+        try sampler.sample()
     }
 
     func write() throws {

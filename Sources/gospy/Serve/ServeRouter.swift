@@ -8,13 +8,16 @@ final class ServeRouter: @unchecked Sendable {
     let processes: ServedProcesses
     private let token: [UInt8]?
     let maxConcurrent: Int
+    /// Whether /pid/N/flamegraph records (off with --no-flamegraph).
+    let flameGraphs: Bool
     private let lock = ThreadLock()
     private var inFlight = 0
 
-    init(processes: ServedProcesses, token: String?, maxConcurrent: Int) {
+    init(processes: ServedProcesses, token: String?, maxConcurrent: Int, flameGraphs: Bool = true) {
         self.processes = processes
         self.token = token.map { Array($0.utf8) }
         self.maxConcurrent = maxConcurrent
+        self.flameGraphs = flameGraphs
     }
 
     struct Request: Sendable {
@@ -72,7 +75,10 @@ final class ServeRouter: @unchecked Sendable {
             return .failure(ServeFailure(status: 400, message: "\(parts[1].prefix(40).debugDescription) is not a pid"))
         }
         let rest = parts.dropFirst(2).joined(separator: "/")
-        guard rest.isEmpty || rest == "debug/pprof/goroutine" else { return notFound(request) }
+        guard rest.isEmpty || rest == "debug/pprof/goroutine" || rest == "flamegraph" else { return notFound(request) }
+        if rest == "flamegraph", !flameGraphs {
+            return .failure(ServeFailure(status: 404, message: "flame graphs are off (gospy serve --no-flamegraph)"))
+        }
         let process: ServedProcess
         switch processes.process(pid) {
         case let .success(found): process = found
@@ -81,7 +87,13 @@ final class ServeRouter: @unchecked Sendable {
         if rest.isEmpty {
             guard request.query.isEmpty else { return noQuery(request) }
             switch await process.snapshot(interval: processes.interval, blocking: processes.blocking) {
-            case let .success(snapshot): return .html(WebPage.process(snapshot, pid: pid))
+            case let .success(snapshot): return .html(WebPage.process(snapshot, pid: pid, flameGraph: flameGraphs))
+            case let .failure(failure): return .failure(failure)
+            }
+        }
+        if rest == "flamegraph" {
+            switch FlameGraphEndpoint.parse(request.query) {
+            case let .success(seconds): return await FlameGraphEndpoint.respond(process, seconds: seconds)
             case let .failure(failure): return .failure(failure)
             }
         }
@@ -125,7 +137,7 @@ final class ServeRouter: @unchecked Sendable {
     }
 
     private func notFound(_ request: Request) -> ServeResponse {
-        .failure(ServeFailure(status: 404, message: "no page \(request.path.prefix(80).debugDescription): gospy serve has /, /processes, /metrics, /pid/N/ and /pid/N/debug/pprof/goroutine"))
+        .failure(ServeFailure(status: 404, message: "no page \(request.path.prefix(80).debugDescription): gospy serve has /, /processes, /metrics, /pid/N/, /pid/N/debug/pprof/goroutine and /pid/N/flamegraph"))
     }
 
     private func noQuery(_ request: Request) -> ServeResponse {

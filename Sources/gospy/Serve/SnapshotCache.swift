@@ -49,6 +49,7 @@ final class ServedProcess: @unchecked Sendable {
     private var _snapshots = 0
     private var _errors = 0
     private var _exited = false
+    private var _recording = false
 
     init(pid: Int32, executable: String, startTicks: UInt64) {
         self.pid = pid
@@ -60,6 +61,19 @@ final class ServedProcess: @unchecked Sendable {
     var snapshotsTaken: Int { lock.withLock { _snapshots } }
     var snapshotErrors: Int { lock.withLock { _errors } }
     var exited: Bool { lock.withLock { _exited } }
+
+    /// Claims the process's one recording slot (a flame graph); false when it is taken.
+    func beginRecording() -> Bool {
+        lock.withLock {
+            guard !_recording else { return false }
+            _recording = true
+            return true
+        }
+    }
+
+    func endRecording() {
+        lock.withLock { _recording = false }
+    }
 
     /// The cached snapshot when younger than `interval`, else a new one. `notBefore`: only a
     /// snapshot taken after that moment will do (the second snapshot of pprof's `seconds`).

@@ -43,7 +43,7 @@ enum WebPage {
 
     /// One process: counts by state, then its goroutines grouped by identical stack, largest
     /// group first, each with its states.
-    static func process(_ snapshot: ServedSnapshot, pid: Int32) -> String {
+    static func process(_ snapshot: ServedSnapshot, pid: Int32, flameGraph: Bool = true) -> String {
         let items = snapshot.assembly.items
         let inspector = snapshot.inspector
         struct Group {
@@ -72,7 +72,12 @@ enum WebPage {
         body += "<p>\(escape(inspector.image.executable.buildInfo.goVersion)) · snapshot \(TextFormat.fixed(snapshot.ageSeconds, decimals: 1)) s old"
         body += snapshot.capture.stoppedSeconds.map { " · paused " + TextFormat.fixed($0 * 1000, decimals: 1) + " ms" } ?? " · read without stopping"
         body += "</p>\n<p><a id=\"full-dump\" href=\"\(base)?debug=2\">full dump</a> · <a href=\"\(base)?debug=1\">grouped (debug=1)</a> · "
-        body += "<a id=\"pprof\" href=\"\(base)?debug=0\">pprof file</a></p>\n"
+        body += "<a id=\"pprof\" href=\"\(base)?debug=0\">pprof file</a>"
+        if flameGraph {
+            body += " · <a id=\"flamegraph\" href=\"/pid/\(pid)/flamegraph?seconds=\(FlameGraphEndpoint.defaultSeconds)\">flame graph</a> "
+            body += "(records \(FlameGraphEndpoint.defaultSeconds) s when followed)"
+        }
+        body += "</p>\n"
         let stateText = states.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .map { "\($0.value) \(escape($0.key))" }.joined(separator: ", ")
         body += "<p id=\"total\">\(items.count) goroutines in \(sorted.count) groups: \(stateText)</p>\n"
