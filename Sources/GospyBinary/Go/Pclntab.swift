@@ -362,7 +362,7 @@ public final class Pclntab: @unchecked Sendable {
         }
         // A tree deeper than the walk's cap (damage: no compiler inlines that deep) says so.
         if depth >= Self.maxInlineDepth {
-            result.append(SourceFrame(function: Self.inlineTreeCut, file: "?", line: 0, inlined: true, funcID: 0))
+            result.append(SourceFrame(function: Self.inlineTreeCut, file: "?", line: 0, inlined: true, funcID: 0, lookupPC: pc))
         }
         let position = fileLine(function: function, pc: tracePC)
         let name = (try? self.name(of: function)) ?? "?"

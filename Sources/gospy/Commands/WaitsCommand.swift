@@ -24,10 +24,7 @@ struct WaitsCommand: ParsableCommand {
         let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: systemGoroutines.included, locationKind: pc)
         Output.write(json ? try report.json() : report.text())
         if process.verbose {
-            Output.error("gospy: \(capture.snapshot.goroutines.count) goroutines
-" + CapturePhasesText.lines(capture).joined(separator: "
-") + "
-")
+            Output.error("gospy: \(capture.snapshot.goroutines.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
         }
         if let cut = capture.cut { throw cut }
     }
