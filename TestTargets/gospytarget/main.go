@@ -23,6 +23,7 @@
 //	count         -> COUNT <runtime.NumGoroutine()>
 //	gc            runtime.GC() twice (records when parked goroutines began waiting) -> GC done
 //	waits         -> WAITS ... (see waits.go)
+//	syncwaits     -> SYNCWAITS ... (see syncwaits.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	httppprof     net/http/pprof on a loopback port (httppprof.go) -> HTTP <addr>
 //	quit          exit 0
@@ -125,6 +126,8 @@ func controlLoop() {
 			reply("GC done")
 		case "waits":
 			reply("%s", waitsReply())
+		case "syncwaits":
+			reply("%s", syncWaitsReply()) // syncwaits.go
 		case "work":
 			reply(recordWork()) // record.go
 		case "httppprof":

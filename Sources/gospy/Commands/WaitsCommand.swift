@@ -1,11 +1,11 @@
 import ArgumentParser
 import GospyInspector
 
-/// `gospy waits --pid N`: what every goroutine blocked on a channel waits on.
+/// `gospy waits --pid N`: what every blocked goroutine waits on: channels, sync objects, sleep.
 struct WaitsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "waits",
-        abstract: "The channels goroutines wait on, most waited-on first, with their state and their waiters.")
+        abstract: "The channels, sync objects and timers goroutines wait on, most waited-on first, with their state and their waiters.")
 
     @OptionGroup var process: ProcessOptions
 
