@@ -154,7 +154,10 @@ func startSyncWaits() {
 //
 //go:noinline
 func startSyncCycle() {
-	a, b := make(chan int), make(chan int)
+	// Buffered (but empty): the allocation is of another size class than the parked set's
+	// unbuffered channels, whose stale copies in those goroutines' stacks would otherwise
+	// hide a channel that reuses their memory (gospy cannot tell a stale word from a live one).
+	a, b := make(chan int, 1), make(chan int, 1)
 	startParkedOne(func(ready chan<- uint64) { syncCycleMember(ready, a, b) })
 	startParkedOne(func(ready chan<- uint64) { syncCycleMember(ready, b, a) })
 }
@@ -170,7 +173,7 @@ func syncCycleMember(ready chan<- uint64, in <-chan int, out chan<- int) {
 //
 //go:noinline
 func startLeakedPool() {
-	jobs := make(chan int)
+	jobs := make(chan int, 1) // buffered for the same reason as the cycle's
 	for i := 0; i < 3; i++ {
 		startParkedOne(func(ready chan<- uint64) { syncPoolWorker(ready, "leaked", jobs) })
 	}

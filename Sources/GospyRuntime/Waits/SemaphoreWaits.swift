@@ -161,13 +161,22 @@ public struct SemaphoreWaitReader {
         let start = g.atomicstatus
         let end = max(g.waiting + 8, g.waitreason + 1, (g.trackingSeq ?? 0) + 1)
         let records = reader.gather(goroutines.map { $0.address &+ UInt64(start) }, size: end - start)
+        let indexOf = Self.indexes(records)
         var words: [UInt64: [UInt8]] = [:]
-        for (index, goroutine) in goroutines.enumerated() where records.valid[index] {
+        for goroutine in goroutines {
+            guard let index = indexOf[goroutine.address &+ UInt64(start)] else { continue }
             let status = records.u32(index, 0).flatMap { GoroutineStatus(rawValue: $0 & ~0x1000) }
             guard status == goroutine.status, records.u8(index, g.waitreason - start) == goroutine.waitReason else { continue }
             words[goroutine.address] = (0..<(end - start)).compactMap { records.u8(index, $0) }
         }
         return words
+    }
+
+    /// Record index by address (a reader may return the records in another order), valid ones only.
+    static func indexes(_ records: GatheredMemory) -> [UInt64: Int] {
+        var result: [UInt64: Int] = [:]
+        for (index, address) in records.addresses.enumerated() where records.valid[index] { result[address] = index }
+        return result
     }
 
     // MARK: - Semaphores
@@ -380,8 +389,9 @@ public struct SemaphoreWaitReader {
         guard !sleepers.isEmpty else { return objects }
         if let gSleepWhen {
             let records = reader.gather(sleepers.map { $0.address &+ UInt64(gSleepWhen) }, size: 8)
-            for (index, goroutine) in sleepers.enumerated() {
-                if records.valid[index], let when = records.u64(index, 0), when != 0, when < 1 << 63 {
+            let indexOf = Self.indexes(records)
+            for goroutine in sleepers {
+                if let index = indexOf[goroutine.address &+ UInt64(gSleepWhen)], let when = records.u64(index, 0), when != 0, when < 1 << 63 {
                     objects[goroutine.address] = .sleep(until: Int64(when))
                 } else {
                     objects[goroutine.address] = .unknown(reason: "g.sleepWhen unreadable")
@@ -394,15 +404,21 @@ public struct SemaphoreWaitReader {
             return objects
         }
         let timers = reader.gather(sleepers.map { $0.address &+ UInt64(gTimer) }, size: 8)
+        let timerIndex = Self.indexes(timers)
         var timerOf: [UInt64: UInt64] = [:]
-        for (index, goroutine) in sleepers.enumerated() where timers.valid[index] {
-            if let timer = timers.u64(index, 0), timer != 0 { timerOf[goroutine.address] = timer }
+        for goroutine in sleepers {
+            if let index = timerIndex[goroutine.address &+ UInt64(gTimer)], let timer = timers.u64(index, 0), timer != 0 {
+                timerOf[goroutine.address] = timer
+            }
         }
-        let addresses = sleepers.compactMap { timerOf[$0.address] }
+        let addresses = Array(Set(timerOf.values))
         let whens = reader.gather(addresses.map { $0 &+ UInt64(timerWhen) }, size: 8)
+        let whenIndex = Self.indexes(whens)
         var whenOf: [UInt64: Int64] = [:]
-        for (index, timer) in addresses.enumerated() where whens.valid[index] {
-            if let when = whens.u64(index, 0), when != 0, when < 1 << 63 { whenOf[timer] = Int64(when) }
+        for timer in addresses {
+            if let index = whenIndex[timer &+ UInt64(timerWhen)], let when = whens.u64(index, 0), when != 0, when < 1 << 63 {
+                whenOf[timer] = Int64(when)
+            }
         }
         for goroutine in sleepers {
             if let timer = timerOf[goroutine.address], let when = whenOf[timer] {

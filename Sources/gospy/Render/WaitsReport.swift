@@ -51,6 +51,8 @@ struct WaitsReport: JSONOutput {
         let waiters: [Waiters]
         /// Sync objects: the waiters in wake order; sleep: the sleepers, soonest first.
         let queue: [Queued]?
+        /// Unknown: why what they wait on could not be read.
+        let reasons: [String]?
     }
 
     let pid: Int32
@@ -88,6 +90,7 @@ struct WaitsReport: JSONOutput {
             var waiters: [String: (state: String, goroutines: [UInt64])] = [:]
             var queue: [Queued] = []
             var sample: SyncWait?
+            var reasons: Set<String> = []
         }
         /// What the waiters are grouped under: a channel, a sync object, or a kind of wait that names none.
         enum Key: Hashable {
@@ -138,7 +141,9 @@ struct WaitsReport: JSONOutput {
             case let .select(cases): for channelCase in cases { add(.channel(channelCase.channel), channelCase.direction) }
             case let .nilChannel(direction): add(.nilChannel, direction)
             case .selectWithoutCases: add(.selectWithoutCases, nil)
-            case .unknown: add(.unknown, nil)
+            case let .unknown(reason):
+                add(.unknown, nil)
+                byKey[.unknown]?.reasons.insert(reason)
             case let .sync(wait):
                 add(.sync(wait.kind, wait.object), nil,
                     queued: Queued(goroutine: goroutine.id, position: wait.position, role: wait.role.rawValue, wakesAt: nil, wakesInSeconds: nil),
@@ -173,7 +178,8 @@ struct WaitsReport: JSONOutput {
                           state: entry.sample.flatMap { SyncObjectState.text(of: $0, reader: memory, release: version) },
                           senders: entry.senders, receivers: entry.receivers,
                           stuckForGood: key == .nilChannel || key == .selectWithoutCases, suspect: suspect,
-                          longestWaitMinutes: entry.longest, waiters: waiters, queue: queue)
+                          longestWaitMinutes: entry.longest, waiters: waiters, queue: queue,
+                          reasons: key == .unknown ? entry.reasons.sorted() : nil)
         }
         .sorted { lhs, rhs in
             let (l, r) = (lhs.waiters.reduce(0) { $0 + $1.count }, rhs.waiters.reduce(0) { $0 + $1.count })
@@ -216,7 +222,7 @@ struct WaitsReport: JSONOutput {
                 let last = wakes.count > 1 ? ", last in \(Self.duration(wakes[wakes.count - 1]))" : ""
                 out += "sleep: \(count) goroutines\(next)\(last)\n"
             case "unknown":
-                out += "unknown (changed while read): \(count) goroutines\n"
+                out += "unknown (\((object.reasons ?? []).joined(separator: "; "))): \(count) goroutines\n"
             default:
                 let state = object.state.map { " \($0)," } ?? ""
                 out += "\(object.kind) \(object.address ?? "?")\(global)\(state) \(count) goroutines waiting\(longest)\n"
