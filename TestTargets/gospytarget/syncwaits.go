@@ -73,7 +73,7 @@ func reportSyncWait(kind string, object interface{}, extra int64) uint64 {
 // startParkedOne runs body in a new goroutine and returns once that goroutine is parked
 // (its traceback header shows a wait, not running or runnable).
 func startParkedOne(body func(ready chan<- uint64)) {
-	ready := make(chan uint64, 1)
+	ready := make(chan uint64)
 	go body(ready)
 	goid := <-ready
 	header := fmt.Sprintf("goroutine %d [", goid)
@@ -154,16 +154,17 @@ func startSyncWaits() {
 //
 //go:noinline
 func startSyncCycle() {
-	// Buffered (but empty): the allocation is of another size class than the parked set's
-	// unbuffered channels, whose stale copies in those goroutines' stacks would otherwise
-	// hide a channel that reuses their memory (gospy cannot tell a stale word from a live one).
-	a, b := make(chan int, 1), make(chan int, 1)
+	// Buffered (but empty) channels of an element no other channel here has: an allocation
+	// of a size class of their own. A dead channel's address left in a stack slot (the parked
+	// set's, startParkedOne's) would otherwise hide a channel that reuses its memory: gospy
+	// cannot tell a stale word from a live one.
+	a, b := make(chan syncJob, 1), make(chan syncJob, 1)
 	startParkedOne(func(ready chan<- uint64) { syncCycleMember(ready, a, b) })
 	startParkedOne(func(ready chan<- uint64) { syncCycleMember(ready, b, a) })
 }
 
 //go:noinline
-func syncCycleMember(ready chan<- uint64, in <-chan int, out chan<- int) {
+func syncCycleMember(ready chan<- uint64, in <-chan syncJob, out chan<- syncJob) {
 	ready <- reportSyncWait("cycle", in, 0)
 	v := <-in
 	out <- v
@@ -173,17 +174,28 @@ func syncCycleMember(ready chan<- uint64, in <-chan int, out chan<- int) {
 //
 //go:noinline
 func startLeakedPool() {
-	jobs := make(chan int, 1) // buffered for the same reason as the cycle's
+	jobs := make(chan syncJob, 1) // for the same reason as the cycle's
 	for i := 0; i < 3; i++ {
-		startParkedOne(func(ready chan<- uint64) { syncPoolWorker(ready, "leaked", jobs) })
+		startParkedOne(func(ready chan<- uint64) { syncLeakedWorker(ready, jobs) })
 	}
 	done := make(chan bool)
 	go func() {
-		jobs <- 1
-		jobs <- 2
+		jobs <- syncJob{}
+		jobs <- syncJob{}
 		done <- true
 	}()
 	<-done
+}
+
+// syncJob's size gives the cycle's and the leaked pool's channels a size class of their own.
+type syncJob struct{ id [5]int64 }
+
+//go:noinline
+func syncLeakedWorker(ready chan<- uint64, jobs <-chan syncJob) {
+	ready <- reportSyncWait("leaked", jobs, 0)
+	for job := range jobs {
+		_ = job
+	}
 }
 
 // Workers on a channel whose producer keeps sending, sleeping between jobs.
