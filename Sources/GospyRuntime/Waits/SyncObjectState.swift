@@ -15,11 +15,13 @@ public enum SyncObjectState {
             guard let w = try? reader.fetch(UInt32.self, from: wait.object),
                   let count = try? reader.fetch(UInt32.self, from: wait.object &+ 16),
                   let departing = try? reader.fetch(UInt32.self, from: wait.object &+ 20) else { return nil }
+            // readerCount counts the readers holding it and those queued behind a writer; a
+            // pending writer subtracts 1<<30 and waits for readerWait of them to leave.
             let readerCount = Int32(bitPattern: count)
             let writerPending = readerCount < 0
             let readers = writerPending ? Int64(readerCount) + (1 << 30) : Int64(readerCount)
-            var text = "writer lock \(mutexText(w)), \(readers) readers active"
-            if writerPending { text += ", a writer waits for \(Int32(bitPattern: departing)) of them" }
+            var text = "writer lock \(mutexText(w)), \(readers) readers holding or queued"
+            if writerPending { text += ", a writer waits for \(Int32(bitPattern: departing)) to leave" }
             return text
         case .waitGroup:
             guard let state = try? reader.fetch(UInt64.self, from: wait.object) else { return nil }
