@@ -40,6 +40,8 @@ var (
 	syncwaitsOnce    sync.Once
 	syncwaitsLock    sync.Mutex
 	syncwaitsEntries []string
+	// startParkedOne's, used by one goroutine at a time.
+	syncwaitsDumpBuffer = make([]byte, 64<<10)
 )
 
 func syncWaitsReply() string {
@@ -77,9 +79,15 @@ func startParkedOne(body func(ready chan<- uint64)) {
 	go body(ready)
 	goid := <-ready
 	header := fmt.Sprintf("goroutine %d [", goid)
-	buf := make([]byte, 1<<20)
 	for {
-		dump := string(buf[:runtime.Stack(buf, true)])
+		// One buffer for all (little garbage, few collections: fewer freed objects whose
+		// stale addresses could linger in stacks).
+		n := runtime.Stack(syncwaitsDumpBuffer, true)
+		for n == len(syncwaitsDumpBuffer) {
+			syncwaitsDumpBuffer = make([]byte, 2*len(syncwaitsDumpBuffer))
+			n = runtime.Stack(syncwaitsDumpBuffer, true)
+		}
+		dump := string(syncwaitsDumpBuffer[:n])
 		if i := strings.Index(dump, header); i >= 0 {
 			state := dump[i+len(header):]
 			if !strings.HasPrefix(state, "running") && !strings.HasPrefix(state, "runnable") {

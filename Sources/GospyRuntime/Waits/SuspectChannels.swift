@@ -63,6 +63,9 @@ public struct SuspectChannels {
         while true {
             let runnable = goroutines.filter { goroutine in
                 guard goroutine.status != .dead, goroutine.status != .deadExtra, !scanned.contains(goroutine.address) else { return false }
+                // A parked runtime goroutine (sweeper, scavenger, GC workers) holds no user
+                // channel, but may hold stale span and object addresses.
+                if goroutine.status == .waiting, image.isSystemGoroutine(goroutine) { return false }
                 guard let channels = blockedOn[goroutine.address] else { return true }
                 return !channels.allSatisfy(candidates.contains)
             }
