@@ -13,6 +13,8 @@ public struct Waits: Sendable {
     public var channels: [UInt64: ChannelState] = [:]
     /// The descriptors goroutines wait on (IO wait, or a system call's first argument).
     public var descriptors: [Int32: FileDescription] = [:]
+    /// Channels that look stuck for good, when asked for (`readWaits(suspects: true)`).
+    public var suspects: SuspectChannels.Result?
 
     public init() {}
 
@@ -27,12 +29,27 @@ public struct Waits: Sendable {
 }
 
 extension Inspector {
-    /// Reads what every goroutine of `snapshot` waits on.
-    public func readWaits(_ snapshot: RuntimeSnapshot) throws -> Waits {
+    /// Reads what every goroutine of `snapshot` waits on. `stacks` (in `snapshot.goroutines`
+    /// order) tell a semaphore's object kind on Go 1.19 and find a Cond's list before 1.26;
+    /// without them those are reported as bare semaphores or unknown. `suspects` also looks
+    /// for channels that nothing but their waiters refers to (a scan of every stack).
+    public func readWaits(_ snapshot: RuntimeSnapshot, stacks: [UnwoundStack]? = nil, suspects: Bool = false) throws -> Waits {
         var waits = Waits()
         let channels = try ChannelWaitReader(image: image, reader: memory).read(snapshot.goroutines)
         waits.objects = channels.objects
         waits.channels = channels.channels
+        if suspects {
+            waits.suspects = SuspectChannels(image: image, reader: memory).find(snapshot.goroutines, waits: channels)
+        }
+        var stacksByGoroutine: [UInt64: UnwoundStack] = [:]
+        if let stacks {
+            for (index, goroutine) in snapshot.goroutines.enumerated() where index < stacks.count {
+                stacksByGoroutine[goroutine.address] = stacks[index]
+            }
+        }
+        let sync = try SemaphoreWaitReader(image: image, reader: memory, symbolizer: symbolizer)
+            .read(snapshot.goroutines, stacks: stacksByGoroutine)
+        waits.objects.merge(sync.objects) { channel, _ in channel }
         if snapshot.goroutines.contains(where: PollWaitReader.isIOWait) {
             let registrations = procfs.epollRegistrations().map { (fd: $0.fd, data: $0.data) }
             let io = try PollWaitReader(image: image, reader: memory).read(snapshot.goroutines, registrations: registrations)

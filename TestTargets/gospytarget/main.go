@@ -26,6 +26,7 @@
 //	gc            runtime.GC() twice (records when parked goroutines began waiting) -> GC done
 //	waits         -> WAITS ... (see waits.go)
 //	iowaits       -> IOWAITS ... (see iowaits.go)
+//	syncwaits     -> SYNCWAITS ... (see syncwaits.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	httppprof     net/http/pprof on a loopback port (httppprof.go) -> HTTP <addr>
 //	quit          exit 0
@@ -134,6 +135,8 @@ func controlLoop() {
 			reply("%s", waitsReply())
 		case "iowaits":
 			reply("%s", ioWaitsReply()) // iowaits.go
+		case "syncwaits":
+			reply("%s", syncWaitsReply()) // syncwaits.go
 		case "work":
 			reply(recordWork()) // record.go
 		case "httppprof":

@@ -71,6 +71,16 @@ loop:
 			os.Exit(1)
 		}
 	}
+	// A Cond wait and a sleep keep runtime.notifyList and the sleep timer's types in the DWARF.
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	ready := false
+	go func() { time.Sleep(time.Millisecond); mu.Lock(); ready = true; cond.Broadcast(); mu.Unlock() }()
+	mu.Lock()
+	for !ready {
+		cond.Wait()
+	}
+	mu.Unlock()
 	if err := recoverable(); err == nil {
 		os.Exit(2)
 	}

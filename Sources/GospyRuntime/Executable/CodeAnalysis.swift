@@ -79,6 +79,18 @@ final class CodeAnalysis {
             function = "runtime.readmemstats_m"
             address = try structBase(in: function, global: name, structName: "runtime.gcControllerState",
                                      anchor: "heapInUse", others: ["heapFree", "heapReleased"], addressTaken: true)
+        case .semtable:
+            // semroot(addr) is &semtable[addr>>3%251].root, inlined into semacquire1 and
+            // semrelease1: the one address both take (each takes others of its own).
+            function = "runtime.semacquire1 and runtime.semrelease1"
+            let acquire = Set(try references(in: "runtime.semacquire1").filter { $0.kind == .address }.map(\.target))
+            let release = Set(try references(in: "runtime.semrelease1").filter { $0.kind == .address }.map(\.target))
+            let common = acquire.intersection(release)
+            guard common.count == 1, let only = common.first else {
+                throw RuntimeGlobalsError.patternNotFound(
+                    global: name.rawValue, function: function, detail: "\(common.count) addresses taken by both")
+            }
+            address = only
         case .buildVersion, .waitReasonStrings:
             throw RuntimeGlobalsError.functionMissing("(found by data scan)")
         }

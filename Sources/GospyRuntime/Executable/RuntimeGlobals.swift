@@ -18,6 +18,8 @@ public struct RuntimeGlobals: Sendable {
         case waitReasonStrings = "runtime.waitReasonStrings"
         case memstats = "runtime.memstats"
         case gcController = "runtime.gcController"
+        /// The semaphore table: semaphore waits (sync.Mutex, RWMutex, WaitGroup) queue here.
+        case semtable = "runtime.semtable"
     }
 
     public struct Location: Sendable, Equatable {

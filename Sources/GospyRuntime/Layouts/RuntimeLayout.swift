@@ -226,7 +226,7 @@ public struct RuntimeLayout: Sendable, Equatable {
             "stack.lo", "stack.hi", "stackguard0", "_panic", "_defer", "m", "sched.sp", "sched.pc", "sched.g",
             "sched.ctxt", "sched.ret", "sched.lr", "sched.bp", "syscallsp", "syscallpc", "syscallbp", "param",
             "atomicstatus", "goid", "schedlink", "waitsince", "waitreason", "preempt", "lockedm", "parentGoid",
-            "gopc", "ancestors", "startpc", "waiting", "labels", "trackingSeq",
+            "gopc", "ancestors", "startpc", "waiting", "labels", "trackingSeq", "timer", "sleepWhen",
             // The synctest bubble a goroutine is in: g.bubble from 1.25, g.syncGroup in 1.24.
             "bubble", "syncGroup",
         ],
@@ -253,7 +253,12 @@ public struct RuntimeLayout: Sendable, Equatable {
         "runtime.synctestGroup": ["root"],
         // What a goroutine blocked on a channel waits on. Go 1.26 made sudog.elem and sudog.c
         // maybeTraceablePtr{vp, vu} pairs, of which vu is the one always set.
-        "runtime.sudog": ["g", "next", "prev", "elem", "elem.vu", "isSelect", "waitlink", "c", "c.vu"],
+        "runtime.sudog": ["g", "next", "prev", "elem", "elem.vu", "isSelect", "waitlink", "c", "c.vu", "ticket", "parent"],
+        // Semaphore, Cond and sleep waits (Waits/SemaphoreWaits.swift, Waits/SleepWaits.swift):
+        // semtable's roots, a Cond's notifyList, a sleeping goroutine's timer or sleepWhen (1.23+).
+        "runtime.semaRoot": ["treap", "nwait"],
+        "runtime.notifyList": ["wait", "notify", "head", "tail"],
+        "runtime.timer": ["when"],
         // A type descriptor's name (tflag's extra-star bit, the name's offset from moduledata.types):
         // runtime._type until 1.20, internal/abi.Type from 1.21.
         "runtime._type": ["tflag", "str"],

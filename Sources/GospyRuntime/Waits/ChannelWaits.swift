@@ -30,7 +30,7 @@ public struct ChannelState: Sendable, Equatable {
     public let elementTypeName: String?
 }
 
-/// What a blocked goroutine waits on, as far as channels go.
+/// What a blocked goroutine waits on.
 public enum WaitObject: Sendable, Equatable {
     /// A channel send or receive.
     case channel(ChannelCase)
@@ -40,12 +40,16 @@ public enum WaitObject: Sendable, Equatable {
     case nilChannel(ChannelDirection)
     /// `select {}` or a select whose every case is nil: blocked for good.
     case selectWithoutCases
-    /// It waits on a channel, but what it records could not be read consistently.
+    /// It waits, but what it records could not be read consistently.
     case unknown(reason: String)
     /// Parked in the netpoller on a file descriptor (wait reason "IO wait").
     case io(IOWait)
     /// In a system call its thread is blocked in.
     case syscall(SyscallWait)
+    /// A sync.Mutex, RWMutex, WaitGroup or Cond, or another semaphore (SemaphoreWaits.swift).
+    case sync(SyncWait)
+    /// time.Sleep: it wakes at this runtime nanotime (CLOCK_MONOTONIC nanoseconds).
+    case sleep(until: Int64)
 
     /// Whether nothing can ever wake it (the runtime gives such a goroutine no way out).
     public var isStuckForGood: Bool {

@@ -51,7 +51,7 @@ struct DumpCommand: ParsableCommand {
         let labels = assembly.labels
         // Wait objects, read after the capture while the target runs, for the formats that show them.
         if annotate || format == .json {
-            let waits = try inspector.readWaits(capture.snapshot)
+            let waits = try inspector.readWaits(capture.snapshot, stacks: capture.stacks)
             for index in items.indices {
                 items[index].wait = waits.objects[items[index].goroutine.address].map { WaitDescription($0, waits: waits) }
             }

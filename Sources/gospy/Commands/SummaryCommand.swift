@@ -29,7 +29,7 @@ struct SummaryCommand: ParsableCommand {
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user || pc == .userCode)
         // Each goroutine's wait object in the JSON (read after the capture, while the target runs).
-        let waits = json ? try inspector.readWaits(capture.snapshot) : nil
+        let waits = json ? try inspector.readWaits(capture.snapshot, stacks: capture.stacks) : nil
         let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included, waits: waits)
         if json {
             Output.write(try report.json())

@@ -1,11 +1,11 @@
 import ArgumentParser
 import GospyInspector
 
-/// `gospy waits --pid N`: what every blocked goroutine waits on.
+/// `gospy waits --pid N`: what every blocked goroutine waits on: channels, sync objects, sleep, descriptors, system calls.
 struct WaitsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "waits",
-        abstract: "The objects goroutines wait on (channels, descriptors, system calls), most waited-on first, with their state and their waiters.")
+        abstract: "The objects goroutines wait on (channels, sync objects, timers, descriptors, system calls), most waited-on first, with their state and their waiters.")
 
     @OptionGroup var process: ProcessOptions
 

@@ -5,9 +5,10 @@ import GospyRuntime
 /// One goroutine's wait object as summary --json, dump --format json and dump --annotate show
 /// it, and the key top --group-by object groups by.
 struct WaitDescription: Encodable, Equatable {
-    /// "chan", "select", "nil chan", "select without cases", "io", "syscall", "unknown".
+    /// "chan", "select", "nil chan", "select without cases", "sync.Mutex", "sync.RWMutex",
+    /// "sync.WaitGroup", "sync.Cond", "semaphore", "sleep", "io", "syscall", "unknown".
     let kind: String
-    /// A channel's address (fmt's %p); an IO wait's runtime pollDesc.
+    /// A channel's or sync object's address (fmt's %p); an IO wait's runtime pollDesc.
     var address: String?
     /// "send"/"receive" on a channel; "read"/"write" on a descriptor.
     var direction: String?
@@ -20,6 +21,12 @@ struct WaitDescription: Encodable, Equatable {
     var syscall: String?
     var arguments: [String]?
     var thread: Int64?
+    /// How it waits on a sync object ("Lock", "RLock", "Wait", ...) and its place in the
+    /// object's queue (1: woken first).
+    var role: String?
+    var position: Int?
+    /// Sleep: the runtime nanotime (CLOCK_MONOTONIC ns) it wakes at.
+    var wakesAt: Int64?
     /// Why an unknown object is unknown.
     var reason: String?
     /// Nothing can ever wake it.
@@ -59,6 +66,14 @@ struct WaitDescription: Encodable, Equatable {
             thread = wait.threadID
             fd = wait.fd
             descriptor = wait.fd.flatMap { waits.descriptors[$0] }
+        case let .sync(wait):
+            self.init(kind: wait.kind.rawValue)
+            address = WaitsReport.hex(wait.object)
+            role = wait.role.rawValue
+            position = wait.position
+        case let .sleep(until):
+            self.init(kind: "sleep")
+            wakesAt = until
         }
     }
 
@@ -88,8 +103,13 @@ struct WaitDescription: Encodable, Equatable {
             let descriptorText = fd.map { "fd \($0)" + (descriptor.map { ": " + $0.summary } ?? "") }
             let shown = descriptorText ?? (arguments ?? []).prefix(3).joined(separator: ", ")
             return "syscall \(syscall ?? "?")(\(shown)) on thread \(thread.map(String.init) ?? "?")"
-        default:
+        case "sleep":
+            return "sleep" + (wakesAt.map { " until nanotime \($0)" } ?? "")
+        case "unknown":
             return "unknown (\(reason ?? "?"))"
+        default:
+            let place = position.map { ", position \($0) in its queue" } ?? ""
+            return "\(kind) \(address ?? "?")" + (role.map { " (\($0)\(place))" } ?? "")
         }
     }
 
@@ -102,7 +122,9 @@ struct WaitDescription: Encodable, Equatable {
         case "syscall":
             return "syscall \(syscall ?? "?")" + (fd.map { " fd \($0)" + (descriptor.map { ": " + $0.summary } ?? "") } ?? "")
         case "unknown": return "unknown"
-        default: return text
+        case "sleep": return "sleep"
+        case "select", "nil chan", "select without cases": return text
+        default: return "\(kind) \(address ?? "?")"
         }
     }
 }

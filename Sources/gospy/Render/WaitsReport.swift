@@ -8,18 +8,41 @@ import GospyRuntime
 struct WaitsReport: JSONOutput {
     struct Waiters: Encodable {
         let count: Int
-        /// Where they wait, as `--pc` names it (by default the innermost frame of the program's
-        /// own code, as `--pc user-code` does).
+        /// Where they wait, as `--pc` names it (by default the program's own innermost frame).
         let location: String
         let state: String
         let goroutines: [UInt64]
     }
 
+    /// One waiter in a sync object's queue (wake order) or one sleeper.
+    struct Queued: Encodable {
+        let goroutine: UInt64
+        /// 1 = woken first; absent when the queue could not be walked to it.
+        let position: Int?
+        /// How it waits: "Lock", "RLock", "Lock (waiting for readers)", "Wait", "acquire".
+        let role: String?
+        /// Sleep: the runtime nanotime (CLOCK_MONOTONIC ns) it wakes at, and how far off that is.
+        let wakesAt: Int64?
+        let wakesInSeconds: Double?
+    }
+
     struct Object: Encodable {
-        /// "chan", "nil chan", "select without cases", "io", "syscall", "unknown".
+        /// "chan", "nil chan", "select without cases", "sync.Mutex", "sync.RWMutex",
+        /// "sync.WaitGroup", "sync.Cond", "semaphore", "sleep", "io", "syscall", "unknown".
         let kind: String
-        /// The channel as fmt's %p prints it; an IO wait's runtime pollDesc; absent otherwise.
+        /// The object as fmt's %p prints it; an IO wait's runtime pollDesc; absent for waits
+        /// that name no object.
         let address: String?
+        /// The global variable holding it ("main.registryMu", "+0x8" inside one), when the
+        /// binary has symbols.
+        var global: String? = nil
+        /// The channel's type as fmt's %T prints it ("chan *main.job").
+        var type: String? = nil
+        var length: UInt64? = nil
+        var capacity: UInt64? = nil
+        var closed: Bool? = nil
+        /// A sync object's own state words ("locked, 3 waiters counted"; "counter 1, 2 waiters").
+        var state: String? = nil
         /// The descriptor an IO wait polls, or a system call's first argument.
         var fd: Int32? = nil
         /// What that descriptor is (a socket's endpoints, a pipe, a file's path).
@@ -29,24 +52,29 @@ struct WaitsReport: JSONOutput {
         /// Goroutines waiting to read from / write to the descriptor.
         var readers: Int? = nil
         var writers: Int? = nil
-        /// The channel's type as fmt's %T prints it ("chan *main.job").
-        let type: String?
-        let length: UInt64?
-        let capacity: UInt64?
-        let closed: Bool?
         let senders: Int
         let receivers: Int
         /// Nothing can ever wake these waiters.
         let stuckForGood: Bool
+        /// Why the channel looks stuck for good (a strong hint, not a proof); absent otherwise.
+        var suspect: String? = nil
         let longestWaitMinutes: Int?
         let waiters: [Waiters]
+        /// Sync objects: the waiters in wake order; sleep: the sleepers, soonest first.
+        var queue: [Queued]? = nil
+        /// Unknown: why what they wait on could not be read.
+        var reasons: [String]? = nil
     }
 
     let pid: Int32
     let goVersion: String
     let waitingOnChannels: Int
-    /// Goroutines with a wait object of any kind.
+    /// Goroutines with a wait object of any kind (unknown included).
     let waiting: Int
+    /// The target's CLOCK_MONOTONIC when read (the clock sleep's wakesAt counts on).
+    let monotonicNow: Int64
+    /// Why no channel was examined for being stuck, when none was.
+    let suspectsSkipped: String?
     let objects: [Object]
 
     init(inspector: Inspector, capture: Inspector.Capture, showSystem: Bool, locationKind: LocationKind = .userCode) throws {
@@ -54,11 +82,17 @@ struct WaitsReport: JSONOutput {
         let image = inspector.image
         pid = inspector.pid
         goVersion = image.executable.buildInfo.goVersion
-        let waits = try inspector.readWaits(snapshot)
+        monotonicNow = snapshot.monotonicNow
+        let waits = try inspector.readWaits(snapshot, stacks: capture.stacks, suspects: true)
+        suspectsSkipped = waits.suspects?.skipped
+        let globals = GlobalNames(executable: image.executable, loadBias: image.loadBias)
 
         struct Accumulator {
             var senders = 0, receivers = 0, readers = 0, writers = 0, longest: Int?
             var waiters: [String: (state: String, goroutines: [UInt64])] = [:]
+            var queue: [Queued] = []
+            var sample: SyncWait?
+            var reasons: Set<String> = []
 
             /// In place: a channel's tens of thousands of waiters append to one array, never a copy.
             mutating func add(_ goroutine: Goroutine, place: String, minutes: Int?, _ direction: ChannelDirection?, io: IODirection?) {
@@ -70,9 +104,11 @@ struct WaitsReport: JSONOutput {
                 waiters[place, default: (goroutine.stateText, [])].goroutines.append(goroutine.id)
             }
         }
-        /// What the waiters are grouped under: a channel, or a kind of wait that names none.
+        /// What the waiters are grouped under: a channel, a sync object, a descriptor, a system
+        /// call, or a kind of wait that names none.
         enum Key: Hashable {
             case channel(UInt64), nilChannel, selectWithoutCases, unknown
+            case sync(SyncObjectKind, UInt64), sleep
             /// A pollDesc and its descriptor.
             case descriptor(pollDesc: UInt64, fd: Int32)
             /// A system call, on a descriptor when its first argument is one.
@@ -83,8 +119,17 @@ struct WaitsReport: JSONOutput {
                 case .nilChannel: return "nil chan"
                 case .selectWithoutCases: return "select without cases"
                 case .unknown: return "unknown"
+                case let .sync(kind, _): return kind.rawValue
+                case .sleep: return "sleep"
                 case .descriptor: return "io"
                 case .syscall: return "syscall"
+                }
+            }
+            var address: UInt64? {
+                switch self {
+                case let .channel(address), let .sync(_, address): return address
+                case let .descriptor(pollDesc, _): return pollDesc
+                default: return nil
                 }
             }
         }
@@ -132,27 +177,52 @@ struct WaitsReport: JSONOutput {
             case let .select(cases): for channelCase in cases { add(.channel(channelCase.channel), channelCase.direction) }
             case let .nilChannel(direction): add(.nilChannel, direction)
             case .selectWithoutCases: add(.selectWithoutCases, nil)
-            case .unknown: add(.unknown, nil)
+            case let .unknown(reason):
+                add(.unknown, nil)
+                byKey[.unknown]!.reasons.insert(reason)
             case let .io(wait): add(.descriptor(pollDesc: wait.pollDesc, fd: wait.fd), nil, io: wait.direction)
             case let .syscall(wait): add(.syscall(name: wait.name, fd: wait.fd), nil)
+            case let .sync(wait):
+                let key = Key.sync(wait.kind, wait.object)
+                add(key, nil)
+                byKey[key]!.queue.append(Queued(goroutine: goroutine.id, position: wait.position, role: wait.role.rawValue,
+                                                wakesAt: nil, wakesInSeconds: nil))
+                byKey[key]!.sample = wait
+            case let .sleep(until):
+                let seconds = Double(until &- snapshot.monotonicNow) / 1e9
+                add(.sleep, nil)
+                byKey[.sleep]!.queue.append(Queued(goroutine: goroutine.id, position: nil, role: nil, wakesAt: until,
+                                                   wakesInSeconds: (seconds * 1000).rounded() / 1000))
             }
         }
+        let version = image.executable.version
+        let memory = inspector.memory
         objects = order.map { key in
             let entry = byKey[key]!
-            var address: UInt64?
-            if case let .channel(value) = key { address = value }
-            if case let .descriptor(pollDesc, _) = key { address = pollDesc }
-            let channel = address.flatMap { waits.channels[$0] }
+            let address = key.address
+            var channel: ChannelState?
+            if case let .channel(value) = key { channel = waits.channels[value] }
             let waiters = entry.waiters.map { Waiters(count: $0.value.goroutines.count, location: $0.key, state: $0.value.state,
                                                       goroutines: $0.value.goroutines) }
                 .sorted { ($0.count, $1.location) > ($1.count, $0.location) }
             var object = Object(kind: key.kind, address: address.map(Self.hex),
-                                type: channel.map { "chan " + ($0.elementTypeName ?? "?") },
-                                length: channel?.length, capacity: channel?.capacity, closed: channel?.closed,
                                 senders: entry.senders, receivers: entry.receivers,
                                 stuckForGood: key == .nilChannel || key == .selectWithoutCases,
                                 longestWaitMinutes: entry.longest, waiters: waiters)
             switch key {
+            case let .channel(value):
+                object.global = globals.name(of: value)
+                object.type = channel.map { "chan " + ($0.elementTypeName ?? "?") }
+                object.length = channel?.length
+                object.capacity = channel?.capacity
+                object.closed = channel?.closed
+                object.suspect = waits.suspects?.suspects[value]
+            case let .sync(_, value):
+                object.global = globals.name(of: value)
+                object.state = entry.sample.flatMap { SyncObjectState.text(of: $0, reader: memory, release: version) }
+                object.queue = entry.queue.sorted { ($0.position ?? Int.max, $0.goroutine) < ($1.position ?? Int.max, $1.goroutine) }
+            case .sleep:
+                object.queue = entry.queue.sorted { ($0.wakesAt ?? 0, $0.goroutine) < ($1.wakesAt ?? 0, $1.goroutine) }
             case let .descriptor(_, fd):
                 object.fd = fd
                 object.descriptor = waits.descriptors[fd]
@@ -162,7 +232,10 @@ struct WaitsReport: JSONOutput {
                 object.syscall = name
                 object.fd = fd
                 object.descriptor = fd.flatMap { waits.descriptors[$0] }
-            default: break
+            case .unknown:
+                object.reasons = entry.reasons.sorted()
+            case .nilChannel, .selectWithoutCases:
+                break
             }
             return object
         }
@@ -176,16 +249,27 @@ struct WaitsReport: JSONOutput {
 
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
+    /// "3.2s", "12m5s", "1h0m".
+    static func duration(_ seconds: Double) -> String {
+        if seconds < 0 { return "now" }
+        if seconds < 60 { return TextFormat.fixed(seconds, decimals: 1) + "s" }
+        let whole = Int(seconds)
+        if whole < 3600 { return "\(whole / 60)m\(whole % 60)s" }
+        return "\(whole / 3600)h\(whole % 3600 / 60)m"
+    }
+
     func text() -> String {
         var out = "pid \(pid)  \(goVersion)  \(waiting) goroutines wait, \(waitingOnChannels) on channels\n"
         for object in objects {
             let count = object.waiters.reduce(0) { $0 + $1.count }
             let longest = object.longestWaitMinutes.map { ", longest \($0) min" } ?? ""
+            let global = object.global.map { " (\($0))" } ?? ""
             switch object.kind {
             case "chan":
                 let closed = object.closed == true ? ", closed" : ""
-                out += "\(object.type ?? "chan") \(object.address ?? "?") len \(object.length ?? 0)/\(object.capacity ?? 0)\(closed), "
+                out += "\(object.type ?? "chan") \(object.address ?? "?")\(global) len \(object.length ?? 0)/\(object.capacity ?? 0)\(closed), "
                     + "\(object.senders) senders waiting, \(object.receivers) receivers\(longest)\n"
+                if let suspect = object.suspect { out += "  suspect: \(suspect)\n" }
             case "nil chan":
                 out += "nil chan: \(count) goroutines blocked for good\(longest)\n"
             case "select without cases":
@@ -197,8 +281,18 @@ struct WaitsReport: JSONOutput {
             case "syscall":
                 let on = object.fd.map { " fd \($0)" + (object.descriptor.map { " " + $0.summary } ?? "") } ?? ""
                 out += "syscall \(object.syscall ?? "?")\(on): \(count) goroutines in it\n"
+            case "sleep":
+                let wakes = (object.queue ?? []).compactMap(\.wakesInSeconds)
+                let next = wakes.first.map { ", next wakes in \(Self.duration($0))" } ?? ""
+                let last = wakes.count > 1 ? ", last in \(Self.duration(wakes[wakes.count - 1]))" : ""
+                out += "sleep: \(count) goroutines\(next)\(last)\n"
+            case "unknown":
+                out += "unknown (\((object.reasons ?? []).joined(separator: "; "))): \(count) goroutines\n"
             default:
-                out += "unknown (not readable consistently): \(count) goroutines\n"
+                let state = object.state.map { " \($0)," } ?? ""
+                out += "\(object.kind) \(object.address ?? "?")\(global)\(state) \(count) goroutines waiting\(longest)\n"
+                let queue = (object.queue ?? []).map { "\($0.goroutine) \($0.role ?? "")" }
+                if !queue.isEmpty { out += "  queue (wake order): \(queue.joined(separator: ", "))\n" }
             }
             for waiters in object.waiters {
                 out += "  \(waiters.count)  \(waiters.location)  [\(waiters.state)]\n"

@@ -56,7 +56,7 @@ final class TopSession {
         var labelReader: LabelReader?
         if case .label = model.grouping { labelReader = LabelReader(image: image, memory: inspector.memory) }
         // Wait objects only when grouped by them (read after the capture, while the target runs).
-        let waits = model.grouping == .object ? try? inspector.readWaits(snapshot) : nil
+        let waits = model.grouping == .object ? try? inspector.readWaits(snapshot, stacks: capture.stacks) : nil
         func objectKey(_ goroutine: Goroutine) -> String {
             guard let waits, let object = waits.objects[goroutine.address] else {
                 switch goroutine.status {
