@@ -149,4 +149,38 @@ import Testing
         #expect(out.contains("suspect: "), "\(out)")
         #expect(!out.contains("deadlock"), "\(out)")
     }
+
+    /// The other views of wait objects name the same sync objects: `summary --json`'s and
+    /// `dump --format json`'s `wait`, and `dump --annotate`'s comment line.
+    @Test func summaryAndDumpNameTheSyncObjects() throws {
+        let binary = try #require(TestTargets.binary(release: TestTargets.newestRelease, mode: "plain"))
+        let target = try RunningTarget(binary)
+        defer { target.stop() }
+        let truths = try Self.parse(try target.send("syncwaits")).filter { Self.kinds[$0.kind] != nil || $0.kind == "sleep" }
+        #expect(truths.count >= 10, "the sync and sleep waits: \(truths.count)")
+        struct Wait: Decodable { let kind: String; let address: String? }
+        struct Goroutine: Decodable { let id: UInt64; let wait: Wait? }
+        struct Summary: Decodable { let goroutines: [Goroutine] }
+        let summary = try Subprocess.run(Subprocess.gospy, ["summary", "--pid", String(target.pid), "--json"])
+        #expect(summary.status == 0, "gospy summary: \(summary.stderr)")
+        let waits = Dictionary(try JSONDecoder().decode(Summary.self, from: Data(summary.stdout.utf8)).goroutines.map { ($0.id, $0.wait) },
+                               uniquingKeysWith: { first, _ in first })
+        let dump = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid), "--annotate"])
+        #expect(dump.status == 0, "gospy dump: \(dump.stderr)")
+        for truth in truths {
+            let wait = waits[truth.goroutine] ?? nil
+            let address = "0x" + String(truth.object, radix: 16)
+            if truth.kind == "sleep" {
+                #expect(wait?.kind == "sleep", "goroutine \(truth.goroutine): \(String(describing: wait))")
+                continue
+            }
+            let kind = try #require(Self.kinds[truth.kind])
+            #expect(wait?.kind == kind && wait?.address == address, "goroutine \(truth.goroutine) \(truth.kind): \(String(describing: wait))")
+            // The header, then the annotation naming the object.
+            let header = dump.stdout.components(separatedBy: "\n\n").first { $0.hasPrefix("goroutine \(truth.goroutine) [") }
+            let annotation = header?.split(separator: "\n").dropFirst().first
+            #expect(annotation?.hasPrefix("# waits on: \(kind) \(address)") == true,
+                    "goroutine \(truth.goroutine): \(String(describing: annotation))")
+        }
+    }
 }
