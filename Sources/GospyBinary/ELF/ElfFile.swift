@@ -192,6 +192,16 @@ public final class ElfFile: @unchecked Sendable {
         let wanted = Array(name.utf8) + [0]
         guard wanted.count > 1 else { return nil }
         var found: Symbol?
+        forEachSymbol { sym, cName in
+            guard wanted.withUnsafeBufferPointer({ strcmp(cName, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }) == 0,
+                  found?.value ?? 0 == 0 else { return }
+            found = Symbol(name: name, value: sym.st_value, size: sym.st_size, type: sym.st_info & 0xf)
+        }
+        return found
+    }
+
+    /// Every entry of .symtab and .dynsym, in section order (.symtab first), with its name.
+    private func forEachSymbol(_ body: (GElf_Sym, UnsafePointer<CChar>) -> Void) {
         var scn = elf_nextscn(elf, nil)
         while let section = scn {
             defer { scn = elf_nextscn(elf, section) }
@@ -203,15 +213,10 @@ public final class ElfFile: @unchecked Sendable {
             for index in 0..<count {
                 var sym = GElf_Sym()
                 guard gelf_getsym(data, Int32(index), &sym) != nil else { break }
-                guard let cName = elf_strptr(elf, Int(header.sh_link), Int(sym.st_name)),
-                      wanted.withUnsafeBufferPointer({ strcmp(cName, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }) == 0 else {
-                    continue
-                }
-                if let existing = found, existing.value != 0 { continue }
-                found = Symbol(name: name, value: sym.st_value, size: sym.st_size, type: sym.st_info & 0xf)
+                guard let cName = elf_strptr(elf, Int(header.sh_link), Int(sym.st_name)) else { continue }
+                body(sym, cName)
             }
         }
-        return found
     }
 
     /// The GNU build id (hex), present with external linking.
@@ -331,25 +336,11 @@ public final class ElfFile: @unchecked Sendable {
 
     private func readSymbols() -> [String: Symbol] {
         var table: [String: Symbol] = [:]
-        var scn = elf_nextscn(elf, nil)
-        while let section = scn {
-            defer { scn = elf_nextscn(elf, section) }
-            var header = GElf_Shdr()
-            guard gelf_getshdr(section, &header) != nil,
-                  header.sh_type == UInt32(SHT_SYMTAB) || header.sh_type == UInt32(SHT_DYNSYM),
-                  header.sh_entsize > 0, let data = elf_getdata(section, nil) else { continue }
-            let count = Int(header.sh_size / header.sh_entsize)
-            for index in 0..<count {
-                var sym = GElf_Sym()
-                guard gelf_getsym(data, Int32(index), &sym) != nil else { break }
-                guard let cName = elf_strptr(elf, Int(header.sh_link), Int(sym.st_name)) else { continue }
-                let name = String(cString: cName)
-                guard !name.isEmpty else { continue }
-                let symbol = Symbol(name: name, value: sym.st_value, size: sym.st_size, type: sym.st_info & 0xf)
-                // .symtab first, so its definition wins over an undefined .dynsym import.
-                if let existing = table[name], existing.value != 0 { continue }
-                table[name] = symbol
-            }
+        forEachSymbol { sym, cName in
+            let name = String(cString: cName)
+            // .symtab first, so its definition wins over an undefined .dynsym import.
+            guard !name.isEmpty, table[name]?.value ?? 0 == 0 else { return }
+            table[name] = Symbol(name: name, value: sym.st_value, size: sym.st_size, type: sym.st_info & 0xf)
         }
         return table
     }

@@ -15,7 +15,7 @@ public enum SynctestMembership: Sendable, Equatable {
 /// Reads the bubble a goroutine's g.bubble (1.25+) or g.syncGroup (1.24) points at: one
 /// word per goroutine (1.24: two, the root g and its goid). A bubble's id never changes, so
 /// it may be read after the target resumed, as labels are.
-public struct SynctestReader {
+public struct SynctestReader: RuntimeRecordReader {
     public let version: GoVersion
     public let layout: RuntimeLayout
     public let memory: MemoryReader
@@ -26,9 +26,6 @@ public struct SynctestReader {
         self.memory = memory
     }
 
-    public init(image: RuntimeImage, memory: MemoryReader) {
-        self.init(version: image.executable.version, layout: image.layout, memory: memory)
-    }
 
     /// nil when the goroutine is in no bubble.
     public func membership(of goroutine: Goroutine) -> SynctestMembership? {

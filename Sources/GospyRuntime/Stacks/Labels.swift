@@ -3,7 +3,7 @@ import GospyBinary
 /// pprof labels of goroutines (runtime/pprof.Do, SetGoroutineLabels). g.labels points at the
 /// pprof package's labelMap: a map[string]string up to Go 1.23, a struct holding a sorted
 /// slice of {key, value string} from 1.24.
-public struct LabelReader {
+public struct LabelReader: RuntimeRecordReader {
     /// The release picks the representation; the layout gives the hmap's field offsets.
     public let version: GoVersion
     public let layout: RuntimeLayout
@@ -21,9 +21,6 @@ public struct LabelReader {
         self.memory = memory
     }
 
-    public init(image: RuntimeImage, memory: MemoryReader) {
-        self.init(version: image.executable.version, layout: image.layout, memory: memory)
-    }
 
     /// A goroutine's labels as read: the pairs, or why they could not be read. A labels
     /// pointer whose map is damaged or half readable is marked, never shown as no labels.
