@@ -44,6 +44,10 @@ extension Inspector {
         /// are empty, ending in `Inspector.changedWhileRead`: counted, never guessed).
         public var threadsStopped = 0
         public var inconsistent = 0
+        /// Non-blocking with perf events: running goroutines walked from their thread's perf
+        /// sample, and those that had no usable sample (their threads were stopped instead).
+        public var perfSampled = 0
+        public var perfMissed = 0
     }
 
     /// Takes one snapshot, resuming the target on every path. Blocking: read while running,
