@@ -58,8 +58,10 @@ int gospy_perf_open_sampler(pid_t tid, uint64_t period_ns, uint32_t stack_bytes)
     attr.exclude_hv = 1;
     attr.use_clockid = 1;
     attr.clockid = CLOCK_MONOTONIC;
-    /* No wakeups: the buffer is polled. */
+    /* No wakeups: the buffer is polled. Written backward over its oldest records (with a
+       read-only mapping: overwrite mode), so the newest sample is always at data_head. */
     attr.wakeup_events = 0;
+    attr.write_backward = 1;
     long fd = syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
     return (int)fd;
 }
@@ -67,9 +69,4 @@ int gospy_perf_open_sampler(pid_t tid, uint64_t period_ns, uint32_t stack_bytes)
 uint64_t gospy_perf_data_head(const void *page) {
     const struct perf_event_mmap_page *header = page;
     return __atomic_load_n(&header->data_head, __ATOMIC_ACQUIRE);
-}
-
-void gospy_perf_set_data_tail(void *page, uint64_t tail) {
-    struct perf_event_mmap_page *header = page;
-    __atomic_store_n(&header->data_tail, tail, __ATOMIC_RELEASE);
 }

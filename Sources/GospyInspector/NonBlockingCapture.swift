@@ -15,7 +15,7 @@ extension Inspector {
     public static let changedWhileRead = "changed while read"
 
     func captureNonBlocking(_ snapshot: RuntimeSnapshot, stacks wantStacks: Bool, arguments: Bool,
-                            incremental: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
+                            incremental: Bool, readStarted: UInt64 = 0) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
         var phases = Phases()
         guard wantStacks else { return (snapshot, nil, phases) }
         guard samplesRunningThreads else {
@@ -70,7 +70,8 @@ extension Inspector {
         phases.readWhileRunning = Self.seconds(since: clock)
 
         if let perf = perfSampler, !onThread.isEmpty || perf.threadCount > 0 {
-            let walked = walkFromPerfSamples(perf, goroutines, &onThread, machines: machines, collector: collector)
+            let walked = walkFromPerfSamples(perf, goroutines, &onThread, machines: machines, collector: collector,
+                                             readStarted: readStarted)
             for (index, stack) in walked { stacks[index] = stack }
             phases.perfSampled = walked.count
             phases.perfMissed = onThread.count
@@ -131,18 +132,22 @@ extension Inspector {
     /// usable sample. Only the newest sample of a thread counts (an older one chosen because
     /// it walks would bias the profile against what the newest shows: VDSO calls, g0 stacks).
     func walkFromPerfSamples(_ perf: PerfSampler, _ goroutines: [Goroutine], _ onThread: inout [Int],
-                             machines: [UInt64: Machine], collector: StackCollector) -> [(Int, UnwoundStack)] {
+                             machines: [UInt64: Machine], collector: StackCollector,
+                             readStarted: UInt64) -> [(Int, UnwoundStack)] {
         // Threads that became Ms since the last rescan get events now (they sample from now on).
         perf.watch(onThread.compactMap { machines[goroutines[$0].m].map { Int32(truncatingIfNeeded: $0.threadID) } })
         _ = perf.drain()
         let newest = perf.newest
+        // Fresh: at most perfMaxAgeNanos before the gs were read (the goroutine was running
+        // then), however long reading 100k gs took; not after now.
         let now = PerfSampler.now()
+        let oldest = min(readStarted, now) &- min(min(readStarted, now), perfMaxAgeNanos)
         var walked: [(Int, UnwoundStack)] = []
         onThread.removeAll { index in
             let goroutine = goroutines[index]
             guard let machine = machines[goroutine.m], machine.currentG == goroutine.address,
                   let sample = newest[Int32(truncatingIfNeeded: machine.threadID)],
-                  sample.time <= now, now - sample.time <= perfMaxAgeNanos,
+                  sample.time <= now, sample.time >= oldest,
                   let stack = collector.unwind(goroutine, sampledPC: sample.pc, sp: sample.sp, stackCopy: sample.stack) else {
                 return false
             }

@@ -65,8 +65,10 @@ extension Inspector {
                 result = try captureValidated(holdStopped: holdStopped, stacks: wantStacks, arguments: arguments,
                                               incremental: incremental)
             } else {
+                let readStarted = PerfSampler.now()
                 result = try captureNonBlocking(try SnapshotReader(image: image, memory: memory).read(consistent: false),
-                                                stacks: wantStacks, arguments: arguments, incremental: incremental)
+                                                stacks: wantStacks, arguments: arguments, incremental: incremental,
+                                                readStarted: readStarted)
             }
         } catch {
             throw mapReadError(error, during: "reading its memory")

@@ -15,8 +15,8 @@ public final class PerfSampler {
     public var threadCount: Int { events.count }
     /// Threads whose event could not be opened or mapped (not retried).
     public private(set) var refusedThreads = 0
-    /// Samples the kernel dropped (buffer full) and records that did not parse, in all.
-    public private(set) var lost: UInt64 = 0
+    /// Newest records written over while being copied, and records that did not parse.
+    public private(set) var overwritten = 0
     public private(set) var malformed = 0
 
     public let pid: Int32
@@ -31,7 +31,8 @@ public final class PerfSampler {
         let fd: Int32
         let base: UnsafeMutableRawPointer
         let length: Int
-        var tail: UInt64
+        /// The head at the last drain: unchanged, the thread took no sample since.
+        var lastHead: UInt64
     }
     private var events: [Int32: Event] = [:]
     /// Each thread's newest sample so far (a thread that used no CPU since the last drain
@@ -39,16 +40,15 @@ public final class PerfSampler {
     public private(set) var newest: [Int32: PerfSample] = [:]
     private var refused: Set<Int32> = []
     private let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-    /// Data pages per ring (a power of two): room for several samples between two drains.
-    static let dataPages = 32
+    /// Data pages per ring (a power of two): a few samples, so that the newest is not written
+    /// over while it is copied.
+    static let dataPages = 8
     private var dataSize: Int { pageSize * Self.dataPages }
-    /// The most bytes one ring can hold; the copy buffer reused by every drain.
-    private var scratch: [UInt8] = []
 
     public init(pid: Int32, periodNanos: UInt64, stackBytes: UInt32 = 8192, threadLimit: Int = 512) {
         self.pid = pid
         self.periodNanos = max(10_000, periodNanos)
-        self.stackBytes = min(32768, max(8, stackBytes / 8 * 8))
+        self.stackBytes = min(16384, max(8, stackBytes / 8 * 8))
         self.threadLimit = max(1, threadLimit)
     }
 
@@ -75,7 +75,8 @@ public final class PerfSampler {
                 continue
             }
             let length = pageSize * (Self.dataPages + 1)
-            let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+            // Read-only: the kernel writes over the oldest records instead of waiting for a reader.
+            let mapped = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0)
             guard let mapped, mapped != MAP_FAILED else {
                 let code = errno
                 Glibc.close(fd)
@@ -88,7 +89,7 @@ public final class PerfSampler {
                 refusedThreads += 1
                 continue
             }
-            events[tid] = Event(fd: fd, base: mapped, length: length, tail: gospy_perf_data_head(mapped))
+            events[tid] = Event(fd: fd, base: mapped, length: length, lastHead: gospy_perf_data_head(mapped))
         }
     }
 
@@ -102,45 +103,70 @@ public final class PerfSampler {
         refused.formIntersection(alive)
     }
 
-    /// Every sample taken since the last drain, by thread, oldest first.
-    public func drain() -> [Int32: [PerfSample]] {
-        var byThread: [Int32: [PerfSample]] = [:]
-        if scratch.count != dataSize { scratch = [UInt8](repeating: 0, count: dataSize) }
-        for tid in events.keys {
+    /// Each thread's sample taken since the last drain, the newest one only (also kept in
+    /// `newest`). The rings are written backward over their oldest records, so the newest is at
+    /// the head whatever happened before: a slow round never finds a full ring and only old
+    /// samples. Its bytes are copied, then the head read again: a record the kernel wrote over
+    /// meanwhile is dropped (counted in `overwritten`), never parsed half old, half new.
+    public func drain() -> [Int32: PerfSample] {
+        var fresh: [Int32: PerfSample] = [:]
+        for tid in Array(events.keys) {
             guard var event = events[tid] else { continue }
             let head = gospy_perf_data_head(event.base)
-            let available = head &- event.tail
-            // More than the ring holds cannot be: the positions are not what they should be;
-            // skip to the head rather than parse garbage.
-            guard available > 0, available <= UInt64(dataSize) else {
-                if available != 0 { malformed += 1 }
-                event.tail = head
-                gospy_perf_set_data_tail(event.base, head)
-                events[tid] = event
+            guard head != event.lastHead else { continue }
+            event.lastHead = head
+            events[tid] = event
+            if let sample = newestSample(in: event, head: head) {
+                guard sample.tid == tid else { malformed += 1; continue }
+                fresh[tid] = sample
+                if sample.time >= newest[tid]?.time ?? 0 { newest[tid] = sample }
+            }
+        }
+        return fresh
+    }
+
+    /// The newest PERF_RECORD_SAMPLE from `head` on (other records, e.g. throttling notes, are
+    /// stepped over, a few at most).
+    private func newestSample(in event: Event, head: UInt64) -> PerfSample? {
+        let data = UnsafeRawPointer(event.base + pageSize)
+        var walked = 0
+        for _ in 0..<8 {
+            guard walked + PerfRecords.headerSize <= dataSize else { return nil }
+            let at = head &+ UInt64(walked)
+            let header = copy(from: data, at: at, count: PerfRecords.headerSize)
+            let type = PerfRecords.u32(header, 0)
+            let size = Int(PerfRecords.u16(header, 6))
+            // Size 0: the part of a new ring the kernel has not written yet.
+            guard size >= PerfRecords.headerSize, size % 8 == 0, walked + size <= dataSize else { return nil }
+            guard type == PerfRecords.recordSample else {
+                walked += size
                 continue
             }
-            let count = Int(available)
-            let start = Int(event.tail % UInt64(dataSize))
-            let data = UnsafeRawPointer(event.base + pageSize)
-            let first = min(count, dataSize - start)
-            scratch.withUnsafeMutableBytes { buffer in
-                buffer.baseAddress!.copyMemory(from: data + start, byteCount: first)
-                if first < count { (buffer.baseAddress! + first).copyMemory(from: data, byteCount: count - first) }
+            let bytes = copy(from: data, at: at, count: size)
+            // The kernel writes below the head: this record is intact if what it wrote since
+            // did not reach around the ring to it.
+            let moved = head &- gospy_perf_data_head(event.base)
+            guard moved <= UInt64(dataSize - walked - size) else {
+                overwritten += 1
+                return nil
             }
-            event.tail = head
-            gospy_perf_set_data_tail(event.base, head)
-            events[tid] = event
-            let parsed = PerfRecords.parse(Array(scratch[0..<count]))
-            lost = lost.addingReportingOverflow(parsed.lost).overflow ? .max : lost + parsed.lost
+            let parsed = PerfRecords.parse(bytes)
             malformed += parsed.malformed
-            for sample in parsed.samples {
-                // A sample of another thread in this ring cannot be: one event, one thread.
-                guard sample.tid == tid else { malformed += 1; continue }
-                byThread[tid, default: []].append(sample)
-            }
-            if let last = byThread[tid]?.last, last.time >= newest[tid]?.time ?? 0 { newest[tid] = last }
+            return parsed.samples.first
         }
-        return byThread
+        return nil
+    }
+
+    /// `count` bytes of the ring from position `at` (wrapping at its end).
+    private func copy(from data: UnsafeRawPointer, at: UInt64, count: Int) -> [UInt8] {
+        let start = Int(at % UInt64(dataSize))
+        let first = min(count, dataSize - start)
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress!)
+            base.copyMemory(from: data + start, byteCount: first)
+            if first < count { (base + first).copyMemory(from: data, byteCount: count - first) }
+            initialized = count
+        }
     }
 
     /// Closes every event and unmaps every ring.

@@ -97,11 +97,12 @@ struct PerfRecordsTests {
         }
         #expect(sampler.threadCount == 1)
         var samples: [PerfSample] = []
-        for _ in 0..<50 where samples.count < 5 {
+        for _ in 0..<100 where samples.count < 5 {
             Thread.sleep(forTimeInterval: 0.02)
-            samples += sampler.drain()[spinner] ?? []
+            if let sample = sampler.drain()[spinner] { samples.append(sample) }
         }
-        #expect(samples.count >= 5, "samples of a spinning thread at 1 ms of CPU each")
+        #expect(samples.count >= 5, "a new sample of a spinning thread at each drain (1 ms of CPU each)")
+        #expect(sampler.newest[spinner] == samples.last)
         let now = PerfSampler.now()
         for sample in samples {
             #expect(sample.tid == spinner)
@@ -109,7 +110,13 @@ struct PerfRecordsTests {
             #expect(sample.stack.count > 0 && sample.stack.count <= 4096)
             #expect(sample.sp != 0 && sample.pc != 0)
         }
-        #expect(zip(samples, samples.dropFirst()).allSatisfy { $0.time <= $1.time }, "oldest first")
+        #expect(zip(samples, samples.dropFirst()).allSatisfy { $0.time < $1.time }, "each drain's newest sample is newer")
+        // A drain with no new sample returns none for the thread and keeps its newest.
+        shared.stop.store(true, ordering: .releasing)
+        Thread.sleep(forTimeInterval: 0.05)
+        _ = sampler.drain()
+        #expect(sampler.drain()[spinner] == nil)
+        #expect(sampler.newest[spinner] != nil)
         sampler.forget(except: [])
         #expect(sampler.threadCount == 0)
         sampler.close()
