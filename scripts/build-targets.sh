@@ -18,6 +18,8 @@
 #             go.mod says go 1.19), so GODEBUG defaults are the release's own (Go 1.27 prints
 #             pprof labels in traceback headers). Go 1.26 and newer only: skipped for older
 #             releases.
+#   synctest-go124  stripped, built with GOEXPERIMENT=synctest (testing/synctest's
+#             synctest.Run, for -scenario synctest): Go 1.24 only, skipped for the others.
 # Every mode also gets -buildvcs=false, so binaries do not depend on git state.
 #
 # Output, under CACHE=${GOSPY_CACHE:-$HOME/.cache/gospy}:
@@ -42,7 +44,7 @@ source "$ROOT/scripts/go-releases.sh" # GO_RELEASES, GOSPY_TOOLCHAINS
 TARGETS="$CACHE/targets"
 MANIFEST="$TARGETS/manifest.tsv"
 ALL_VERSIONS=("${GO_RELEASES[@]}")
-ALL_MODES=(plain stripped trimpath pie cgo distro distro-unstripped modern modern-stripped modern-distro)
+ALL_MODES=(plain stripped trimpath pie cgo distro distro-unstripped modern modern-stripped modern-distro synctest-go124)
 JOBS=${GOSPY_BUILD_JOBS:-2}
 KEY_FORMAT=1 # bump to invalidate every cached binary
 
@@ -102,6 +104,7 @@ mode_config() {
     modern)   cgo=0 ;;
     modern-stripped) cgo=0; flags+=("-ldflags=-s -w") ;;
     modern-distro) cgo=1; flags+=(-trimpath -buildmode=pie "-ldflags=-s -w -linkmode=external") ;;
+    synctest-go124) cgo=0; flags+=("-ldflags=-s -w") ;;
     *) die "unknown mode '$1'" ;;
   esac
 }
@@ -156,6 +159,9 @@ build_release() {
     if [[ "$mode" == modern* ]] && ! is_modern_release "$release"; then
       continue # nothing to build, nothing listed
     fi
+    if [ "$mode" = synctest-go124 ] && [ "$release" != 1.24 ]; then
+      continue
+    fi
     key=$(cache_key "$release" "$mode" "$gov")
     dir="$TARGETS/go$release/$mode"
     bin="$dir/gospytarget"
@@ -180,6 +186,7 @@ build_release() {
         GOWORK=off GOPROXY=off GOSUMDB=off \
         GOCACHE="$gc/build" GOMODCACHE="$gc/mod" GOPATH="$gc/path" \
         CGO_ENABLED="$cgo"
+      if [ "$mode" = synctest-go124 ]; then export GOEXPERIMENT=synctest; fi
       "$goroot/bin/go" build "${flags[@]}" -o "$bin.tmp.$$" .
     ) >"$log" 2>&1; then
       mv -f "$bin.tmp.$$" "$bin"

@@ -8,18 +8,17 @@ extension Inspector {
     /// offline (the mutated-image test, the snapshot fuzz target).
     public func captureMemoryImage() throws -> BufferMemoryReader {
         let recorder = RecordingMemoryReader(memory)
-        try stopper.stop()
         do {
-            let snapshot = try SnapshotReader(image: image, memory: recorder).read(consistent: true)
-            let collector = StackCollector(symbolizer: symbolizer, memory: recorder)
-            _ = collector.unwind(snapshot.goroutines, collector.capture(snapshot.goroutines.map(\.stackExtent)), arguments: true)
-            let labels = LabelReader(image: image, memory: recorder)
-            for goroutine in snapshot.goroutines { _ = labels.labels(of: goroutine) }
+            try stopper.whileStopped {
+                let snapshot = try SnapshotReader(image: image, memory: recorder).read(consistent: true)
+                let collector = StackCollector(symbolizer: symbolizer, memory: recorder)
+                _ = collector.unwind(snapshot.goroutines, collector.capture(snapshot.goroutines.map(\.stackExtent)), arguments: true)
+                let labels = LabelReader(image: image, memory: recorder)
+                for goroutine in snapshot.goroutines { _ = labels.labels(of: goroutine) }
+            }
         } catch {
-            stopper.resume()
             throw mapReadError(error, during: "capturing its memory")
         }
-        stopper.resume()
         return recorder.recorded()
     }
 }

@@ -80,10 +80,8 @@ extension Inspector {
         if !onThread.isEmpty {
             clock = DispatchTime.now()
             let threads = Set(onThread.compactMap { machines[goroutines[$0].m].map { Int32($0.threadID) } })
-            try stopper.stop(threads: Array(threads))
             var confirmed: [Int] = []
-            var captured = StackCollector.CapturedStacks.empty
-            do {
+            let captured = try stopper.whileStopped(threads: Array(threads)) {
                 // While those threads are stopped: each goroutine is still running on its M,
                 // and that M (re-read) still runs it; else its registers are not its stack.
                 let reader = SnapshotReader(image: image, memory: memory)
@@ -102,12 +100,8 @@ extension Inspector {
                     }
                     confirmed.append(index)
                 }
-                captured = captureStacks(confirmed.map { goroutines[$0].stackExtent }, machines: machinesNow, whileStopped: true)
-            } catch {
-                stopper.resume()
-                throw error
+                return captureStacks(confirmed.map { goroutines[$0].stackExtent }, machines: machinesNow, whileStopped: true)
             }
-            stopper.resume()
             phases.stopped = stopper.stoppedDuration ?? 0
             phases.threadsStopped = threads.count
             phases.stacksReadWhileStopped = confirmed.count

@@ -116,6 +116,7 @@ extension Inspector {
         var raw: SnapshotReader.RawSnapshot
         var lateStacks = StackCollector.CapturedStacks.empty
         do {
+            defer { stopper.resume() }
             if holdStopped > 0 { OSThread.sleep(seconds: holdStopped) }
             // `consume`: the records read while running live on only in `raw` (no second copy).
             raw = try reader.validate(consume early, plan: plan)
@@ -125,11 +126,7 @@ extension Inspector {
                 phases.stacksReadWhileStopped = extents.count
             }
             try alsoWhileStopped?()
-        } catch {
-            stopper.resume()
-            throw error
         }
-        stopper.resume()
         phases.stopped = stopper.stoppedDuration ?? 0
         phases.validation = raw.validation
 

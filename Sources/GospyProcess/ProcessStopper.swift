@@ -173,6 +173,14 @@ public final class ProcessStopper: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` with the whole target stopped, or only `threads`, and resumes it on every
+    /// path out, errors included.
+    public func whileStopped<T>(threads: [Int32]? = nil, _ body: () throws -> T) throws -> T {
+        if let threads { try stop(threads: threads) } else { try stop() }
+        defer { resume() }
+        return try body()
+    }
+
     /// Lets every thread run again. Safe to call more than once and from any thread.
     public func resume() {
         guard !stopped.isEmpty || isStopped else { return }

@@ -12,6 +12,7 @@
 //	growing  the parked set plus 10 steadyWorker goroutines, then 5 more
 //	         leakyWorker goroutines every 200ms (a simulated leak)
 //	headers  the parked set plus labels that need quoting and Go 1.19's "?" rule (headers.go)
+//	synctest the parked set plus two synctest bubbles (synctest.go, Go 1.25+)
 //
 // Control protocol, one line per command on stdin, one reply line on stdout:
 //
@@ -54,7 +55,7 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock", "waits", "headers", "record":
+	case "parked", "many", "churn", "growing", "clock", "waits", "headers", "record", "synctest":
 	default:
 		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing, clock, waits, headers or record)\n", *scenario)
 		os.Exit(2)
@@ -78,6 +79,8 @@ func main() {
 		startWaits()
 	case "headers":
 		startHeaders()
+	case "synctest":
+		startSynctest() // synctest.go
 	case "record":
 		startRecord() // record.go
 	}

@@ -71,4 +71,65 @@ import Testing
         #expect(runes.map(\.value) == Array(repeating: 0xfffd, count: 9) + [0x1f600])
         #expect(runes.prefix(9).allSatisfy { $0.invalidByte != nil })
     }
+
+    // MARK: synctest bubbles, as each release's goroutineheader prints them
+
+    static func bubbled(_ status: GoroutineStatus, _ reason: String?, scanning: Bool = false, locked: Bool = false) -> Goroutine {
+        var g = Goroutine(address: 0xc000_2000, id: 9, status: status, scanning: scanning, waitReason: reason == nil ? 0 : 5,
+                          waitReasonText: reason, waitSince: 0, m: 0, lockedM: locked ? 0xc000_9000 : 0, startPC: 0,
+                          creatorPC: 0, parentID: nil, schedPC: 0, schedSP: 0, schedBP: 0, syscallPC: 0, syscallSP: 0,
+                          stackLo: 0, stackHi: 0, labels: 0)
+        g.bubble = 0xc000_4000
+        return g
+    }
+
+    static func bubbleLine(_ g: Goroutine, minor: Int, membership: SynctestMembership = .bubble(id: 3),
+                           waitMinutes: Int? = nil, style: TracebackHeader.LabelStyle = .none) -> String {
+        let note = TracebackHeader.SynctestNote(goroutine: g, membership: membership, version: GoVersion(major: 1, minor: minor, patch: 0))
+        return TracebackHeader.line(g, waitMinutes: waitMinutes, labels: labels, style: style, synctest: note)
+    }
+
+    @Test func durableWaitsSayDurableOnce() {
+        // A wait synctest counts as durable gets " (durable)" unless its name already ends so.
+        #expect(Self.bubbleLine(Self.bubbled(.waiting, "sleep"), minor: 27) == "goroutine 9 [sleep (durable), synctest bubble 3]:\n")
+        #expect(Self.bubbleLine(Self.bubbled(.waiting, "chan receive (nil chan)"), minor: 25)
+                == "goroutine 9 [chan receive (nil chan) (durable), synctest bubble 3]:\n")
+        #expect(Self.bubbleLine(Self.bubbled(.waiting, "chan receive (durable)"), minor: 26)
+                == "goroutine 9 [chan receive (durable), synctest bubble 3]:\n")
+        // Not durable: a channel from outside the bubble, a mutex.
+        #expect(Self.bubbleLine(Self.bubbled(.waiting, "chan receive"), minor: 27) == "goroutine 9 [chan receive, synctest bubble 3]:\n")
+        #expect(Self.bubbleLine(Self.bubbled(.waiting, "sync.Mutex.Lock"), minor: 25) == "goroutine 9 [sync.Mutex.Lock, synctest bubble 3]:\n")
+    }
+
+    @Test func noteOrderFollowsGoroutineheader() {
+        // state, (scan), (durable), minutes, locked, bubble; 1.26's labels inside, 1.27's after the brackets.
+        let g = Self.bubbled(.waiting, "sync.Cond.Wait", scanning: true, locked: true)
+        #expect(Self.bubbleLine(g, minor: 25, waitMinutes: 4)
+                == "goroutine 9 [sync.Cond.Wait (scan) (durable), 4 minutes, locked to thread, synctest bubble 3]:\n")
+        #expect(Self.bubbleLine(g, minor: 26, style: .insideBrackets)
+                == "goroutine 9 [sync.Cond.Wait (scan) (durable), locked to thread, synctest bubble 3 labels:{\"region\": \"eu\", \"user id\": \"a b\"}]:\n")
+        #expect(Self.bubbleLine(g, minor: 27, style: .afterBrackets)
+                == "goroutine 9 [sync.Cond.Wait (scan) (durable), locked to thread, synctest bubble 3] {region: eu, \"user id\": \"a b\"}:\n")
+    }
+
+    @Test func go125SaysDurableOfAWokenGoroutineStillHoldingItsReason() {
+        // 1.25 tests the wait reason alone, which a goroutine keeps after it wakes; 1.26 also
+        // wants it waiting. A leaked goroutine (1.26+) is not waiting either.
+        #expect(Self.bubbleLine(Self.bubbled(.runnable, "sleep"), minor: 25) == "goroutine 9 [runnable (durable), synctest bubble 3]:\n")
+        #expect(Self.bubbleLine(Self.bubbled(.runnable, "sleep"), minor: 26) == "goroutine 9 [runnable, synctest bubble 3]:\n")
+        #expect(Self.bubbleLine(Self.bubbled(.running, nil), minor: 25) == "goroutine 9 [running, synctest bubble 3]:\n")
+        #expect(Self.bubbleLine(Self.bubbled(.leaked, "select (no cases)"), minor: 26)
+                == "goroutine 9 [select (no cases) (leaked), synctest bubble 3]:\n")
+    }
+
+    @Test func go124NamesTheGroupByItsRoot() {
+        // GOEXPERIMENT=synctest: ", synctest group <root goid>", no (durable) (its own reasons say "(synctest)").
+        #expect(Self.bubbleLine(Self.bubbled(.waiting, "sleep"), minor: 24, membership: .group(rootID: 18))
+                == "goroutine 9 [sleep, synctest group 18]:\n")
+        #expect(Self.bubbleLine(Self.bubbled(.waiting, "chan receive (synctest)"), minor: 24, membership: .group(rootID: 18))
+                == "goroutine 9 [chan receive (synctest), synctest group 18]:\n")
+        // A bubble whose id could not be read is still shown as one.
+        #expect(Self.bubbleLine(Self.bubbled(.waiting, "sleep"), minor: 27, membership: .unreadable)
+                == "goroutine 9 [sleep (durable), synctest bubble ?]:\n")
+    }
 }

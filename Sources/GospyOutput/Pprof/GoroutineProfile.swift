@@ -82,13 +82,7 @@ public enum GoroutineProfileWriter {
     public static func encode(
         _ samples: [ProfileSample], mainBinary: ProfileMapping?, timeNanos: Int64
     ) throws(GoroutineProfileError) -> [UInt8] {
-        let bytes: [UInt8]
-        do {
-            bytes = try profile(samples, mainBinary: mainBinary, timeNanos: timeNanos).serializedBytes()
-        } catch {
-            throw .serialization(String(describing: error))
-        }
-        return try Gzip.compress(bytes)
+        try profile(samples, mainBinary: mainBinary, timeNanos: timeNanos).gzippedFile()
     }
 
     /// The profile message before serialization.

@@ -113,22 +113,7 @@ public enum FlameGraphWriter {
         return String(name.prefix(characters - 2)) + ".."
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                // Control characters are not allowed in XML 1.0.
-                if scalar.value < 0x20 && scalar != "\t" { out += " " } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { MarkupText.escape(text) }
 
     /// flamegraph.pl's "hot" palette from a hash of the name (stable across runs); the state,
     /// goroutine and label roots in blues (off-CPU) or reds (on-CPU).

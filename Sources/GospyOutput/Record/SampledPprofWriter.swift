@@ -4,13 +4,7 @@
 /// keeps the on-CPU ones.
 public enum SampledPprofWriter {
     public static func encode(_ profile: SampleProfile, mainBinary: ProfileMapping?, nominalRate: Double) throws(GoroutineProfileError) -> [UInt8] {
-        let bytes: [UInt8]
-        do {
-            bytes = try message(profile, mainBinary: mainBinary, nominalRate: nominalRate).serializedBytes()
-        } catch {
-            throw .serialization(String(describing: error))
-        }
-        return try Gzip.compress(bytes)
+        try message(profile, mainBinary: mainBinary, nominalRate: nominalRate).gzippedFile()
     }
 
     static func message(_ profile: SampleProfile, mainBinary: ProfileMapping?, nominalRate: Double) -> Perftools_Profiles_Profile {

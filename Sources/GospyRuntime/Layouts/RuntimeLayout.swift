@@ -207,6 +207,8 @@ public struct RuntimeLayout: Sendable, Equatable {
             "sched.ctxt", "sched.ret", "sched.lr", "sched.bp", "syscallsp", "syscallpc", "syscallbp", "param",
             "atomicstatus", "goid", "schedlink", "waitsince", "waitreason", "preempt", "lockedm", "parentGoid",
             "gopc", "ancestors", "startpc", "waiting", "labels", "trackingSeq",
+            // The synctest bubble a goroutine is in: g.bubble from 1.25, g.syncGroup in 1.24.
+            "bubble", "syncGroup",
         ],
         "runtime.m": [
             "g0", "procid", "gsignal", "curg", "p", "id", "spinning", "blocked", "incgo", "ncgo", "alllink",
@@ -225,6 +227,10 @@ public struct RuntimeLayout: Sendable, Equatable {
             "enoptrdata", "data", "edata", "bss", "ebss", "noptrbss", "enoptrbss", "gofunc", "types", "etypes",
         ],
         "runtime.hmap": ["count", "B", "buckets"],
+        // What a traceback header names a synctest bubble by: its id from 1.25, its root
+        // goroutine (the caller of synctest.Run) in 1.24 (GOEXPERIMENT=synctest).
+        "runtime.synctestBubble": ["id"],
+        "runtime.synctestGroup": ["root"],
         // What a goroutine blocked on a channel waits on. Go 1.26 made sudog.elem and sudog.c
         // maybeTraceablePtr{vp, vu} pairs, of which vu is the one always set.
         "runtime.sudog": ["g", "next", "prev", "elem", "elem.vu", "isSelect", "waitlink", "c", "c.vu"],
@@ -273,6 +279,8 @@ extension RuntimeLayout {
         /// Incremented by casgstatus at every transition out of _Grunning (1.17+): a g whose
         /// bytes through this field are unchanged has not run in between (modulo 256 runs).
         public let trackingSeq: Int?
+        /// The goroutine's synctest bubble (g.bubble, 1.25+; g.syncGroup, 1.24), nil before 1.24.
+        public let bubble: Int?
     }
 
     /// The `runtime.sudog` fields that say which channel a waiting goroutine is queued on.
@@ -340,7 +348,8 @@ extension RuntimeLayout {
                 parentGoid: optionalOffset(s, "parentGoid"),
                 gopc: try offset(s, "gopc"), ancestors: try offset(s, "ancestors"),
                 startpc: try offset(s, "startpc"), waiting: try offset(s, "waiting"),
-                labels: try offset(s, "labels"), trackingSeq: optionalOffset(s, "trackingSeq"))
+                labels: try offset(s, "labels"), trackingSeq: optionalOffset(s, "trackingSeq"),
+                bubble: optionalOffset(s, "bubble") ?? optionalOffset(s, "syncGroup"))
         }
     }
 

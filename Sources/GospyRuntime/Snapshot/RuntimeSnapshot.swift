@@ -70,6 +70,8 @@ public struct Goroutine: Sendable, Equatable {
     public let labels: UInt64
     /// g.waiting: the sudogs of a channel wait or select (from 1.26 also of a semaphore wait), 0 when none.
     public internal(set) var waiting: UInt64 = 0
+    /// The synctest bubble it is in (g.bubble from 1.25, g.syncGroup in 1.24), 0 when none.
+    public internal(set) var bubble: UInt64 = 0
 
     public var lockedToThread: Bool { lockedM != 0 }
 

@@ -426,7 +426,8 @@ public struct SnapshotReader {
             schedBP: records.u64(index, g.schedBP) ?? 0,
             syscallPC: records.u64(index, g.syscallpc) ?? 0, syscallSP: records.u64(index, g.syscallsp) ?? 0,
             stackLo: stackLo, stackHi: stackHi, labels: records.u64(index, g.labels) ?? 0,
-            waiting: records.u64(index, g.waiting) ?? 0))
+            waiting: records.u64(index, g.waiting) ?? 0,
+            bubble: g.bubble.flatMap { records.u64(index, $0) } ?? 0))
     }
 
     public func readProcessors() throws -> [Processor] {
@@ -486,7 +487,7 @@ public struct SnapshotReader {
     public static func recordSize(_ g: RuntimeLayout.GLayout) -> Int {
         let used = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
                     g.atomicstatus, g.goid, g.waitsince, g.waitreason, g.lockedm, g.gopc, g.startpc, g.labels,
-                    g.parentGoid ?? 0, g.syscallbp ?? 0]
+                    g.waiting, g.parentGoid ?? 0, g.syscallbp ?? 0, g.bubble ?? 0]
         return min(g.size, (used.max() ?? g.size) + 8)
     }
 

@@ -13,8 +13,7 @@ struct Addr2lineCommand: ParsableCommand {
         abstract: "Map link-time addresses to function and file:line, like `go tool addr2line`.",
         discussion: "Addresses are hexadecimal, with or without 0x; with none given they are read from standard input, one per line.")
 
-    @Option(name: .long, help: "The Go executable.")
-    var bin: String
+    @OptionGroup var executable: ExecutableOption
 
     @Flag(name: .long, help: "Print every inlined frame at the address, innermost first.")
     var inline = false
@@ -26,7 +25,7 @@ struct Addr2lineCommand: ParsableCommand {
     var addresses: [String] = []
 
     func run() throws {
-        let executable = try GoExecutable(path: bin)
+        let executable = try GoExecutable(path: self.executable.bin)
         ReleaseWarning.print(for: executable)
         let table = executable.pclntab
         var output = ""

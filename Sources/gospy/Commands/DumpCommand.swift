@@ -20,8 +20,7 @@ struct DumpCommand: ParsableCommand {
     @Option(name: .long, help: "traceback (the runtime's debug=2 format), grouped (like debug=1), json, pprof (gzipped profile.proto for go tool pprof; use -o).")
     var format: Format = .traceback
 
-    @Flag(name: .long, help: "Show system goroutines too.")
-    var all = false
+    @OptionGroup var systemGoroutines: SystemGoroutinesOption
 
     @Flag(name: .long, help: "Show runtime and wrapper frames the runtime hides.")
     var runtimeFrames = false
@@ -41,7 +40,7 @@ struct DumpCommand: ParsableCommand {
         // Arguments only for the formats that print them (the traceback and JSON).
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
                                             arguments: format == .traceback || format == .json)
-        let assembly = DumpAssembly(inspector: inspector, capture: capture, all: all, runtimeFrames: runtimeFrames)
+        let assembly = DumpAssembly(inspector: inspector, capture: capture, all: systemGoroutines.included, runtimeFrames: runtimeFrames)
         let (items, labels) = (assembly.items, assembly.labels)
         let image = inspector.image
         let symbolizer = inspector.symbolizer

@@ -39,11 +39,7 @@ struct RecordCommand: ParsableCommand {
         case all
     }
 
-    @Option(name: .long, help: "The process id of the Go program.")
-    var pid: Int32
-
-    @Option(name: .long, help: "Read symbols, pclntab and layouts from this copy of the binary (must be the same build).")
-    var bin: String?
+    @OptionGroup var target: TargetOptions
 
     @Option(name: .shortAndLong, help: "Write to this file (default gospy-record-PID.EXT in the current directory).")
     var output: String?
@@ -69,8 +65,7 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "Root each stack at its goroutine's pprof labels.")
     var labels = false
 
-    @Flag(name: .long, help: "Include system goroutines.")
-    var all = false
+    @OptionGroup var systemGoroutines: SystemGoroutinesOption
 
     @Option(name: .long, help: "Also write the file every this many seconds, so a killed recording leaves one.")
     var flush: Double?
@@ -96,12 +91,12 @@ struct RecordCommand: ParsableCommand {
         if progress && noProgress { throw ValidationError("give --progress or --no-progress, not both") }
     }
 
-    var outputPath: String { output ?? "gospy-record-\(pid).\(format.fileExtension)" }
+    var outputPath: String { output ?? "gospy-record-\(target.pid).\(format.fileExtension)" }
 
     func run() throws {
         // The output is checked before anything is sampled: an unwritable path fails now.
         let writer = try RecordOutput(path: outputPath, format: format)
-        let inspector = try Inspector(pid: pid, binary: bin)
+        let inspector = try Inspector(pid: target.pid, binary: target.bin)
         let session = RecordSession(command: self, inspector: inspector, output: writer)
         try session.run()
     }

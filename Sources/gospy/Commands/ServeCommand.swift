@@ -57,10 +57,10 @@ struct ServeCommand: ParsableCommand {
         var secret = token
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8),
-                  let line = text.split(separator: "\n").first, !line.isEmpty else {
+                  let line = text.split(separator: "\n").first?.trimmingWhitespace(), !line.isEmpty else {
                 throw ServeError.badTokenFile(tokenFile)
             }
-            secret = String(String(line).drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+            secret = line
         }
         // A named pid must be a Go process now: the usual errors and exit codes.
         let scan = HostScan()

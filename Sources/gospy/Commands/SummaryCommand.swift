@@ -16,25 +16,23 @@ struct SummaryCommand: ParsableCommand {
     @Option(name: .long, help: "Which location labels a goroutine: user (innermost frame of its stack a traceback shows), start (its start function), caller (the go statement), current (where it is stopped).")
     var pc: LocationKind = .user
 
-    @Flag(name: .long, help: "Show system goroutines too (the runtime hides them from its dumps).")
-    var all = false
+    @OptionGroup var systemGoroutines: SystemGoroutinesOption
 
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
-    @Flag(name: .long, help: "No colours, even on a terminal.")
-    var noColor = false
+    @OptionGroup var color: ColorOption
 
     func run() throws {
         let inspector = try Inspector(pid: process.pid, binary: process.bin)
         ReleaseWarning.print(for: inspector.image.executable)
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user)
-        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: all)
+        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included)
         if json {
             Output.write(try report.json())
         } else {
-            Output.write(report.text(color: !noColor && isatty(STDOUT_FILENO) == 1,
+            Output.write(report.text(color: !color.noColor && isatty(STDOUT_FILENO) == 1,
                                      snapshotLines: process.verbose ? CapturePhasesText.lines(capture) : []))
         }
     }

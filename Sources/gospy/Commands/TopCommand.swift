@@ -27,11 +27,9 @@ struct TopCommand: ParsableCommand {
     @Option(name: .long, help: "Stop after this many refreshes.")
     var iterations: Int?
 
-    @Flag(name: .long, help: "Count system goroutines too.")
-    var all = false
+    @OptionGroup var systemGoroutines: SystemGoroutinesOption
 
-    @Flag(name: .long, help: "No colours.")
-    var noColor = false
+    @OptionGroup var color: ColorOption
 
     func validate() throws {
         guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be between 0 and 3600 seconds") }

@@ -9,8 +9,7 @@ struct WaitsCommand: ParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
-    @Flag(name: .long, help: "Show system goroutines too.")
-    var all = false
+    @OptionGroup var systemGoroutines: SystemGoroutinesOption
 
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
@@ -18,7 +17,7 @@ struct WaitsCommand: ParsableCommand {
     func run() throws {
         let inspector = try Inspector(pid: process.pid, binary: process.bin)
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true)
-        let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: all)
+        let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: systemGoroutines.included)
         Output.write(json ? try report.json() : report.text())
     }
 }

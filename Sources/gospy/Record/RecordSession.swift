@@ -200,7 +200,7 @@ final class RecordSession {
             case .waiting: if goroutine.status == .running { continue }
             case .all: break
             }
-            if !command.all && image.isSystemGoroutine(goroutine) { continue }
+            if !command.systemGoroutines.included && image.isSystemGoroutine(goroutine) { continue }
             let stack = stacks[index]
             if stack.origin == Inspector.changedWhileRead {
                 inconsistent += 1

@@ -37,6 +37,13 @@ struct DumpAssembly {
                 (String(decoding: $0.key, as: UTF8.self), String(decoding: $0.value, as: UTF8.self))
             }
         }
+        let bubbles = SynctestReader(image: image, memory: inspector.memory)
+        for index in items.indices where items[index].goroutine.bubble != 0 {
+            let goroutine = items[index].goroutine
+            items[index].synctest = bubbles.membership(of: goroutine).map {
+                TracebackHeader.SynctestNote(goroutine: goroutine, membership: $0, version: image.executable.version)
+            }
+        }
         self.items = items
         self.labels = labels
     }

@@ -14,6 +14,8 @@ struct DumpedGoroutine {
     var labels: [(key: [UInt8], value: [UInt8])] = []
     /// For headers that name the g's M: its id (nil when not found).
     var machineID: Int64? = nil
+    /// For a goroutine in a synctest bubble: what its header says of it.
+    var synctest: TracebackHeader.SynctestNote? = nil
 }
 
 /// How the traceback format prints headers for one target.
@@ -44,7 +46,8 @@ struct TracebackHeaderStyle {
 enum TracebackRenderer {
     static func header(_ item: DumpedGoroutine, style: TracebackHeaderStyle) -> String {
         TracebackHeader.line(item.goroutine, waitMinutes: item.waitMinutes, labels: item.labels, style: style.labels,
-                             machine: style.namesMachines ? .shown(machineID: item.machineID) : .none)
+                             machine: style.namesMachines ? .shown(machineID: item.machineID) : .none,
+                             synctest: item.synctest)
     }
 
     /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
@@ -156,67 +159,4 @@ enum GroupedRenderer {
         let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
         return String(decoding: data, as: UTF8.self)
     }
-}
-
-/// One JSON object per goroutine.
-struct DumpJSON: JSONOutput {
-    struct Frame: Encodable {
-        let function: String
-        let file: String
-        let line: Int
-        let pc: String
-        let offset: String
-        let inlined: Bool
-        /// As the traceback prints them ("0xc000012345, 0x1"); absent for inlined calls and
-        /// where they could not be read.
-        let arguments: String?
-    }
-    struct Creator: Encodable {
-        let function: String
-        let file: String
-        let line: Int
-        let goroutine: UInt64?
-    }
-    struct Item: Encodable {
-        let id: UInt64
-        let state: String
-        let status: String
-        let waitReason: String?
-        let waitMinutes: Int?
-        let lockedToThread: Bool
-        let labels: [String: String]
-        let frames: [Frame]
-        let truncated: String?
-        /// Where the walk started: registers (a running goroutine's thread), vdso (the VDSO
-        /// call its thread is in), syscall, or sched (the state saved when it last stopped).
-        let stackFrom: String
-        let createdBy: Creator?
-    }
-    let goVersion: String
-    let goroutines: [Item]
-
-    init(goVersion: String, items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], runtimeFrames: Bool,
-         symbolizer: Symbolizer) {
-        self.goVersion = goVersion
-        goroutines = items.map { item in
-            let frames = runtimeFrames ? symbolizer.logicalFrames(item.stack) : item.body.frames + item.body.tail
-            let arguments = symbolizer.argumentTexts(item.stack)
-            var truncated: String?
-            if case let .truncated(reason) = item.stack.end { truncated = reason }
-            return Item(
-                id: item.goroutine.id, state: item.goroutine.stateText, status: item.goroutine.status.name,
-                waitReason: item.goroutine.status == .waiting && item.goroutine.waitReason != 0 ? item.goroutine.waitReasonText : nil,
-                waitMinutes: item.waitMinutes, lockedToThread: item.goroutine.lockedToThread,
-                labels: Dictionary((labels[item.goroutine.address] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { $1 }),
-                frames: frames.map {
-                    Frame(function: $0.function, file: $0.file, line: $0.line, pc: "0x" + String($0.pc, radix: 16),
-                          offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined,
-                          arguments: $0.inlined || $0.physicalIndex >= arguments.count ? nil : arguments[$0.physicalIndex])
-                },
-                truncated: truncated,
-                stackFrom: String(item.stack.origin.prefix { $0 != " " }),
-                createdBy: item.createdBy.map { Creator(function: $0.function, file: $0.file, line: $0.line, goroutine: $0.parentID) })
-        }
-    }
-
 }

@@ -28,13 +28,8 @@ struct SummaryReport: JSONOutput {
         let line: Int
     }
 
-    struct Goroutine: Encodable {
-        let id: UInt64
-        let state: String
-        let status: String
-        let waitReason: String?
-        let waitMinutes: Int?
-        let lockedToThread: Bool
+    /// Summary's fields of a goroutine, beside the header fields every JSON view shares.
+    struct GoroutineDetails: Encodable {
         let m: Int64?
         let location: Location?
         let startFunction: String?
@@ -69,7 +64,7 @@ struct SummaryReport: JSONOutput {
     let totalGoroutines: Int
     let shownGoroutines: Int
     let unreadableGoroutines: Int
-    let goroutines: [Goroutine]
+    let goroutines: [GoroutineJSON<GoroutineDetails>]
     let stoppedSeconds: Double?
     let elapsedSeconds: Double
     let locationKind: String
@@ -100,22 +95,19 @@ struct SummaryReport: JSONOutput {
         }
         heap = snapshot.heap.map(HeapReport.init)
         var counts: [String: Int] = [:]
-        var shown: [Goroutine] = []
+        var shown: [GoroutineJSON<GoroutineDetails>] = []
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             let system = image.isSystemGoroutine(goroutine)
             counts[goroutine.status.name, default: 0] += 1
             guard showSystem || !system else { continue }
             let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: inspector.symbolizer, kind: locationKind)
             let creator = inspector.symbolizer.createdBy(goroutine)
-            shown.append(Goroutine(
-                id: goroutine.id, state: goroutine.stateText, status: goroutine.status.name,
-                waitReason: goroutine.status == .waiting && goroutine.waitReason != 0 ? goroutine.waitReasonText : nil,
-                waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), lockedToThread: goroutine.lockedToThread,
+            shown.append(GoroutineJSON(header: GoroutineHeaderJSON(goroutine, waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow)), details: GoroutineDetails(
                 m: goroutine.m == 0 ? nil : machineIDs[goroutine.m],
                 location: location.map { Location(function: $0.function, file: $0.file, line: $0.line) },
                 startFunction: image.startFunction(at: goroutine.startPC)?.function,
                 createdBy: creator.map { Location(function: $0.function, file: $0.file, line: $0.line) },
-                parentId: goroutine.parentID, system: system))
+                parentId: goroutine.parentID, system: system)))
         }
         goroutineCounts = counts
         totalGoroutines = snapshot.goroutines.count
@@ -158,18 +150,19 @@ struct SummaryReport: JSONOutput {
         }
         for line in snapshotLines { out += line + "\n" }
         out += "\n"
-        for g in goroutines {
+        for goroutine in goroutines {
+            let (g, details) = (goroutine.header, goroutine.details)
             var line = String(g.id)
-            if let m = g.m { line += " M\(m)" }
+            if let m = details.m { line += " M\(m)" }
             var state = g.state
             if let minutes = g.waitMinutes { state += ", \(minutes) minutes" }
             if g.lockedToThread { state += ", locked to thread" }
             line += " " + style.state("[\(state)]", status: g.status)
-            if let location = g.location {
+            if let location = details.location {
                 line += "  \(location.function) (\(location.file):\(location.line))"
             }
-            if let creator = g.createdBy {
-                line += style.dim("  created by \(creator.function)" + (g.parentId.map { " in goroutine \($0)" } ?? ""))
+            if let creator = details.createdBy {
+                line += style.dim("  created by \(creator.function)" + (details.parentId.map { " in goroutine \($0)" } ?? ""))
             }
             out += line + "\n"
         }

@@ -21,7 +21,7 @@ enum TracebackHeader {
     }
 
     /// "goroutine 7 [chan receive, 3 minutes, locked to thread]:" with the labels where the
-    /// release puts them.
+    /// release puts them, and a synctest bubble's notes.
     /// `machine`: at GOTRACEBACK=system and above (gospy's --runtime-frames) Go 1.22+ names
     /// the g and its M: " gp=0xc000003340 m=nil", " gp=0xc000007a40 m=3 mp=0xc000080808"
     /// (m=? when the g names an M gospy did not find among the runtime's Ms).
@@ -30,8 +30,42 @@ enum TracebackHeader {
         case shown(machineID: Int64?)
     }
 
+    /// What the header says of a goroutine in a synctest bubble: " (durable)" after the state
+    /// (1.25+) and ", synctest bubble 3" (1.24: ", synctest group 5") after the thread lock.
+    struct SynctestNote: Equatable {
+        let membership: SynctestMembership
+        let durable: Bool
+
+        /// The wait reasons of runtime.isIdleInSynctest (1.25+), by the runtime's text: those
+        /// ending in "(durable)" say so themselves and get no suffix.
+        static let idleReasons: Set<String> = [
+            "chan receive (nil chan)", "chan send (nil chan)", "select (no cases)", "sleep", "sync.Cond.Wait",
+            "sync.WaitGroup.Wait (durable)", "coroutine", "synctest.Run", "synctest.Wait",
+            "chan receive (durable)", "chan send (durable)", "select (durable)",
+        ]
+
+        /// As goroutineheader decides: " (durable)" when the wait reason is one synctest
+        /// counts as idle, in 1.25 whatever the status (a woken goroutine keeps its last
+        /// reason), from 1.26 only while waiting.
+        init(goroutine: Goroutine, membership: SynctestMembership, version: GoVersion) {
+            self.membership = membership
+            let reason = goroutine.waitReason != 0 ? goroutine.waitReasonText : nil
+            let status = goroutine.status == .waiting || goroutine.status == .leaked ? reason ?? goroutine.status.name : goroutine.status.name
+            durable = version.atLeast(1, 25) && (goroutine.status == .waiting || !version.atLeast(1, 26))
+                && reason.map(Self.idleReasons.contains) == true && !status.hasSuffix("(durable)")
+        }
+
+        var text: String {
+            switch membership {
+            case let .bubble(id): return ", synctest bubble \(id)"
+            case let .group(rootID): return ", synctest group \(rootID)"
+            case .unreadable: return ", synctest bubble ?"
+            }
+        }
+    }
+
     static func line(_ goroutine: Goroutine, waitMinutes: Int?, labels: [(key: [UInt8], value: [UInt8])],
-                     style: LabelStyle, machine: MachineNote = .none) -> String {
+                     style: LabelStyle, machine: MachineNote = .none, synctest: SynctestNote? = nil) -> String {
         var out = "goroutine \(goroutine.id)"
         if case let .shown(machineID) = machine {
             out += " gp=0x" + String(goroutine.address, radix: 16)
@@ -42,8 +76,10 @@ enum TracebackHeader {
             }
         }
         out += " [\(goroutine.stateText)"
+        if synctest?.durable == true { out += " (durable)" }
         if let waitMinutes { out += ", \(waitMinutes) minutes" }
         if goroutine.lockedToThread { out += ", locked to thread" }
+        if let synctest { out += synctest.text }
         switch style {
         case .none:
             out += "]"

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import GospyInspector
+import GospyOutput
 
 /// The small server-rendered web page of `gospy serve`: the processes, then for one process its
 /// goroutines grouped by stack. Plain HTML and CSS, no JavaScript.
@@ -94,19 +95,5 @@ enum WebPage {
         return page(title: "gospy: pid \(pid)", body: body)
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { MarkupText.escape(text) }
 }

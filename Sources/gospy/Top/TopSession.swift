@@ -69,7 +69,7 @@ final class TopSession {
         }
         let perStack = needsStacks
         for (index, goroutine) in snapshot.goroutines.enumerated() {
-            if !command.all && image.isSystemGoroutine(goroutine) { continue }
+            if !command.systemGoroutines.included && image.isSystemGoroutine(goroutine) { continue }
             var name: String
             var stack: [String] = []
             if perStack, let stacks = capture.stacks, index < stacks.count {
@@ -137,7 +137,7 @@ final class TopSession {
         let terminal = Terminal()
         terminal.enter()
         defer { terminal.restore() }
-        let style = TerminalStyle(enabled: !command.noColor)
+        let style = TerminalStyle(enabled: !command.color.noColor)
         var nextRefresh = Date()
         var lastSize = terminal.size()
         var refreshes = 0
