@@ -5,7 +5,14 @@ import Testing
 
 /// Parsing perf ring buffer bytes (no process needed), and the sampler over this test process's
 /// own busy thread.
-struct PerfRecordsTests {
+@Suite(.serialized) struct PerfRecordsTests {
+    /// This process's open perf event fds (other tests running in parallel open other fds).
+    static func perfEventFDs() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) == "anon_inode:[perf_event]"
+        }.count
+    }
+
     static func sample(tid: Int32, time: UInt64, stack: [UInt8]) -> PerfSample {
         PerfSample(tid: tid, time: time, pc: 0x401000 + UInt64(tid), sp: 0xc000_1000, bp: 0xc000_1040, stack: stack)
     }
@@ -89,13 +96,14 @@ struct PerfRecordsTests {
             Thread.sleep(forTimeInterval: 0.01)
             spinner = shared.tid.load(ordering: .acquiring)
         }
-        let fdsBefore = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+        let fdsBefore = try Self.perfEventFDs()
         let sampler = PerfSampler(pid: getpid(), periodNanos: 1_000_000, stackBytes: 4096)
         sampler.watch([spinner])
         if let reason = sampler.unavailable {
             try Test.cancel("this machine does not allow perf events, which the test needs: \(reason)")
         }
         #expect(sampler.threadCount == 1)
+        #expect(try Self.perfEventFDs() == fdsBefore + 1)
         var samples: [PerfSample] = []
         for _ in 0..<100 where samples.count < 5 {
             Thread.sleep(forTimeInterval: 0.02)
@@ -120,7 +128,7 @@ struct PerfRecordsTests {
         sampler.forget(except: [])
         #expect(sampler.threadCount == 0)
         sampler.close()
-        #expect(try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count == fdsBefore)
+        #expect(try Self.perfEventFDs() == fdsBefore)
     }
 
     @Test func refusedOpenSaysWhy() {
