@@ -39,6 +39,12 @@ public final class Inspector: @unchecked Sendable {
     func stackCollector() -> StackCollector {
         StackCollector(symbolizer: symbolizer, memory: memory, deadline: activeDeadline)
     }
+    /// With `samplesRunningThreads`: perf events on the target's threads. A running goroutine
+    /// whose thread's newest sample is recent (`perfMaxAgeNanos`) and in its own Go code is
+    /// walked from that sample, without stopping anything; the others' threads are stopped
+    /// briefly as without perf events.
+    public var perfSampler: PerfSampler?
+    public var perfMaxAgeNanos: UInt64 = 20_000_000
 
     public init(pid: Int32, binary: String? = nil) throws {
         self.pid = pid

@@ -15,7 +15,7 @@ extension Inspector {
     public static let changedWhileRead = "changed while read"
 
     func captureNonBlocking(_ snapshot: RuntimeSnapshot, stacks wantStacks: Bool, arguments: Bool,
-                            incremental: Bool) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
+                            incremental: Bool, readStarted: UInt64 = 0) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
         var phases = Phases()
         guard wantStacks else { return (snapshot, nil, phases) }
         guard samplesRunningThreads else {
@@ -69,6 +69,14 @@ extension Inspector {
         }
         phases.readWhileRunning = Self.seconds(since: clock)
 
+        if let perf = perfSampler, !onThread.isEmpty || perf.threadCount > 0 {
+            let walked = walkFromPerfSamples(perf, goroutines, &onThread, machines: machines, collector: collector,
+                                             readStarted: readStarted)
+            for (index, stack) in walked { stacks[index] = stack }
+            phases.perfSampled = walked.count
+            phases.perfMissed = onThread.count
+        }
+
         if !onThread.isEmpty {
             clock = DispatchTime.now()
             let threads = Set(onThread.compactMap { machines[goroutines[$0].m].map { Int32($0.threadID) } })
@@ -111,5 +119,35 @@ extension Inspector {
         }
         let result = stacks.map { $0 ?? UnwoundStack(frames: [], end: .truncated(Self.changedWhileRead), origin: Self.changedWhileRead) }
         return (snapshot, result, phases)
+    }
+
+    /// Running goroutines walked from their threads' newest perf samples (thread -> M by
+    /// m.procid, M -> goroutine by m.curg), taken out of `onThread`; those left there had no
+    /// usable sample. Only the newest sample of a thread counts (an older one chosen because
+    /// it walks would bias the profile against what the newest shows: VDSO calls, g0 stacks).
+    func walkFromPerfSamples(_ perf: PerfSampler, _ goroutines: [Goroutine], _ onThread: inout [Int],
+                             machines: [UInt64: Machine], collector: StackCollector,
+                             readStarted: UInt64) -> [(Int, UnwoundStack)] {
+        // Threads that became Ms since the last rescan get events now (they sample from now on).
+        perf.watch(onThread.compactMap { machines[goroutines[$0].m].map { Int32(truncatingIfNeeded: $0.threadID) } })
+        _ = perf.drain()
+        let newest = perf.newest
+        // Fresh: at most perfMaxAgeNanos before the gs were read (the goroutine was running
+        // then), however long reading 100k gs took; not after now.
+        let now = PerfSampler.now()
+        let oldest = min(readStarted, now) &- min(min(readStarted, now), perfMaxAgeNanos)
+        var walked: [(Int, UnwoundStack)] = []
+        onThread.removeAll { index in
+            let goroutine = goroutines[index]
+            guard let machine = machines[goroutine.m], machine.currentG == goroutine.address,
+                  let sample = newest[Int32(truncatingIfNeeded: machine.threadID)],
+                  sample.time <= now, sample.time >= oldest,
+                  let stack = collector.unwind(goroutine, sampledPC: sample.pc, sp: sample.sp, stackCopy: sample.stack) else {
+                return false
+            }
+            walked.append((index, stack))
+            return true
+        }
+        return walked
     }
 }

@@ -46,6 +46,10 @@ extension Inspector {
         /// are empty, ending in `Inspector.changedWhileRead`: counted, never guessed).
         public var threadsStopped = 0
         public var inconsistent = 0
+        /// Non-blocking with perf events: running goroutines walked from their thread's perf
+        /// sample, and those that had no usable sample (their threads were stopped instead).
+        public var perfSampled = 0
+        public var perfMissed = 0
     }
 
     /// Takes one snapshot, resuming the target on every path. Blocking: read while running,
@@ -66,8 +70,10 @@ extension Inspector {
                 result = try captureValidated(holdStopped: holdStopped, stacks: wantStacks, arguments: arguments,
                                               incremental: incremental)
             } else {
+                let readStarted = PerfSampler.now()
                 result = try captureNonBlocking(try SnapshotReader(image: image, memory: memory).read(consistent: false),
-                                                stacks: wantStacks, arguments: arguments, incremental: incremental)
+                                                stacks: wantStacks, arguments: arguments, incremental: incremental,
+                                                readStarted: readStarted)
             }
         } catch {
             throw mapReadError(error, during: "reading its memory")

@@ -8,8 +8,11 @@ of --seconds alternate unobserved and recorded (--pairs of them); the slowdown i
 loop rate while recorded against the unobserved windows around it. gospy's CPU is its
 user+sys time over the window. Prints a Markdown table.
 
+Modes: perf (the default: non-blocking, running goroutines from perf event samples), no-perf
+(non-blocking, running threads stopped briefly), blocking.
+
 Usage: scripts/bench/record.py [--sizes 1000,10000,100000] [--rates 100,100,10] [--seconds 5]
-[--pairs 2] [--release 1.27] [--mode plain] [--gospy PATH]"""
+[--pairs 2] [--modes perf,no-perf,blocking] [--release 1.27] [--mode plain] [--gospy PATH]"""
 import argparse
 import os
 import re
@@ -69,6 +72,7 @@ def main():
     parser.add_argument("--rates", default="100,100,10", help="samples per second asked for, per size")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--modes", default="perf,no-perf,blocking")
     parser.add_argument("--release", default="1.27")
     parser.add_argument("--mode", default="plain")
     parser.add_argument("--gospy", default=os.path.join(ROOT, ".build/release/gospy"))
@@ -79,20 +83,19 @@ def main():
     out = tempfile.mkdtemp(prefix="gospy-bench-record-")
     print(f"`gospy record --format collapsed --duration {args.seconds:g}` on gospytarget -scenario=record "
           f"(go{args.release}/{args.mode}), {args.pairs} recorded windows per row between unobserved ones.\n")
-    print("| goroutines | mode | rate asked | achieved /s | behind | errors | gospy CPU (cores) | worker loops/s unobserved | recorded | slowdown |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| goroutines | mode | rate asked | achieved /s | behind | errors | gospy CPU (cores) | worker loops/s unobserved | recorded | slowdown | running: perf / stops |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size, rate in zip(sizes, rates):
-        for blocking in (False, True):
+        for mode in args.modes.split(","):
             target = Target(target_path, size)
             try:
                 time.sleep(1)
-                bare, seen, cpus, achieved, behind, errors = [], [], [], [], [], []
+                bare, seen, cpus, achieved, behind, errors, sources = [], [], [], [], [], [], [0, 0]
                 bare.append(window(target, args.seconds)[0])
                 for _ in range(args.pairs):
                     command = [args.gospy, "record", "--pid", str(target.pid), "--format", "collapsed", "--rate", str(rate),
                                "--duration", str(args.seconds), "-o", os.path.join(out, "r.txt"), "--no-progress"]
-                    if blocking:
-                        command.append("--blocking")
+                    command += {"perf": [], "no-perf": ["--no-perf"], "blocking": ["--blocking"]}[mode]
                     rate_seen, cpu, stderr, elapsed = window(target, args.seconds, command)
                     seen.append(rate_seen)
                     cpus.append(cpu / args.seconds)
@@ -100,14 +103,22 @@ def main():
                     achieved.append(float(m.group(2)))
                     behind.append(int(m.group(3)))
                     errors.append(int(m.group(4)))
+                    p = re.search(r"from perf samples: (\d+), from thread stops: (\d+)", stderr)
+                    q = re.search(r"from thread stops: (\d+) \(no perf events\)", stderr)
+                    if p:
+                        sources[0] += int(p.group(1))
+                        sources[1] += int(p.group(2))
+                    elif q:
+                        sources[1] += int(q.group(1))
                     bare.append(window(target, args.seconds)[0])
             finally:
                 target.stop()
             base = sum(bare) / len(bare)
             recorded = sum(seen) / len(seen)
-            print(f"| {size:,} | {'blocking' if blocking else 'non-blocking'} | {rate:g} | "
+            print(f"| {size:,} | {mode} | {rate:g} | "
                   f"{min(achieved):.1f}–{max(achieved):.1f} | {sum(behind)} | {sum(errors)} | "
-                  f"{max(cpus):.2f} | {base / 1e6:.1f} M | {recorded / 1e6:.1f} M | {100 * (1 - recorded / base):.1f}% |", flush=True)
+                  f"{max(cpus):.2f} | {base / 1e6:.1f} M | {recorded / 1e6:.1f} M | {100 * (1 - recorded / base):.1f}% | "
+                  f"{'–' if mode == 'blocking' else f'{sources[0]} / {sources[1]}'} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -159,4 +159,26 @@ public struct StackCollector {
         }
     }
 
+    /// Walks a running goroutine's stack from a sample of its thread (perf events): the trap
+    /// PC and SP, with the copy of the stack taken at that instant, and the live stack above
+    /// the copy. Nil when the sample was not in that goroutine's Go code (its SP outside the
+    /// goroutine's stack: on g0 or a signal stack; its PC in no Go function: VDSO, C): such a
+    /// sample does not show where the goroutine is.
+    public func unwind(_ goroutine: Goroutine, sampledPC pc: UInt64, sp: UInt64, stackCopy: [UInt8],
+                       origin: String = "perf sample") -> UnwoundStack? {
+        guard sp >= goroutine.stackLo, sp < goroutine.stackHi, symbolizer.frameInfo(pc) != nil else { return nil }
+        let copied = UInt64(stackCopy.count)
+        let word = { (address: UInt64) -> UInt64? in
+            if address >= sp, address - sp <= copied, copied - (address - sp) >= 8 {
+                let offset = Int(address - sp)
+                var value: UInt64 = 0
+                for byte in 0..<8 { value |= UInt64(stackCopy[offset + byte]) << (8 * UInt64(byte)) }
+                return value
+            }
+            return try? memory.fetch(UInt64.self, from: address)
+        }
+        return StackUnwinder(symbolizer: symbolizer).unwind(
+            pc: pc, sp: sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
+            trapped: true, fromSyscall: false, origin: origin, word: word)
+    }
 }

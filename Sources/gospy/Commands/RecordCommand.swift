@@ -10,8 +10,11 @@ struct RecordCommand: ParsableCommand {
         abstract: "Sample every goroutine's stack at a rate (on-CPU and waiting alike) and write a flame graph or profile.",
         discussion: """
         Samples are taken without stopping the process: parked goroutines are read while it runs \
-        (and only those that changed since the last sample are read again); the threads running \
-        goroutines are stopped briefly, one by one, to read their registers. --blocking stops the \
+        (and only those that changed since the last sample are read again); running goroutines \
+        are walked from perf event samples of their threads (user registers and a copy of the \
+        top of the stack, no stop). Where perf events are not allowed (kernel.perf_event_paranoid, \
+        a container's seccomp filter) or with --no-perf, the threads running goroutines are \
+        stopped briefly instead, one by one, to read their registers. --blocking stops the \
         whole process for each sample instead (coherent samples, more overhead). Ctrl-C ends the \
         recording and writes the file.
         """)
@@ -70,6 +73,12 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "No live progress line on standard error.")
     var noProgress = false
 
+    @Flag(name: .long, help: "The live progress line even when standard error is not a terminal (one line per update).")
+    var progress = false
+
+    @Flag(name: .long, help: "No perf events: stop the threads running goroutines briefly to read their registers instead.")
+    var noPerf = false
+
     func validate() throws {
         guard rate.isFinite, rate > 0, rate <= 10_000 else { throw ValidationError("--rate must be between 0 and 10000 samples per second") }
         if let duration, !(duration.isFinite && duration > 0 && duration <= 366 * 86400) {
@@ -79,6 +88,7 @@ struct RecordCommand: ParsableCommand {
             throw ValidationError("--flush must be a positive number of seconds")
         }
         if labels && goroutines { throw ValidationError("give --goroutines or --labels, not both") }
+        if progress && noProgress { throw ValidationError("give --progress or --no-progress, not both") }
     }
 
     var outputPath: String { output ?? "gospy-record-\(target.pid).\(format.fileExtension)" }

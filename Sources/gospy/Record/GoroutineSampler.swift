@@ -24,6 +24,9 @@ final class GoroutineSampler {
     let profile = SampleProfile()
     /// Goroutines left out of a sample because they changed while their stack was read.
     private(set) var inconsistent = 0
+    /// Running goroutines walked from perf samples, and those whose threads were stopped instead.
+    private(set) var perfSampled = 0
+    private(set) var stoppedForRegisters = 0
 
     /// Stacks already converted to interned locations, by their frames' PCs.
     private var locationCache: [[UInt64]: [Int32]] = [:]
@@ -49,6 +52,8 @@ final class GoroutineSampler {
     func sample() throws {
         let capture = try inspector.capture(blocking: settings.blocking, stacks: true, incremental: true)
         let snapshot = capture.snapshot
+        perfSampled += capture.phases.perfSampled
+        stoppedForRegisters += capture.phases.stacksReadWhileStopped
         guard let stacks = capture.stacks else { return }
         let image = inspector.image
         let symbolizer = inspector.symbolizer

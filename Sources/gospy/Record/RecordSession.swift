@@ -24,6 +24,11 @@ final class RecordSession {
     /// Goroutines left out of a sample because they changed while their stack was read.
     var inconsistent: Int { sampler.inconsistent }
     private var lastFailure: String?
+    /// Running goroutines walked from perf samples, and those whose threads were stopped instead.
+    var perfSampled: Int { sampler.perfSampled }
+    var stoppedForRegisters: Int { sampler.stoppedForRegisters }
+    /// The perf events on the target's threads, unless --blocking, --no-perf or not allowed.
+    private var perf: PerfSampler?
     /// Set from the signal thread on Ctrl-C.
     private let interrupted = Atomic()
 
@@ -37,7 +42,11 @@ final class RecordSession {
 
     func run() throws {
         EmergencyResume.onNextInterrupt { [interrupted] _ in interrupted.set() }
-        let progress = !command.noProgress && isatty(STDERR_FILENO) == 1
+        let terminal = isatty(STDERR_FILENO) == 1
+        let progress = command.progress || (!command.noProgress && terminal)
+        startPerfEvents()
+        defer { perf?.close() }
+        var lastRescan = DispatchTime.now().uptimeNanoseconds
         let interval = 1 / command.rate
         let started = DispatchTime.now()
         profile.startNanos = Self.unixNanos()
@@ -73,8 +82,16 @@ final class RecordSession {
                 next = after + UInt64(interval * Double.random(in: 0..<1) * 1e9)
             }
             if progress, after - lastProgress >= 250_000_000 {
-                Output.error("\r\u{1b}[K" + statusLine())
+                Output.error(terminal ? "\r\u{1b}[K" + statusLine() : "gospy: " + statusLine() + "\n")
                 lastProgress = after
+            }
+            if let perf, after - lastRescan >= 1_000_000_000 {
+                // Threads created since get events; those gone release theirs.
+                if let threads = try? inspector.procfs.threadIDs() {
+                    perf.forget(except: Set(threads))
+                    perf.watch(threads)
+                }
+                lastRescan = after
             }
             if let flush = command.flush, Double(after - lastFlush) / 1e9 >= flush {
                 try? write()
@@ -83,7 +100,9 @@ final class RecordSession {
             if next > after { Self.sleep(nanoseconds: next - after, unless: interrupted) }
         }
         profile.durationNanos = Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds)
-        if progress { Output.error("\r\u{1b}[K") }
+        if progress && terminal { Output.error("\r\u{1b}[K") }
+        perf?.close()
+        if !command.blocking { profile.notes.append(runningNote) }
         if let exited {
             profile.notes.append("process \(inspector.pid) exited after \(TextFormat.fixed(Double(profile.durationNanos) / 1e9, decimals: 1)) s of recording")
             _ = exited
@@ -97,6 +116,43 @@ final class RecordSession {
         }
     }
 
+    /// Opens perf events on every thread of the target, or says once why running goroutines
+    /// will be read by stopping their threads instead.
+    private func startPerfEvents() {
+        guard !command.blocking else { return }
+        guard !command.noPerf else {
+            perfUnavailable = "--no-perf"
+            return
+        }
+        let interval = 1 / command.rate
+        // Four samples per record interval of a busy thread's CPU time (at most 1000/s). A
+        // thread's newest sample counts if at most four intervals old by the clock: a thread
+        // the machine starves of CPU takes longer to use up a period, but then it has not
+        // moved on either (the sample must still be in its goroutine's stack, see below).
+        let sampler = PerfSampler(pid: inspector.pid, periodNanos: UInt64(max(0.001, interval / 4) * 1e9))
+        sampler.watch((try? inspector.procfs.threadIDs()) ?? [])
+        if let reason = sampler.unavailable {
+            sampler.close()
+            perfUnavailable = reason
+            Output.error("gospy: perf events are not available: \(reason); running goroutines are read by stopping their threads briefly instead\n")
+            return
+        }
+        inspector.perfSampler = sampler
+        inspector.perfMaxAgeNanos = UInt64(min(1, max(0.05, 4 * interval)) * 1e9)
+        perf = sampler
+    }
+
+    /// Why perf events are not used (nil: they are, or --blocking).
+    private(set) var perfUnavailable: String?
+
+    /// How running goroutines were read, for the output's notes.
+    var runningNote: String {
+        if let perfUnavailable {
+            return "running goroutines read by brief stops of their threads (no perf events: \(perfUnavailable))"
+        }
+        return "running goroutines: \(perfSampled) walked from perf event samples, \(stoppedForRegisters) by brief stops of their threads"
+    }
+
     /// "Samples: N (R/s), behind: B, errors: E", py-spy style, with the elapsed time.
     func statusLine() -> String {
         let seconds = Double(profile.durationNanos) / 1e9
@@ -104,6 +160,9 @@ final class RecordSession {
         return "\(TextFormat.fixed(seconds, decimals: 1)) s, samples: \(profile.samples) (\(TextFormat.fixed(achieved, decimals: 1))/s of "
             + "\(TextFormat.fixed(command.rate, decimals: 0))/s), behind: \(behind), errors: \(failedSamples + inconsistent) "
             + "(\(failedSamples) failed samples, \(inconsistent) goroutines changed while read), goroutine stacks: \(profile.stackCount)"
+            + (command.blocking ? "" : perf != nil
+                ? ", running goroutines from perf samples: \(perfSampled), from thread stops: \(stoppedForRegisters)"
+                : ", running goroutines from thread stops: \(stoppedForRegisters) (no perf events)")
     }
 
     private func exitError(_ error: Error) -> ProcessError? {
