@@ -55,4 +55,11 @@ import Testing
         #expect(text.contains("\n# labels unreadable\n"), "\(text)")
         #expect(text.components(separatedBy: "\n1 @").count - 1 == 2, "\(text)")
     }
+
+    @Test func pprofCarriesTheMark() {
+        let samples = PprofRenderer.samples([item(id: 7, labelsUnreadable: Self.reason), item(id: 8, labelsUnreadable: nil)],
+                                            labels: [:], symbolizer: Self.symbolizer)
+        #expect(samples[0].labels.contains { $0.key == "gospy.labels" && $0.value == "unreadable" }, "\(samples[0].labels)")
+        #expect(samples[1].labels.isEmpty, "\(samples[1].labels)")
+    }
 }

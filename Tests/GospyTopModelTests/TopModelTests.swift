@@ -154,6 +154,18 @@ import Testing
         #expect(model.rows.map(\.key) == ["f"])
     }
 
+    /// A goroutine whose labels could not be read is its own group, not "no label".
+    @Test func unreadableLabelsGroupApart() {
+        let samples = [
+            TopModel.Sample(id: 1, state: "select", runtimeWaitSeconds: nil, location: "f", stack: [], labels: [:]),
+            TopModel.Sample(id: 2, state: "select", runtimeWaitSeconds: nil, location: "f", stack: [], labels: [:],
+                            labelsUnreadable: true),
+        ]
+        let model = TopModel(grouping: .label("job"))
+        model.update(samples)
+        #expect(Set(model.rows.map(\.key)) == ["(no job label)", "(labels unreadable)"])
+    }
+
     @Test func groupingParsesWhatTheOptionAccepts() {
         #expect(TopModel.Grouping(parsing: "function") == .function)
         #expect(TopModel.Grouping(parsing: "stack") == .stack)

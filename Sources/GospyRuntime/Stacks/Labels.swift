@@ -25,6 +25,10 @@ public struct LabelReader: RuntimeRecordReader {
     /// A goroutine's labels as read: the pairs, or why they could not be read. A labels
     /// pointer whose map is damaged or half readable is marked, never shown as no labels.
     public struct Read: Sendable {
+        /// The label profiles carry in place of a goroutine's unreadable labels (record's and
+        /// dump's pprof files, serve's), so such a goroutine never passes for one without labels.
+        public static let unreadableMark = (key: "gospy.labels", value: "unreadable")
+
         /// Sorted by key bytewise (the order Go prints them); empty when unreadable.
         public var pairs: [(key: [UInt8], value: [UInt8])]
         /// Why the labels could not be read (nil: `pairs` is all of them).

@@ -97,7 +97,10 @@ final class GoroutineSampler {
     /// A goroutine's pprof labels, read once per label set (a set never changes once made).
     private func labels(of goroutine: Goroutine) -> [SampleProfile.Label] {
         if let known = labelCache[goroutine.labels] { return known }
-        let labels = labelReader.labels(of: goroutine).map { SampleProfile.Label(key: $0.key, value: $0.value) }.sorted()
+        let read = labelReader.read(of: goroutine)
+        let mark = read.unreadable == nil ? [] : [SampleProfile.Label(key: LabelReader.Read.unreadableMark.key,
+                                                                      value: LabelReader.Read.unreadableMark.value)]
+        let labels = (read.text.map { SampleProfile.Label(key: $0.key, value: $0.value) } + mark).sorted()
         if labelCache.count < 100_000 { labelCache[goroutine.labels] = labels }
         return labels
     }

@@ -24,8 +24,9 @@ enum PprofRenderer {
                     ProfileLine(function: $0.rawName, file: $0.file, line: Int64($0.line))
                 })
             }
-            return ProfileSample(locations: locations, count: count,
-                                 labels: (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) })
+            var pairs = (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) }
+            if item.labelsUnreadable != nil { pairs.append(LabelReader.Read.unreadableMark) }
+            return ProfileSample(locations: locations, count: count, labels: pairs)
         }
     }
 

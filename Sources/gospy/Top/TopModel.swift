@@ -48,9 +48,12 @@ final class TopModel {
         let labels: [String: String]
         /// What it waits on, for grouping by object ("" when not read).
         let object: String
+        /// Its labels could not be read (grouped apart by label, not as "no label").
+        let labelsUnreadable: Bool
 
         init(id: UInt64, state: String, runtimeWaitSeconds: Double?, location: String, stack: [String], labels: [String: String],
-             object: String = "") {
+             object: String = "", labelsUnreadable: Bool = false) {
+            self.labelsUnreadable = labelsUnreadable
             self.id = id
             self.state = state
             self.runtimeWaitSeconds = runtimeWaitSeconds
@@ -115,7 +118,9 @@ final class TopModel {
         case .function: return sample.location
         case .stack: return sample.stack.joined(separator: " ← ")
         case .state: return sample.state
-        case let .label(name): return sample.labels[name].map { "\(name)=\($0)" } ?? "(no \(name) label)"
+        case let .label(name):
+            if sample.labelsUnreadable { return "(labels unreadable)" }
+            return sample.labels[name].map { "\(name)=\($0)" } ?? "(no \(name) label)"
         case .object: return sample.object
         }
     }

@@ -96,12 +96,18 @@ final class TopSession {
                 name = describe(locate(goroutine, index))
             }
             var labels: [String: String] = [:]
-            if let labelReader { for pair in labelReader.labels(of: goroutine) { labels[pair.key] = pair.value } }
+            var labelsUnreadable = false
+            if let labelReader {
+                let read = labelReader.read(of: goroutine)
+                for pair in read.text { labels[pair.key] = pair.value }
+                labelsUnreadable = read.unreadable != nil
+            }
             let waited = goroutine.waitSince != 0 && (goroutine.status == .waiting || goroutine.status == .syscall)
                 ? Double(snapshot.monotonicNow &- goroutine.waitSince) / 1e9 : nil
             result.append(TopModel.Sample(id: goroutine.id, state: goroutine.stateText, runtimeWaitSeconds: waited,
                                           location: name, stack: stack, labels: labels,
-                                          object: model.grouping == .object ? objectKey(goroutine) : ""))
+                                          object: model.grouping == .object ? objectKey(goroutine) : "",
+                                          labelsUnreadable: labelsUnreadable))
         }
         return result
     }
