@@ -48,15 +48,7 @@ import Testing
 
     @Test func damagedImagesNeverTrap() throws {
         let binary = try #require(Self.sample, "no plain test target: run scripts/build-targets.sh")
-        let target = try RunningTarget(binary)
-        let memory: BufferMemoryReader
-        do {
-            defer { target.stop() }
-            memory = try Inspector(pid: target.pid).captureMemoryImage()
-        }
-        let image = try RuntimeImage(executable: try GoExecutable(path: binary.path))
-        // One symbolizer: its caches are by PC, whatever the memory says.
-        let symbolizer = Symbolizer(image: image)
+        let (memory, image, symbolizer) = try CapturedTargetImage(binary).parts
         let mutable = try MutableImage(memory: memory, image: image, symbolizer: symbolizer)
         // The undamaged image decodes to the target's parked set, walked to the end.
         let baseline = mutable.baseline.goroutines
@@ -102,14 +94,7 @@ import Testing
     /// that labels pointer is marked; every other one decodes as undamaged.
     @Test func unreadableLabelsAreMarked() throws {
         let binary = try #require(Self.sample, "no plain test target: run scripts/build-targets.sh")
-        let target = try RunningTarget(binary)
-        let memory: BufferMemoryReader
-        do {
-            defer { target.stop() }
-            memory = try Inspector(pid: target.pid).captureMemoryImage()
-        }
-        let image = try RuntimeImage(executable: try GoExecutable(path: binary.path))
-        let symbolizer = Symbolizer(image: image)
+        let (memory, image, symbolizer) = try CapturedTargetImage(binary).parts
         let mutable = try MutableImage(memory: memory, image: image, symbolizer: symbolizer)
         let baseline = mutable.baseline
         let labelled = try #require(baseline.snapshot.goroutines.first { goroutine in

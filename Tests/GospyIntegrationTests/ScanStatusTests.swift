@@ -23,14 +23,7 @@ import Testing
 
     @Test func scanBitAddsScanToTheState() throws {
         let binary = try #require(MutatedImageTests.sample, "no plain test target: run scripts/build-targets.sh")
-        let target = try RunningTarget(binary)
-        let memory: BufferMemoryReader
-        do {
-            defer { target.stop() }
-            memory = try Inspector(pid: target.pid).captureMemoryImage()
-        }
-        let image = try RuntimeImage(executable: try GoExecutable(path: binary.path))
-        let symbolizer = Symbolizer(image: image)
+        let (memory, image, symbolizer) = try CapturedTargetImage(binary).parts
         let baseline = try SnapshotReplay(image: image, symbolizer: symbolizer, memory: memory)
         let waiting = try #require(baseline.snapshot.goroutines.first { $0.status == .waiting && $0.waitReasonText == "chan receive" })
         #expect(!waiting.scanning)
