@@ -24,11 +24,7 @@ import Testing
         // synctest refuses asynctimerchan=1, the default of the target's go 1.19 directive.
         let target = try RunningTarget(binary, arguments: ["-scenario", "synctest"], environment: ["GODEBUG": "asynctimerchan=0"])
         defer { target.stop() }
-        let result = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid)])
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.isEmpty, "\(result.stderr)")
-        let mine = GoroutineDump(parsing: result.stdout)
-        let theirs = try target.ownDump()
+        let (mine, theirs) = try TracebackHeaderTests.dumps(of: target)
         TracebackHeaderTests.compare(mine, theirs, binary.testDescription)
 
         // Every bubbled goroutine of the runtime's dump was compared: the target parks them all

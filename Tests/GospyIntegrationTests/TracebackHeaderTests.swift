@@ -48,17 +48,22 @@ import Testing
         return compared
     }
 
+    /// `gospy dump` of the target (which must succeed without a word on stderr) and the
+    /// target's own dump of itself.
+    static func dumps(of target: RunningTarget) throws -> (mine: GoroutineDump, theirs: GoroutineDump) {
+        let result = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid)])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
+        return (GoroutineDump(parsing: result.stdout), try target.ownDump())
+    }
+
     @Test(arguments: Self.cases)
     func headersAndArgumentsEqualTheRuntimesDump(_ item: HeaderCase) throws {
         TestTargets.requireMatrix()
         let environment = item.tracebackLabels.map { ["GODEBUG": "tracebacklabels=\($0)"] } ?? [:]
         let target = try RunningTarget(item.binary, arguments: ["-scenario", "headers"], environment: environment)
         defer { target.stop() }
-        let result = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid)])
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.isEmpty, "\(result.stderr)")
-        let mine = GoroutineDump(parsing: result.stdout)
-        let theirs = try target.ownDump()
+        let (mine, theirs) = try Self.dumps(of: target)
         let compared = Self.compare(mine, theirs, item.testDescription)
         #expect(compared.count >= 25, "too few goroutines in stable states")
 
