@@ -48,13 +48,15 @@ import Testing
     @Test func failedSnapshotIsReportedAndRetried() throws {
         let target = try RunningTarget(try #require(Self.sample))
         defer { target.stop() }
-        let holder = try Subprocess.startHoldingStopped(target.pid, seconds: 1.5)
-        #expect(Self.eventually { ProcessState.anyStopped(target.pid) }, "the holder never stopped the target")
-        let result = try Subprocess.run(Subprocess.gospy, ["top", "--pid", String(target.pid), "--plain", "--iterations", "8", "--interval", "0.5"])
+        // Held long enough that top's first snapshot finds the target traced even when top
+        // takes seconds to start beside the other suites; top runs well past the hold.
+        let holder = try Subprocess.startHoldingStopped(target.pid, seconds: 6)
+        #expect(Self.eventually(20) { ProcessState.anyStopped(target.pid) }, "the holder never stopped the target")
+        let result = try Subprocess.run(Subprocess.gospy, ["top", "--pid", String(target.pid), "--plain", "--iterations", "24", "--interval", "0.5"])
         holder.process.waitUntilExit()
         #expect(result.status == 0, "\(result.stderr)")
         let snapshots = result.stdout.components(separatedBy: "gospy top —").dropFirst()
-        #expect(snapshots.count == 8)
+        #expect(snapshots.count == 24)
         #expect(snapshots.first?.contains("last snapshot failed") == true && snapshots.first?.contains("traced") == true,
                 "\(snapshots.first ?? "")")
         let last = snapshots.last ?? ""
