@@ -46,12 +46,6 @@ public struct LabelReader: RuntimeRecordReader {
         read(of: goroutine).text
     }
 
-    /// The labels as the bytes the program set (a traceback header quotes them byte by byte),
-    /// in the order Go prints them; empty when unreadable (`read(of:)` says which).
-    public func rawLabels(of goroutine: Goroutine) -> [(key: [UInt8], value: [UInt8])] {
-        read(of: goroutine).pairs
-    }
-
     /// The goroutine's labels, or why they cannot be read.
     public func read(of goroutine: Goroutine) -> Read {
         guard goroutine.labels != 0 else { return Read(pairs: []) }
