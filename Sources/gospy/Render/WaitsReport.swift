@@ -26,6 +26,22 @@ struct WaitsReport: JSONOutput {
         let wakesInSeconds: Double?
     }
 
+    /// A timer channel's timer: when it fires and a ticker's period, or why that is not known.
+    struct Timer: Encodable {
+        /// The runtime nanotime (CLOCK_MONOTONIC ns) it fires at, and how far off that is;
+        /// absent when it is stopped or not known.
+        var firesAt: Int64? = nil
+        var firesInSeconds: Double? = nil
+        /// A ticker's period.
+        var periodSeconds: Double? = nil
+        /// Stopped: it does not fire (unless the program resets it).
+        var stopped: Bool = false
+        /// How gospy tied the channel to its timer: "hchan.timer" or "timer heap".
+        var link: String? = nil
+        /// Why the timer is not known.
+        var unknown: String? = nil
+    }
+
     struct Object: Encodable {
         /// "chan", "nil chan", "select without cases", "sync.Mutex", "sync.RWMutex",
         /// "sync.WaitGroup", "sync.Cond", "semaphore", "sleep", "io", "syscall", "unknown".
@@ -56,6 +72,8 @@ struct WaitsReport: JSONOutput {
         let receivers: Int
         /// Nothing can ever wake these waiters.
         let stuckForGood: Bool
+        /// A timer channel's timer (time.After, Timer.C, Ticker.C), or why it is not known.
+        var timer: Timer? = nil
         /// Why the channel looks stuck for good (a strong hint, not a proof); absent otherwise.
         var suspect: String? = nil
         let longestWaitMinutes: Int?
@@ -217,6 +235,7 @@ struct WaitsReport: JSONOutput {
                 object.capacity = channel?.capacity
                 object.closed = channel?.closed
                 object.suspect = waits.suspects?.suspects[value]
+                object.timer = Self.timer(of: value, waits: waits, now: snapshot.monotonicNow)
             case let .sync(_, value):
                 object.global = globals.name(of: value)
                 object.state = entry.sample.flatMap { SyncObjectState.text(of: $0, reader: memory, release: version) }
@@ -249,6 +268,18 @@ struct WaitsReport: JSONOutput {
 
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
+    static func timer(of channel: UInt64, waits: Waits, now: Int64) -> Timer? {
+        if let reason = waits.timersUnknown[channel] { return Timer(unknown: reason) }
+        guard let found = waits.timers[channel] else { return nil }
+        var timer = Timer(stopped: found.when == nil, link: found.link.rawValue)
+        if let when = found.when {
+            timer.firesAt = when
+            timer.firesInSeconds = (Double(when &- now) / 1e6).rounded() / 1000
+        }
+        if found.period > 0 { timer.periodSeconds = Double(found.period) / 1e9 }
+        return timer
+    }
+
     /// "3.2s", "12m5s", "1h0m".
     static func duration(_ seconds: Double) -> String {
         if seconds < 0 { return "now" }
@@ -256,6 +287,14 @@ struct WaitsReport: JSONOutput {
         let whole = Int(seconds)
         if whole < 3600 { return "\(whole / 60)m\(whole % 60)s" }
         return "\(whole / 3600)h\(whole % 3600 / 60)m"
+    }
+
+    /// "fires in 59m59s, every 1h30m", "stopped: it does not fire", "not known: ...".
+    static func text(of timer: Timer) -> String {
+        if let reason = timer.unknown { return "not known: \(reason)" }
+        if timer.stopped { return "stopped: it does not fire" }
+        let every = timer.periodSeconds.map { ", every \(duration($0))" } ?? ""
+        return "fires in \(timer.firesInSeconds.map(duration) ?? "?")\(every)"
     }
 
     func text() -> String {
@@ -269,6 +308,7 @@ struct WaitsReport: JSONOutput {
                 let closed = object.closed == true ? ", closed" : ""
                 out += "\(object.type ?? "chan") \(object.address ?? "?")\(global) len \(object.length ?? 0)/\(object.capacity ?? 0)\(closed), "
                     + "\(object.senders) senders waiting, \(object.receivers) receivers\(longest)\n"
+                if let timer = object.timer { out += "  timer: \(Self.text(of: timer))\n" }
                 if let suspect = object.suspect { out += "  suspect: \(suspect)\n" }
             case "nil chan":
                 out += "nil chan: \(count) goroutines blocked for good\(longest)\n"
