@@ -123,5 +123,22 @@ import Testing
             #expect(timer?.firesAt.map { $0 >= truth.earliest && $0 <= truth.latest } == true, "\(truth.kind): \(String(describing: timer))")
             #expect((timer?.periodSeconds ?? 0) * 1e9 == Double(truth.period), "\(truth.kind): \(String(describing: timer))")
         }
+        // summary --json's wait names the same fire times (dump --format json and --annotate share it).
+        struct Wait: Decodable { let kind: String; let address: String?; let timer: String?; let wakesAt: Int64? }
+        struct Goroutine: Decodable { let id: UInt64; let wait: Wait? }
+        struct Summary: Decodable { let goroutines: [Goroutine] }
+        let summary = try Subprocess.run(Subprocess.gospy, ["summary", "--pid", String(target.pid), "--json"])
+        let waits = Dictionary(try JSONDecoder().decode(Summary.self, from: Data(summary.stdout.utf8)).goroutines.map { ($0.id, $0.wait) },
+                               uniquingKeysWith: { first, _ in first })
+        for truth in truths where truth.kind != "ticker" {
+            let wait = waits[truth.goroutine] ?? nil
+            #expect(wait?.address == "0x" + String(truth.channel, radix: 16), "\(truth.kind): \(String(describing: wait))")
+            if truth.kind == "stopped" {
+                #expect(wait?.timer == "stopped" && wait?.wakesAt == nil, "\(truth.kind): \(String(describing: wait))")
+            } else {
+                #expect(wait?.timer == "fires" && wait?.wakesAt.map { $0 >= truth.earliest && $0 <= truth.latest } == true,
+                        "\(truth.kind): \(String(describing: wait))")
+            }
+        }
     }
 }

@@ -44,8 +44,9 @@ public struct TimerChannelReader {
                statusRemoving: UInt32 = 4, statusRemoved: UInt32 = 5, statusModifiedEarlier: UInt32 = 7,
                statusModifiedLater: UInt32 = 8
 
-    let image: RuntimeImage
     let reader: MemoryReader
+    /// The raw name of the function at a code address (the image's pclntab).
+    let functionName: (UInt64) -> String?
     let hchanTimer: Int?
     let timerSize: Int?
     let when: Int?, period: Int?, f: Int?, arg: Int?, isChan: Int?, status: Int?, nextwhen: Int?
@@ -53,9 +54,12 @@ public struct TimerChannelReader {
     let heap: Int?, heapStride: Int, heapTimer: Int
 
     public init(image: RuntimeImage, reader: MemoryReader) {
-        self.image = image
+        self.init(layout: image.layout, reader: reader, functionName: image.rawFunctionName(at:))
+    }
+
+    init(layout: RuntimeLayout, reader: MemoryReader, functionName: @escaping (UInt64) -> String?) {
         self.reader = reader
-        let layout = image.layout
+        self.functionName = functionName
         let t = "runtime.timer"
         hchanTimer = layout.optionalOffset("runtime.hchan", "timer")
         timerSize = try? layout.size(of: t)
@@ -89,7 +93,7 @@ public struct TimerChannelReader {
     public func read(_ channels: [UInt64: ChannelState], processors: [Processor]) -> Result {
         var result = Result()
         guard let timerSize, let when, let period, let f, let arg, timerSize >= arg + 16 else { return result }
-        var sendTime = SendTimeCheck(image: image, reader: reader)
+        var sendTime = SendTimeCheck(reader: reader, functionName: functionName)
 
         // Channels that name their timer.
         var named: [UInt64: UInt64] = [:]
@@ -190,20 +194,15 @@ public struct TimerChannelReader {
     /// Whether a timer's f (a *funcval) is time.sendTime, the function a timer channel's timer
     /// calls; each funcval read and named once.
     struct SendTimeCheck {
-        let image: RuntimeImage
         let reader: MemoryReader
+        let functionName: (UInt64) -> String?
         var known: [UInt64: Bool] = [:]
-
-        init(image: RuntimeImage, reader: MemoryReader) {
-            self.image = image
-            self.reader = reader
-        }
 
         mutating func isSendTime(_ funcval: UInt64) -> Bool {
             if let answer = known[funcval] { return answer }
             var answer = false
             if funcval != 0, let pc = try? reader.fetchPointer(from: funcval) {
-                answer = image.rawFunctionName(at: pc) == "time.sendTime"
+                answer = functionName(pc) == "time.sendTime"
             }
             known[funcval] = answer
             return answer
