@@ -29,6 +29,7 @@
 //	iowaits       -> IOWAITS ... (see iowaits.go)
 //	syncwaits     -> SYNCWAITS ... (see syncwaits.go)
 //	timers        -> TIMERS ... (see timers.go)
+//	leakcheck     run the goroutine leak detection -> LEAKCHECK ... (see leakcheck.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	httppprof     net/http/pprof on a loopback port (httppprof.go) -> HTTP <addr>
 //	quit          exit 0
@@ -141,6 +142,8 @@ func controlLoop() {
 			reply("%s", ioWaitsReply()) // iowaits.go
 		case "timers":
 			reply("%s", timersReply()) // timers.go
+		case "leakcheck":
+			reply("%s", leakCheckReply()) // leakcheck.go
 		case "syncwaits":
 			reply("%s", syncWaitsReply()) // syncwaits.go
 		case "work":

@@ -70,8 +70,13 @@ struct WaitsReport: JSONOutput {
         var writers: Int? = nil
         let senders: Int
         let receivers: Int
-        /// Nothing can ever wake these waiters.
-        let stuckForGood: Bool
+        /// Nothing can ever wake these waiters: a nil channel, a select without cases, or every
+        /// waiter marked leaked by the runtime.
+        var stuckForGood: Bool
+        /// Waiters the runtime's own leak detection marked leaked (status _Gleaked, "(leaked)" in
+        /// its tracebacks: Go 1.27's goroutineleak profile, 1.26's with
+        /// GOEXPERIMENT=goroutineleakprofile); absent when none is.
+        var leaked: [UInt64]? = nil
         /// A timer channel's timer (time.After, Timer.C, Ticker.C), or why it is not known.
         var timer: Timer? = nil
         /// Why the channel looks stuck for good (a strong hint, not a proof); absent otherwise.
@@ -89,6 +94,8 @@ struct WaitsReport: JSONOutput {
     let waitingOnChannels: Int
     /// Goroutines with a wait object of any kind (unknown included).
     let waiting: Int
+    /// Goroutines the runtime marked leaked, of those.
+    let leaked: Int
     /// The target's CLOCK_MONOTONIC when read (the clock sleep's wakesAt counts on).
     let monotonicNow: Int64
     /// Why no channel was examined for being stuck, when none was.
@@ -108,6 +115,8 @@ struct WaitsReport: JSONOutput {
         struct Accumulator {
             var senders = 0, receivers = 0, readers = 0, writers = 0, longest: Int?
             var waiters: [String: (state: String, goroutines: [UInt64])] = [:]
+            /// Waiters the runtime itself marked leaked (_Gleaked).
+            var leaked: [UInt64] = []
             var queue: [Queued] = []
             var sample: SyncWait?
             var reasons: Set<String> = []
@@ -119,6 +128,7 @@ struct WaitsReport: JSONOutput {
                 if io == .read { readers += 1 }
                 if io == .write { writers += 1 }
                 if let minutes { longest = max(longest ?? 0, minutes) }
+                if goroutine.status == .leaked { leaked.append(goroutine.id) }
                 waiters[place, default: (goroutine.stateText, [])].goroutines.append(goroutine.id)
             }
         }
@@ -153,7 +163,7 @@ struct WaitsReport: JSONOutput {
         }
         var byKey: [Key: Accumulator] = [:]
         var order: [Key] = []
-        var total = 0, onChannels = 0
+        var total = 0, onChannels = 0, leakedCount = 0
         // A hundred thousand waiters share a few stacks: each stack's place is named once.
         var places: [[UInt64]: String] = [:]
         let stacks = capture.stacks
@@ -161,6 +171,7 @@ struct WaitsReport: JSONOutput {
             guard let object = waits.objects[goroutine.address] else { continue }
             guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
             total += 1
+            if goroutine.status == .leaked { leakedCount += 1 }
             switch object {
             case .channel, .select, .nilChannel, .selectWithoutCases: onChannels += 1
             default: break
@@ -223,10 +234,13 @@ struct WaitsReport: JSONOutput {
             let waiters = entry.waiters.map { Waiters(count: $0.value.goroutines.count, location: $0.key, state: $0.value.state,
                                                       goroutines: $0.value.goroutines) }
                 .sorted { ($0.count, $1.location) > ($1.count, $0.location) }
+            let count = waiters.reduce(0) { $0 + $1.count }
             var object = Object(kind: key.kind, address: address.map(Self.hex),
                                 senders: entry.senders, receivers: entry.receivers,
-                                stuckForGood: key == .nilChannel || key == .selectWithoutCases,
+                                stuckForGood: key == .nilChannel || key == .selectWithoutCases
+                                    || (key != .unknown && count > 0 && entry.leaked.count == count),
                                 longestWaitMinutes: entry.longest, waiters: waiters)
+            if !entry.leaked.isEmpty { object.leaked = entry.leaked.sorted() }
             switch key {
             case let .channel(value):
                 object.global = globals.name(of: value)
@@ -264,6 +278,7 @@ struct WaitsReport: JSONOutput {
         }
         waitingOnChannels = onChannels
         waiting = total
+        leaked = leakedCount
     }
 
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
@@ -298,7 +313,8 @@ struct WaitsReport: JSONOutput {
     }
 
     func text() -> String {
-        var out = "pid \(pid)  \(goVersion)  \(waiting) goroutines wait, \(waitingOnChannels) on channels\n"
+        var out = "pid \(pid)  \(goVersion)  \(waiting) goroutines wait, \(waitingOnChannels) on channels"
+            + (leaked > 0 ? ", \(leaked) marked leaked by the runtime" : "") + "\n"
         for object in objects {
             let count = object.waiters.reduce(0) { $0 + $1.count }
             let longest = object.longestWaitMinutes.map { ", longest \($0) min" } ?? ""
@@ -333,6 +349,11 @@ struct WaitsReport: JSONOutput {
                 out += "\(object.kind) \(object.address ?? "?")\(global)\(state) \(count) goroutines waiting\(longest)\n"
                 let queue = (object.queue ?? []).map { "\($0.goroutine) \($0.role ?? "")" }
                 if !queue.isEmpty { out += "  queue (wake order): \(queue.joined(separator: ", "))\n" }
+            }
+            if let leaked = object.leaked {
+                let ids = leaked.prefix(10).map(String.init).joined(separator: ", ") + (leaked.count > 10 ? ", ..." : "")
+                out += "  leaked: \(leaked.count) of its \(count) waiters marked leaked by the runtime's own leak detection"
+                    + (object.stuckForGood ? ", stuck for good" : "") + " (\(ids))\n"
             }
             for waiters in object.waiters {
                 out += "  \(waiters.count)  \(waiters.location)  [\(waiters.state)]\n"
