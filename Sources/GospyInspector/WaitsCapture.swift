@@ -48,7 +48,7 @@ extension Inspector {
             waits.timersUnknown = timers.unknown
         }
         if suspects {
-            waits.suspects = SuspectChannels(image: image, reader: memory).find(snapshot.goroutines, waits: channels)
+            waits.suspects = SuspectChannels(image: image, reader: memory).find(snapshot.goroutines, waits: channels, now: snapshot.monotonicNow)
         }
         var stacksByGoroutine: [UInt64: UnwoundStack] = [:]
         if let stacks {

@@ -25,7 +25,9 @@ public struct SuspectChannels {
         public var skipped: String?
     }
 
-    public func find(_ goroutines: [Goroutine], waits: ChannelWaitReader.Result) -> Result {
+    /// `now`: the snapshot's CLOCK_MONOTONIC, to say how long the waiters have waited (what
+    /// the runtime records from the first collection that saw them blocked).
+    public func find(_ goroutines: [Goroutine], waits: ChannelWaitReader.Result, now: Int64? = nil) -> Result {
         var result = Result()
         // Each channel-blocked goroutine's channels; empty for a wait that is blocked for good.
         var blockedOn: [UInt64: [UInt64]] = [:]
@@ -95,9 +97,17 @@ public struct SuspectChannels {
             }
             if candidates.isEmpty { break }
         }
+        var minutes: [UInt64: Int] = [:]
+        if let now, !candidates.isEmpty {
+            for goroutine in goroutines {
+                guard let waited = goroutine.waitMinutes(now: now), let channels = blockedOn[goroutine.address] else { continue }
+                for channel in channels where candidates.contains(channel) { minutes[channel] = max(minutes[channel] ?? 0, waited) }
+            }
+        }
         for channel in candidates {
             let waiters = blockedOn.values.filter { $0.contains(channel) }.count
-            result.suspects[channel] = "\(waiters) goroutines wait on it and none that could run, nor any global, refers to it "
+            let waited = minutes[channel].map { ", for \($0) minutes at least" } ?? ""
+            result.suspects[channel] = "\(waiters) goroutines wait on it\(waited) and none that could run, nor any global, refers to it "
                 + "(only goroutines blocked on channels like it do; references from the heap are not seen)"
         }
         return result
