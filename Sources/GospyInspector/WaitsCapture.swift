@@ -47,14 +47,15 @@ extension Inspector {
             waits.timers = timers.timers
             waits.timersUnknown = timers.unknown
         }
-        if suspects {
-            waits.suspects = SuspectChannels(image: image, reader: memory).find(snapshot.goroutines, waits: channels, now: snapshot.monotonicNow)
-        }
         var stacksByGoroutine: [UInt64: UnwoundStack] = [:]
         if let stacks {
             for (index, goroutine) in snapshot.goroutines.enumerated() where index < stacks.count {
                 stacksByGoroutine[goroutine.address] = stacks[index]
             }
+        }
+        if suspects {
+            waits.suspects = SuspectChannels(image: image, reader: memory)
+                .find(snapshot.goroutines, waits: channels, now: snapshot.monotonicNow, stacks: stacksByGoroutine)
         }
         let sync = try SemaphoreWaitReader(image: image, reader: memory, symbolizer: symbolizer)
             .read(snapshot.goroutines, stacks: stacksByGoroutine)

@@ -30,6 +30,7 @@
 //	syncwaits     -> SYNCWAITS ... (see syncwaits.go)
 //	timers        -> TIMERS ... (see timers.go)
 //	leakcheck     run the goroutine leak detection -> LEAKCHECK ... (see leakcheck.go)
+//	stalechan     a channel whose address only a dead stack slot holds -> STALECHAN ... (see stalechan.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	httppprof     net/http/pprof on a loopback port (httppprof.go) -> HTTP <addr>
 //	quit          exit 0
@@ -144,6 +145,8 @@ func controlLoop() {
 			reply("%s", timersReply()) // timers.go
 		case "leakcheck":
 			reply("%s", leakCheckReply()) // leakcheck.go
+		case "stalechan":
+			reply("%s", staleChanReply()) // stalechan.go
 		case "syncwaits":
 			reply("%s", syncWaitsReply()) // syncwaits.go
 		case "work":

@@ -27,7 +27,11 @@ public struct SuspectChannels {
 
     /// `now`: the snapshot's CLOCK_MONOTONIC, to say how long the waiters have waited (what
     /// the runtime records from the first collection that saw them blocked).
-    public func find(_ goroutines: [Goroutine], waits: ChannelWaitReader.Result, now: Int64? = nil) -> Result {
+    /// `stacks`: parked goroutines' unwound stacks by address; with one, only the words its
+    /// frames' stack maps say are live count as holding a channel (LiveStackSlots.swift).
+    public func find(_ goroutines: [Goroutine], waits: ChannelWaitReader.Result, now: Int64? = nil,
+                     stacks: [UInt64: UnwoundStack] = [:]) -> Result {
+        let slots = LiveStackSlots(executable: image.executable, loadBias: image.loadBias)
         var result = Result()
         // Each channel-blocked goroutine's channels; empty for a wait that is blocked for good.
         var blockedOn: [UInt64: [UInt64]] = [:]
@@ -73,6 +77,7 @@ public struct SuspectChannels {
             }
             if runnable.isEmpty { break }
             var ranges: [MemoryRange] = []
+            var live: [[Int]?] = []
             for goroutine in runnable {
                 scanned.insert(goroutine.address)
                 guard goroutine.stackHi > goroutine.stackLo, goroutine.stackHi - goroutine.stackLo <= 1 << 30 else { continue }
@@ -81,6 +86,10 @@ public struct SuspectChannels {
                 let size = Int(goroutine.stackHi - sp)
                 budget -= size
                 ranges.append(MemoryRange(address: sp, size: size))
+                let parked = goroutine.status == .waiting || goroutine.status == .leaked
+                live.append(parked && sp == goroutine.schedSP ? stacks[goroutine.address].flatMap {
+                    slots.liveOffsets(of: $0, sp: sp, hi: goroutine.stackHi)
+                } : nil)
             }
             guard budget > 0 else {
                 result.skipped = "the stacks to scan are larger than the scan budget"
@@ -91,8 +100,12 @@ public struct SuspectChannels {
             gathered.withUnsafeMutableStorage { bytes, valid in
                 for index in 0..<ranges.count where valid[index] {
                     let start = offsets[index]
-                    Self.removeReferenced(in: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + ranges[index].size)]),
-                                          from: &candidates)
+                    let stack = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + ranges[index].size)])
+                    if let offsets = live[index] {
+                        Self.removeReferenced(in: stack, at: offsets, from: &candidates)
+                    } else {
+                        Self.removeReferenced(in: stack, from: &candidates)
+                    }
                 }
             }
             if candidates.isEmpty { break }
@@ -111,6 +124,15 @@ public struct SuspectChannels {
                 + "(only goroutines blocked on channels like it do; references from the heap are not seen)"
         }
         return result
+    }
+
+    /// Drops every candidate whose address is one of the words at `offsets` in `bytes`.
+    static func removeReferenced(in bytes: UnsafeRawBufferPointer, at offsets: [Int], from candidates: inout Set<UInt64>) {
+        guard !candidates.isEmpty else { return }
+        for offset in offsets where offset >= 0 && offset <= bytes.count - 8 {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            if candidates.remove(word) != nil, candidates.isEmpty { return }
+        }
     }
 
     /// Drops every candidate whose address appears as an aligned word in `bytes`.
