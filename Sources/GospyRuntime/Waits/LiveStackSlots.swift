@@ -13,7 +13,7 @@ struct LiveStackSlots {
     static let funcdataArgsPointerMaps = 0, funcdataLocalsPointerMaps = 1, funcdataStackObjects = 2
     static let pcdataStackMapIndex = 1
     /// Bounds on what the binary's tables may claim (a damaged or hostile file).
-    static let maxFrameBytes: UInt64 = 1 << 24
+    static let maxFrameBytes: UInt64 = 1 << 20
     static let maxMaps = 1 << 20, maxBits = 1 << 21, maxStackObjects = 1 << 12
 
     let executable: GoExecutable
@@ -38,12 +38,12 @@ struct LiveStackSlots {
         self.loadBias = loadBias
     }
 
-    /// Offsets (from `sp`, the goroutine's saved SP, which must be its first frame's) of the
-    /// words of [sp, hi) to look at; nil to look at them all.
-    func liveOffsets(of stack: UnwoundStack, sp: UInt64, hi: UInt64) -> [Int]? {
+    /// The byte ranges (offsets from `sp`, the goroutine's saved SP, which must be its first
+    /// frame's; 8-byte aligned) of [sp, hi) to look at; nil to look at all of it.
+    func liveOffsets(of stack: UnwoundStack, sp: UInt64, hi: UInt64) -> [Range<Int>]? {
         guard let first = stack.frames.first, first.sp == sp, hi > sp, hi - sp <= 1 << 30,
               !stack.frames.contains(where: \.trapped) else { return nil }
-        var offsets: [Int] = []
+        var offsets: [Range<Int>] = []
         var cursor = sp
         for frame in stack.frames {
             // Frames run upwards without gaps: each one's sp is where its callee's frame ended.
@@ -54,7 +54,15 @@ struct LiveStackSlots {
                 Self.appendAll(from: frame.sp, to: hi, base: sp, into: &offsets)
                 return offsets
             }
-            for word in plan.words where frame.sp &+ word &+ 8 <= hi { offsets.append(Int(frame.sp &+ word &- sp)) }
+            for word in plan.words where frame.sp &+ word &+ 8 <= hi {
+                let start = Int(frame.sp &+ word &- sp)
+                // Adjacent words make one range.
+                if let last = offsets.last, last.upperBound == start {
+                    offsets[offsets.count - 1] = last.lowerBound..<start + 8
+                } else {
+                    offsets.append(start..<start + 8)
+                }
+            }
             cursor = frame.sp &+ plan.callerSPOffset
         }
         // Past the last frame (a walk that ended early, or goexit's caller area): taken whole.
@@ -62,12 +70,10 @@ struct LiveStackSlots {
         return offsets
     }
 
-    static func appendAll(from start: UInt64, to end: UInt64, base: UInt64, into offsets: inout [Int]) {
-        var address = (start &+ 7) & ~7
-        while address &+ 8 <= end {
-            offsets.append(Int(address &- base))
-            address &+= 8
-        }
+    static func appendAll(from start: UInt64, to end: UInt64, base: UInt64, into offsets: inout [Range<Int>]) {
+        let first = (start &+ 7) & ~7
+        guard first < end, end - first >= 8 else { return }
+        offsets.append(Int(first &- base)..<Int(end &- base))
     }
 
     func plan(at pc: UInt64) -> FramePlan? {
@@ -121,7 +127,9 @@ struct LiveStackSlots {
                 let off = records.withUnsafeBytes { Int64($0.loadUnaligned(fromByteOffset: record * 16, as: Int32.self)) }
                 let size = records.withUnsafeBytes { Int64($0.loadUnaligned(fromByteOffset: record * 16 + 4, as: Int32.self)) }
                 let base = off < 0 ? Int64(varp) + off : Int64(fp) + off
-                guard size >= 0, size <= Int64(Self.maxFrameBytes), base >= 0 else { return nil }
+                // Inside the frame or its arguments, and a bounded count of words in all.
+                guard size >= 0, base >= 0, base + size <= Int64(fp) + Int64(function.args),
+                      words.count + Int(size / 8) <= Int(Self.maxFrameBytes / 4) else { return nil }
                 var word = UInt64(base) & ~7
                 while word < UInt64(base + size) {
                     words.append(word)

@@ -77,7 +77,7 @@ public struct SuspectChannels {
             }
             if runnable.isEmpty { break }
             var ranges: [MemoryRange] = []
-            var live: [[Int]?] = []
+            var live: [[Range<Int>]?] = []
             for goroutine in runnable {
                 scanned.insert(goroutine.address)
                 guard goroutine.stackHi > goroutine.stackLo, goroutine.stackHi - goroutine.stackLo <= 1 << 30 else { continue }
@@ -87,7 +87,7 @@ public struct SuspectChannels {
                 budget -= size
                 ranges.append(MemoryRange(address: sp, size: size))
                 let parked = goroutine.status == .waiting || goroutine.status == .leaked
-                live.append(parked && sp == goroutine.schedSP ? stacks[goroutine.address].flatMap {
+                live.append(budget > 0 && parked && sp == goroutine.schedSP ? stacks[goroutine.address].flatMap {
                     slots.liveOffsets(of: $0, sp: sp, hi: goroutine.stackHi)
                 } : nil)
             }
@@ -126,12 +126,21 @@ public struct SuspectChannels {
         return result
     }
 
-    /// Drops every candidate whose address is one of the words at `offsets` in `bytes`.
-    static func removeReferenced(in bytes: UnsafeRawBufferPointer, at offsets: [Int], from candidates: inout Set<UInt64>) {
+    /// Drops every candidate whose address is a word of `bytes` inside one of `ranges`.
+    static func removeReferenced(in bytes: UnsafeRawBufferPointer, at ranges: [Range<Int>], from candidates: inout Set<UInt64>) {
         guard !candidates.isEmpty else { return }
-        for offset in offsets where offset >= 0 && offset <= bytes.count - 8 {
-            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            if candidates.remove(word) != nil, candidates.isEmpty { return }
+        var low = candidates.min()!, high = candidates.max()!
+        for range in ranges where range.lowerBound >= 0 {
+            var offset = range.lowerBound
+            let end = min(range.upperBound, bytes.count)
+            while offset + 8 <= end {
+                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                if word >= low, word <= high, candidates.remove(word) != nil {
+                    if candidates.isEmpty { return }
+                    (low, high) = (candidates.min()!, candidates.max()!)
+                }
+                offset += 8
+            }
         }
     }
 
