@@ -16,7 +16,9 @@ struct LiveStackSlots {
     static let maxFrameBytes: UInt64 = 1 << 20
     static let maxMaps = 1 << 20, maxBits = 1 << 21, maxStackObjects = 1 << 12
 
-    let executable: GoExecutable
+    let pclntab: Pclntab
+    /// The executable's file image (link addresses): where the stack maps are read.
+    let image: MemoryReader
     let loadBias: UInt64
 
     /// One frame's live words, relative to its sp; nil when the frame's maps are not known.
@@ -34,7 +36,12 @@ struct LiveStackSlots {
     let cache = Cache()
 
     init(executable: GoExecutable, loadBias: UInt64) {
-        self.executable = executable
+        self.init(pclntab: executable.pclntab, image: executable.image, loadBias: loadBias)
+    }
+
+    init(pclntab: Pclntab, image: MemoryReader, loadBias: UInt64) {
+        self.pclntab = pclntab
+        self.image = image
         self.loadBias = loadBias
     }
 
@@ -84,7 +91,7 @@ struct LiveStackSlots {
     }
 
     private func uncachedPlan(at pc: UInt64) -> FramePlan? {
-        let table = executable.pclntab
+        let table = pclntab
         guard pc >= loadBias else { return nil }
         let linkPC = pc - loadBias
         // A return address: the call before it is what the frame is stopped at.
@@ -121,8 +128,8 @@ struct LiveStackSlots {
         }
         // Stack objects, whole: off < 0 from varp, else from argp (fp).
         if let address = table.funcdataAddress(Self.funcdataStackObjects, of: function) {
-            guard let count = try? executable.image.fetchPointer(from: address), count <= UInt64(Self.maxStackObjects),
-                  let records = try? executable.image.fetchBytes(from: address &+ 8, count: Int(count) * 16) else { return nil }
+            guard let count = try? image.fetchPointer(from: address), count <= UInt64(Self.maxStackObjects),
+                  let records = try? image.fetchBytes(from: address &+ 8, count: Int(count) * 16) else { return nil }
             for record in 0..<Int(count) {
                 let off = records.withUnsafeBytes { Int64($0.loadUnaligned(fromByteOffset: record * 16, as: Int32.self)) }
                 let size = records.withUnsafeBytes { Int64($0.loadUnaligned(fromByteOffset: record * 16 + 4, as: Int32.self)) }
@@ -143,15 +150,15 @@ struct LiveStackSlots {
     /// Bitmap `index` of a stack map funcdata ({n int32, nbit int32, bytedata}); an empty
     /// bitmap when the map has no bits; nil when absent or it does not read.
     func stackMap(_ funcdata: Int, of function: Pclntab.Function, index: Int) -> [Bool]? {
-        guard let address = executable.pclntab.funcdataAddress(funcdata, of: function),
-              let header = try? executable.image.fetchBytes(from: address, count: 8) else { return nil }
+        guard let address = pclntab.funcdataAddress(funcdata, of: function),
+              let header = try? image.fetchBytes(from: address, count: 8) else { return nil }
         let count = header.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 0, as: Int32.self)) }
         let bitCount = header.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 4, as: Int32.self)) }
         guard count > 0, count <= Self.maxMaps, bitCount >= 0, bitCount <= Self.maxBits else { return nil }
         if bitCount == 0 { return [] }
         guard index < count else { return nil }
         let bytesPerMap = (bitCount + 7) / 8
-        guard let bytes = try? executable.image.fetchBytes(from: address &+ 8 &+ UInt64(index * bytesPerMap), count: bytesPerMap)
+        guard let bytes = try? image.fetchBytes(from: address &+ 8 &+ UInt64(index * bytesPerMap), count: bytesPerMap)
         else { return nil }
         return (0..<bitCount).map { bytes[$0 / 8] & (1 << ($0 % 8)) != 0 }
     }
