@@ -14,8 +14,8 @@
 #
 # Every toolchain must be installed at the version go-releases.txt names: anything else is an
 # error, so a release is never dropped or generated from the wrong toolchain by accident. The
-# output is deterministic (no dates; structs sorted by name, fields by offset): running the
-# script twice gives the same files.
+# output is deterministic (no dates; layouts sorted by struct name, then by first release; fields
+# by offset): running the script twice gives the same file.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
