@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints one release's runtime funcID numbering (internal/abi.FuncID, runtime.funcID before
 1.21), read from that toolchain's own source, as the Swift dictionary literal scripts/gen-layouts.sh
-puts into the release's generated file. The numbering shifts between releases, so it is data, not code.
+puts into the generated file. The numbering shifts between releases, so it is data, not code.
 Usage: gen-funcids.py RELEASE   (a release of scripts/go-releases.txt, e.g. 1.27)
 Environment: GOSPY_TOOLCHAINS, the directory holding go1.19, go1.21, ... (default ~/.cache/gospy/toolchains)"""
 import os
@@ -55,7 +55,6 @@ if wanted is None:
 version, table = funcids(release)
 if version != "go" + wanted:
     sys.exit(f"gen-funcids: scripts/go-releases.txt wants go{wanted} for {release}, the toolchain is {version}")
-# One line: generated data, compact (releases share most of it; a table per line keeps the
-# per-release files small and diffs of a release's changes to one line).
+# One line: gen-layouts.sh writes each distinct numbering once, with the releases that have it.
 entries = ", ".join(f"\"{name}\": {value}" for name, value in sorted(table.items(), key=lambda kv: kv[1]))
 sys.stdout.write(f"[{entries}]\n")

@@ -68,6 +68,21 @@ import GospyTestSupport
         }
     }
 
+    /// The generated tables write each layout and numbering once with the releases that have it:
+    /// every release then has one layout per struct and one funcID numbering, and the tables name
+    /// no release gospy does not list.
+    @Test func sharedTablesGiveEachReleaseOneOfEach() {
+        let releases = Set(BuiltinRelease.all.map(\.release))
+        for release in releases {
+            let names = BuiltinRelease.named(release)!.structs.map(\.name)
+            #expect(names.count == Set(names).count, "Go \(release): a struct has two layouts")
+            let numberings = BuiltinRelease.funcIDNumberings.filter { $0.releases.contains(release) }
+            #expect(numberings.count == 1, "Go \(release): \(numberings.count) funcID numberings")
+        }
+        let named = BuiltinRelease.structLayouts.flatMap(\.releases) + BuiltinRelease.funcIDNumberings.flatMap(\.releases)
+        #expect(Set(named).isSubset(of: releases), "unknown releases: \(Set(named).subtracting(releases).sorted())")
+    }
+
     @Test func tablesOnlyHoldWantedFields() {
         for release in RuntimeLayout.builtinReleases {
             let table = RuntimeLayout.builtin(release: release)!

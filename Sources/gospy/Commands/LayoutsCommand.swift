@@ -4,8 +4,8 @@ import GospyBinary
 import GospyRuntime
 
 /// `gospy layouts`: the runtime struct layouts of a binary (from its DWARF, or gospy's built-in
-/// table for its Go release), and the Swift fragment `scripts/gen-layouts.sh` puts into a
-/// release's entry of the generated file (Sources/GospyRuntime/Layouts/Generated/BuiltinReleases.swift).
+/// table for its Go release), and the Swift lines `scripts/gen-layouts.sh` merges into the
+/// generated table (Sources/GospyRuntime/Layouts/Generated/BuiltinReleases.swift).
 struct LayoutsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "layouts",
@@ -26,7 +26,7 @@ struct LayoutsCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @Flag(name: .long, help: "Print the struct layouts as Swift for a release's generated file (DWARF only; used by scripts/gen-layouts.sh).")
+    @Flag(name: .long, help: "Print the struct layouts as Swift, one StructLayout a line, for the generated table (DWARF only; used by scripts/gen-layouts.sh).")
     var emitSwift = false
 
     @Option(name: .long, help: "Print every member of this struct type from DWARF (repeatable), e.g. runtime.g.")

@@ -1,22 +1,19 @@
 import GospyRuntime
 
-/// One release's struct layouts as a Swift array literal of `StructLayout`s
-/// (`gospy layouts --emit-swift`), for the `structs:` argument in that release's generated
-/// file (scripts/gen-layouts.sh writes the rest): structs sorted by name, fields by offset then
-/// name, so regenerating gives the same file.
+/// One release's struct layouts as Swift `StructLayout` expressions, one a line
+/// (`gospy layouts --emit-swift`): scripts/gen-layouts.sh writes each distinct line once into
+/// the generated table, with the releases that print it. Structs sorted by name, fields by
+/// offset then name, so regenerating gives the same file.
 enum LayoutSwiftFragment {
-    /// One struct per line: generated data, compact (releases share most of it, and a
-    /// release's changes show as changed lines of their structs).
     static func render(_ layout: RuntimeLayout) -> String {
-        var out = "[\n"
+        var out = ""
         for name in layout.structs.keys.sorted() {
             let structLayout = layout.structs[name]!
             let fields = structLayout.fieldsByOffset.map { "\(literal($0.0)): 0x\(String($0.1, radix: 16))" }
-            out += "            StructLayout(name: \(literal(name)), size: \(structLayout.size), fields: ["
+            out += "StructLayout(name: \(literal(name)), size: \(structLayout.size), fields: ["
             out += fields.isEmpty ? ":" : fields.joined(separator: ", ")
-            out += "]),\n"
+            out += "])\n"
         }
-        out += "        ]"
         return out
     }
 
