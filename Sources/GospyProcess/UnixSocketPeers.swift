@@ -37,8 +37,9 @@ public struct SocketPeer: Sendable, Equatable, Encodable {
 enum UnixSocketDiag {
     /// Sockets asked about in one call, at most.
     static let maxQueries = 4096
-    /// How long one reply is awaited.
+    /// How long one reply is awaited, and all of one call's at most.
     static let replyTimeout = timeval(tv_sec: 0, tv_usec: 250_000)
+    static let callBudgetNanoseconds: UInt64 = 2_000_000_000
 
     struct Info: Equatable {
         var peer: UInt64?
@@ -63,7 +64,9 @@ enum UnixSocketDiag {
         guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else { return [:] }
         var result: [UInt64: Info] = [:]
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let deadline = monotonicNanoseconds() &+ callBudgetNanoseconds
         for (index, inode) in wanted.enumerated() {
+            guard monotonicNanoseconds() < deadline else { break }
             let sequence = UInt32(index + 1)
             let request = Self.request(inode: UInt32(inode), sequence: sequence)
             let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
@@ -79,6 +82,12 @@ enum UnixSocketDiag {
             }
         }
         return result
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 
     /// nlmsghdr + unix_diag_req: every state, this inode, no cookie (~0, ~0: not checked).
