@@ -123,6 +123,15 @@ import Testing
                 .read([Self.channel: Self.state(Self.channel, timer: Self.timer)], processors: [])
             #expect(bad.timers.isEmpty && bad.unknown[Self.channel] != nil)
         }
+        // A synctest bubble's timer: its when is on the bubble's clock, so no fire time is given.
+        let fakeByte = layout.optionalOffset(t, "isFake")!
+        let fakeMemory = try Self.memory(layout, timer: [
+            (layout.optionalOffset(t, "when")!, 5_000), (layout.optionalOffset(t, "f")!, Self.funcval),
+            (layout.optionalOffset(t, "arg")! + 8, Self.channel), (isChan, 1), (fakeByte, 1),
+        ], heapCount: 0)
+        let fake = TimerChannelReader(layout: layout, reader: fakeMemory, functionName: Self.names)
+            .read([Self.channel: Self.state(Self.channel, timer: Self.timer)], processors: [])
+        #expect(fake.timers.isEmpty && fake.unknown[Self.channel]?.contains("synctest") == true)
         // A timer pointer into nothing readable.
         let dangling = TimerChannelReader(layout: layout, reader: try timer(arg: Self.channel, isChanByte: 1), functionName: Self.names)
             .read([Self.channel: Self.state(Self.channel, timer: 0xdead_0000)], processors: [])

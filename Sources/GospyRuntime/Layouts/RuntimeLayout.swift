@@ -264,7 +264,8 @@ public struct RuntimeLayout: Sendable, Equatable {
         // A timer channel's timer (Waits/TimerChannels.swift): hchan.timer from 1.23 (isChan),
         // or the timer in a P's heap whose f is time.sendTime and arg the channel; before 1.23
         // a modified timer's new time is in nextwhen until its status says it moved.
-        "runtime.timer": ["when", "period", "f", "arg", "isChan", "status", "nextwhen"],
+        // isFake (1.24+): a synctest bubble's timer, whose when counts on the bubble's clock.
+        "runtime.timer": ["when", "period", "f", "arg", "isChan", "isFake", "status", "nextwhen"],
         "runtime.timerWhen": ["timer", "when"],
         // A type descriptor's name (tflag's extra-star bit, the name's offset from moduledata.types):
         // runtime._type until 1.20, internal/abi.Type from 1.21.

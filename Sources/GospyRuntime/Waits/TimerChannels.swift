@@ -49,7 +49,7 @@ public struct TimerChannelReader {
     let functionName: (UInt64) -> String?
     let hchanTimer: Int?
     let timerSize: Int?
-    let when: Int?, period: Int?, f: Int?, arg: Int?, isChan: Int?, status: Int?, nextwhen: Int?
+    let when: Int?, period: Int?, f: Int?, arg: Int?, isChan: Int?, isFake: Int?, status: Int?, nextwhen: Int?
     /// The P's heap slice, and the stride and timer pointer offset of its entries.
     let heap: Int?, heapStride: Int, heapTimer: Int
 
@@ -68,6 +68,7 @@ public struct TimerChannelReader {
         f = layout.optionalOffset(t, "f")
         arg = layout.optionalOffset(t, "arg")
         isChan = layout.optionalOffset(t, "isChan")
+        isFake = layout.optionalOffset(t, "isFake")
         status = layout.optionalOffset(t, "status")
         nextwhen = layout.optionalOffset(t, "nextwhen")
         if let timers = layout.optionalOffset("runtime.p", "timers.heap") {
@@ -108,6 +109,10 @@ public struct TimerChannelReader {
                       let fires = records.u64(i, when).map({ Int64(bitPattern: $0) }), fires >= 0,
                       let every = records.u64(i, period).map({ Int64(bitPattern: $0) }), every >= 0 else {
                     result.unknown[channel] = "its timer at 0x\(String(timer, radix: 16)) did not read as this channel's"
+                    continue
+                }
+                if let isFake, records.u8(i, isFake) != 0 {
+                    result.unknown[channel] = "a synctest bubble's timer: it fires at \(fires) ns on the bubble's own clock, which gospy does not read"
                     continue
                 }
                 result.timers[channel] = TimerChannel(timer: timer, when: fires == 0 ? nil : fires, period: every,
@@ -152,12 +157,16 @@ public struct TimerChannelReader {
                 default: continue // being changed right now: not read as anything
                 }
             }
+            if let isFake, records.u8(i, isFake) != 0 {
+                result.unknown[data] = "a synctest bubble's timer: it fires at \(fires) ns on the bubble's own clock, which gospy does not read"
+                continue
+            }
             // One timer per channel; if a stale entry shows up too, the armed one wins.
             if found[data]?.when == nil {
                 found[data] = TimerChannel(timer: timer, when: next, period: every, link: .timerHeap)
             }
         }
-        for channel in wanted {
+        for channel in wanted where result.unknown[channel] == nil {
             if let timer = found[channel] { result.timers[channel] = timer } else { result.unknown[channel] = notFound }
         }
         return result

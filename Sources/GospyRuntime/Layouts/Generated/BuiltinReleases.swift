@@ -80,8 +80,9 @@ extension BuiltinRelease {
         (["1.25", "1.26", "1.27"], StructLayout(name: "runtime.synctestBubble", size: 144, fields: ["id": 0x48])),
         (["1.24"], StructLayout(name: "runtime.synctestGroup", size: 136, fields: ["root": 0x58])),
         (["1.19", "1.21", "1.22"], StructLayout(name: "runtime.timer", size: 72, fields: ["when": 0x8, "period": 0x10, "f": 0x18, "arg": 0x20, "nextwhen": 0x38, "status": 0x40])),
-        (["1.23", "1.24"], StructLayout(name: "runtime.timer", size: 88, fields: ["isChan": 0xa, "when": 0x10, "period": 0x18, "f": 0x20, "arg": 0x28])),
-        (["1.25", "1.26", "1.27"], StructLayout(name: "runtime.timer", size: 96, fields: ["isChan": 0xa, "when": 0x18, "period": 0x20, "f": 0x28, "arg": 0x30])),
+        (["1.23"], StructLayout(name: "runtime.timer", size: 88, fields: ["isChan": 0xa, "when": 0x10, "period": 0x18, "f": 0x20, "arg": 0x28])),
+        (["1.24"], StructLayout(name: "runtime.timer", size: 88, fields: ["isChan": 0xa, "isFake": 0xb, "when": 0x10, "period": 0x18, "f": 0x20, "arg": 0x28])),
+        (["1.25", "1.26", "1.27"], StructLayout(name: "runtime.timer", size: 96, fields: ["isChan": 0xa, "isFake": 0xb, "when": 0x18, "period": 0x20, "f": 0x28, "arg": 0x30])),
         (["1.23", "1.24", "1.25", "1.26", "1.27"], StructLayout(name: "runtime.timerWhen", size: 16, fields: ["timer": 0x0, "when": 0x8])),
     ]
 
