@@ -20,6 +20,9 @@
 #             releases.
 #   synctest-go124  stripped, built with GOEXPERIMENT=synctest (testing/synctest's
 #             synctest.Run, for -scenario synctest): Go 1.24 only, skipped for the others.
+#   leakprofile-go126  stripped, built with GOEXPERIMENT=goroutineleakprofile (the
+#             goroutineleak profile that marks leaked goroutines, built in from 1.27):
+#             Go 1.26 only, skipped for the others.
 # Every mode also gets -buildvcs=false, so binaries do not depend on git state.
 #
 # Output, under CACHE=${GOSPY_CACHE:-$HOME/.cache/gospy}:
@@ -44,7 +47,7 @@ source "$ROOT/scripts/go-releases.sh" # GO_RELEASES, GOSPY_TOOLCHAINS
 TARGETS="$CACHE/targets"
 MANIFEST="$TARGETS/manifest.tsv"
 ALL_VERSIONS=("${GO_RELEASES[@]}")
-ALL_MODES=(plain stripped trimpath pie cgo distro distro-unstripped modern modern-stripped modern-distro synctest-go124)
+ALL_MODES=(plain stripped trimpath pie cgo distro distro-unstripped modern modern-stripped modern-distro synctest-go124 leakprofile-go126)
 JOBS=${GOSPY_BUILD_JOBS:-2}
 KEY_FORMAT=1 # bump to invalidate every cached binary
 
@@ -105,6 +108,7 @@ mode_config() {
     modern-stripped) cgo=0; flags+=("-ldflags=-s -w") ;;
     modern-distro) cgo=1; flags+=(-trimpath -buildmode=pie "-ldflags=-s -w -linkmode=external") ;;
     synctest-go124) cgo=0; flags+=("-ldflags=-s -w") ;;
+    leakprofile-go126) cgo=0; flags+=("-ldflags=-s -w") ;;
     *) die "unknown mode '$1'" ;;
   esac
 }
@@ -162,6 +166,9 @@ build_release() {
     if [ "$mode" = synctest-go124 ] && [ "$release" != 1.24 ]; then
       continue
     fi
+    if [ "$mode" = leakprofile-go126 ] && [ "$release" != 1.26 ]; then
+      continue
+    fi
     key=$(cache_key "$release" "$mode" "$gov")
     dir="$TARGETS/go$release/$mode"
     bin="$dir/gospytarget"
@@ -187,6 +194,7 @@ build_release() {
         GOCACHE="$gc/build" GOMODCACHE="$gc/mod" GOPATH="$gc/path" \
         CGO_ENABLED="$cgo"
       if [ "$mode" = synctest-go124 ]; then export GOEXPERIMENT=synctest; fi
+      if [ "$mode" = leakprofile-go126 ]; then export GOEXPERIMENT=goroutineleakprofile; fi
       "$goroot/bin/go" build "${flags[@]}" -o "$bin.tmp.$$" .
     ) >"$log" 2>&1; then
       mv -f "$bin.tmp.$$" "$bin"

@@ -13,6 +13,10 @@ public struct Waits: Sendable {
     public var channels: [UInt64: ChannelState] = [:]
     /// The descriptors goroutines wait on (IO wait, or a system call's first argument).
     public var descriptors: [Int32: FileDescription] = [:]
+    /// The timers of the timer channels goroutines wait on, by channel address.
+    public var timers: [UInt64: TimerChannel] = [:]
+    /// Channels of time.Time whose timer (and so when they fire) could not be known, with why.
+    public var timersUnknown: [UInt64: String] = [:]
     /// Channels that look stuck for good, when asked for (`readWaits(suspects: true)`).
     public var suspects: SuspectChannels.Result?
 
@@ -38,14 +42,20 @@ extension Inspector {
         let channels = try ChannelWaitReader(image: image, reader: memory).read(snapshot.goroutines)
         waits.objects = channels.objects
         waits.channels = channels.channels
-        if suspects {
-            waits.suspects = SuspectChannels(image: image, reader: memory).find(snapshot.goroutines, waits: channels)
+        if !channels.channels.isEmpty {
+            let timers = TimerChannelReader(image: image, reader: memory).read(channels.channels, processors: snapshot.processors)
+            waits.timers = timers.timers
+            waits.timersUnknown = timers.unknown
         }
         var stacksByGoroutine: [UInt64: UnwoundStack] = [:]
         if let stacks {
             for (index, goroutine) in snapshot.goroutines.enumerated() where index < stacks.count {
                 stacksByGoroutine[goroutine.address] = stacks[index]
             }
+        }
+        if suspects {
+            waits.suspects = SuspectChannels(image: image, reader: memory)
+                .find(snapshot.goroutines, waits: channels, now: snapshot.monotonicNow, stacks: stacksByGoroutine)
         }
         let sync = try SemaphoreWaitReader(image: image, reader: memory, symbolizer: symbolizer)
             .read(snapshot.goroutines, stacks: stacksByGoroutine)

@@ -23,6 +23,8 @@ public struct FileDescription: Sendable, Equatable, Encodable {
     public let remote: String?
     /// A TCP socket's state ("ESTABLISHED", "LISTEN"), a unix socket's type ("STREAM").
     public let state: String?
+    /// A connected unix socket's other end (sock_diag's UNIX_DIAG_PEER) and who holds it.
+    public var peer: SocketPeer? = nil
 
     public init(kind: Kind, link: String, inode: UInt64? = nil, local: String? = nil, remote: String? = nil, state: String? = nil) {
         self.kind = kind
@@ -38,7 +40,7 @@ public struct FileDescription: Sendable, Equatable, Encodable {
         switch kind {
         case .tcp, .tcp6, .udp, .udp6, .unix:
             var text = kind.rawValue + " " + (local ?? "?")
-            if let remote { text += " -> " + remote }
+            if let remote { text += " -> " + remote } else if let peer { text += " -> " + peer.summary }
             if let state { text += " " + state }
             return text
         default:
@@ -157,10 +159,15 @@ extension ProcFS {
             }
         }
         var result: [Int32: FileDescription] = [:]
+        // A connected unix socket's peer, from the kernel (/proc/net/unix names none).
+        let unixSockets = endpoints.filter { $0.value.kind == .unix }.map(\.key)
+        let peers = unixSockets.isEmpty ? [:] : unixPeers(of: unixSockets)
         for (fd, link) in links {
             if let inode = Self.bracketedInode(link, prefix: "socket:[") {
                 result[fd] = endpoints[inode].map {
-                    FileDescription(kind: $0.kind, link: link, inode: inode, local: $0.local, remote: $0.remote, state: $0.state)
+                    var description = FileDescription(kind: $0.kind, link: link, inode: inode, local: $0.local, remote: $0.remote, state: $0.state)
+                    description.peer = peers[inode]
+                    return description
                 } ?? FileDescription(kind: .socket, link: link, inode: inode)
             } else if let inode = Self.bracketedInode(link, prefix: "pipe:[") {
                 result[fd] = FileDescription(kind: .pipe, link: link, inode: inode)

@@ -20,16 +20,19 @@ import (
 // Each reports the truth before it blocks; the control command `iowaits`
 // replies with them all, entries separated by ";", fields key=value:
 //
-//	IOWAITS goid=N kind=K dir=read|write fd=N [pd=P] [local=A] [remote=A] [inode=N] [tid=N] [nr=N]; ...
+//	IOWAITS goid=N kind=K dir=read|write fd=N [pd=P] [local=A] [remote=A] [inode=N] [tid=N] [nr=N] [peerfd=N]; ...
 //
 // kind: tcp, udp, unix, pipe (IO wait), syscall (a blocking system call: nr is
 // its number, tid the thread it blocks, fd its first argument). Addresses are
 // Go's own String() of the socket's addresses; inode is the pipe's (fstat); pd is
-// the runtime pollDesc of the descriptor (internal/poll.FD.pd.runtimeCtx).
+// the runtime pollDesc of the descriptor (internal/poll.FD.pd.runtimeCtx); peerfd
+// is the descriptor, in this process, of a connected unix socket's other end.
 
 var (
 	ioWaitsMu      sync.Mutex
 	ioWaitsEntries []string
+	// The client end of the unix connection whose server end a goroutine reads: its peer.
+	ioWaitsUnixPeerFD int
 )
 
 func reportIOWait(fields ...string) {
@@ -151,6 +154,7 @@ func startIOWaits() {
 	mustIO(err)
 	ioWaitsKeep = append(ioWaitsKeep, unixLn, unixClient, unixServer)
 	os.RemoveAll(dir) // the bound sockets keep their name
+	ioWaitsUnixPeerFD = rawFD(unixClient.(*net.UnixConn))
 	goIO(func() { ioWaitRead("unix", unixServer) })
 	goIO(func() { ioWaitAccept("unix", unixLn, path) })
 
@@ -199,10 +203,12 @@ func ioWaitRead(kind string, c interface {
 	syscall.Conn
 }) {
 	remote := c.RemoteAddr()
+	fields := []string{"kind=" + kind, "dir=read", fmt.Sprintf("fd=%d", rawFD(c)), pollDescOf(c)}
 	if kind == "unix" {
 		remote = nil // /proc/net/unix names no peer
+		fields = append(fields, fmt.Sprintf("peerfd=%d", ioWaitsUnixPeerFD)) // the client end, in this process
 	}
-	fields := append([]string{"kind=" + kind, "dir=read", fmt.Sprintf("fd=%d", rawFD(c)), pollDescOf(c)}, addrFields(c.LocalAddr(), remote)...)
+	fields = append(fields, addrFields(c.LocalAddr(), remote)...)
 	reportIOWait(fields...)
 	buf := make([]byte, 1)
 	c.Read(buf)

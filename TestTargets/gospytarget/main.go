@@ -14,6 +14,7 @@
 //	iowaits  the parked set plus goroutines waiting on sockets, pipes and a system call (iowaits.go)
 //	headers  the parked set plus labels that need quoting and Go 1.19's "?" rule (headers.go)
 //	synctest the parked set plus two synctest bubbles (synctest.go, Go 1.25+)
+//	timers   the parked set plus goroutines blocked on timer channels (timers.go)
 //
 // Control protocol, one line per command on stdin, one reply line on stdout:
 //
@@ -27,6 +28,9 @@
 //	waits         -> WAITS ... (see waits.go)
 //	iowaits       -> IOWAITS ... (see iowaits.go)
 //	syncwaits     -> SYNCWAITS ... (see syncwaits.go)
+//	timers        -> TIMERS ... (see timers.go)
+//	leakcheck     run the goroutine leak detection -> LEAKCHECK ... (see leakcheck.go)
+//	stalechan     a channel whose address only a dead stack slot holds -> STALECHAN ... (see stalechan.go)
 //	stats         -> STATS goroutines=<n> churned=<n> leaked=<n> spins=<n>
 //	httppprof     net/http/pprof on a loopback port (httppprof.go) -> HTTP <addr>
 //	quit          exit 0
@@ -58,7 +62,7 @@ func main() {
 	go watchParent(os.Getppid())
 
 	switch *scenario {
-	case "parked", "many", "churn", "growing", "clock", "waits", "headers", "record", "synctest", "iowaits":
+	case "parked", "many", "churn", "growing", "clock", "waits", "headers", "record", "synctest", "iowaits", "timers":
 	default:
 		fmt.Fprintf(os.Stderr, "gospytarget: unknown scenario %q (want parked, many, churn, growing, clock, waits, headers or record)\n", *scenario)
 		os.Exit(2)
@@ -82,6 +86,8 @@ func main() {
 		startWaits()
 	case "iowaits":
 		startIOWaits() // iowaits.go
+	case "timers":
+		startTimers() // timers.go
 	case "headers":
 		startHeaders()
 	case "synctest":
@@ -135,6 +141,12 @@ func controlLoop() {
 			reply("%s", waitsReply())
 		case "iowaits":
 			reply("%s", ioWaitsReply()) // iowaits.go
+		case "timers":
+			reply("%s", timersReply()) // timers.go
+		case "leakcheck":
+			reply("%s", leakCheckReply()) // leakcheck.go
+		case "stalechan":
+			reply("%s", staleChanReply()) // stalechan.go
 		case "syncwaits":
 			reply("%s", syncWaitsReply()) // syncwaits.go
 		case "work":

@@ -35,7 +35,7 @@ import Testing
     static let binaries = TestTargets.matrix.filter { ["plain", "stripped", "distro"].contains($0.mode) }
 
     /// What is wrong with gospy's view of one truth (nil: nothing).
-    static func mismatch(_ truth: Truth, _ object: WaitObject?, _ waits: Waits) -> String? {
+    static func mismatch(_ truth: Truth, _ object: WaitObject?, _ waits: Waits, pid: Int32) -> String? {
         let descriptor: FileDescription?
         switch (truth.kind, object) {
         case ("syscall", let .syscall(wait)?):
@@ -60,6 +60,16 @@ import Testing
                 return "endpoints \(descriptor.local ?? "nil") -> \(descriptor.remote ?? "nil")"
             }
         }
+        // A connected unix socket's peer: the other end's inode, as /proc names the descriptor
+        // the target holds it by, and that descriptor in the target.
+        if let peerFD = truth.fields["peerfd"].flatMap({ Int32($0) }) {
+            let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(peerFD)")) ?? "?"
+            guard let peer = descriptor.peer, "socket:[\(peer.inode)]" == link, peer.pid == pid, peer.fd == peerFD else {
+                return "peer \(String(describing: descriptor.peer)), truth fd \(peerFD) \(link) in \(pid)"
+            }
+        } else if truth.kind == "unix", let peer = descriptor.peer {
+            return "a listener with a peer \(peer)"
+        }
         return nil
     }
 
@@ -70,6 +80,7 @@ import Testing
         let truths = try Self.parse(try target.send("iowaits"))
         #expect(truths.count == 12, "the scenario reports 12 waits")
         #expect(Set(truths.map(\.kind)) == ["tcp", "udp", "unix", "pipe", "syscall"])
+        #expect(truths.contains { $0.fields["peerfd"] != nil }, "a unix connection's reader reports its peer")
         #expect(truths.contains { $0.direction == .write && $0.kind == "tcp" } && truths.contains { $0.direction == .write && $0.kind == "pipe" })
         let inspector = try Inspector(pid: target.pid)
         for blocking in [true, false] {
@@ -83,7 +94,7 @@ import Testing
                 let byID = Dictionary(capture.snapshot.goroutines.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
                 problems = truths.compactMap { truth in
                     guard let goroutine = byID[truth.goroutine] else { return "goroutine \(truth.goroutine) missing" }
-                    return Self.mismatch(truth, waits.objects[goroutine.address], waits).map { "goroutine \(truth.goroutine) \(truth.kind): \($0)" }
+                    return Self.mismatch(truth, waits.objects[goroutine.address], waits, pid: target.pid).map { "goroutine \(truth.goroutine) \(truth.kind): \($0)" }
                 }
                 // Every goroutine in IO wait or a system call has an object, known or unknown.
                 for goroutine in capture.snapshot.goroutines where PollWaitReader.isIOWait(goroutine) || goroutine.status == .syscall {
@@ -109,6 +120,10 @@ import Testing
         let tcpLine = "fd \(writer.fd) tcp \(writer.fields["local"] ?? "?") -> \(writer.fields["remote"] ?? "?") ESTABLISHED "
             + "(pollDesc \(writer.fields["pd"] ?? "?")), 0 reading, 1 writing"
         #expect(result.stdout.contains(tcpLine), "\(tcpLine) in \(result.stdout)")
+        let unix = try #require(truths.first { $0.fields["peerfd"] != nil })
+        let peerLink = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(target.pid)/fd/\(unix.fields["peerfd"] ?? "")")
+        let unixLine = "fd \(unix.fd) unix \(unix.fields["local"] ?? "?") -> \(peerLink) (pid \(target.pid) gospytarget fd \(unix.fields["peerfd"] ?? "?")) STREAM"
+        #expect(result.stdout.contains(unixLine), "\(unixLine) in \(result.stdout)")
         #expect(result.stdout.contains("syscall read fd \(syscall.fd) pipe:[\(syscall.fields["inode"] ?? "?")]: 1 goroutines in it"), "\(result.stdout)")
         #expect(result.stdout.contains("main.ioWaitWriteTCP") || result.stdout.contains("net.(*conn).Write"), "\(result.stdout)")
         let json = try Subprocess.run(Subprocess.gospy, ["waits", "--pid", String(target.pid), "--json"])

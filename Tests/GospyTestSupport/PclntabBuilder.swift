@@ -16,6 +16,11 @@ public struct PclntabBuilder {
         /// _func.funcID (the release's numbering) and _func.flag (1 top frame, 2 writes SP).
         public var funcID: UInt8
         public var flag: UInt8
+        /// _func.args (bytes of arguments; negative: unknown), the PCDATA_StackMapIndex steps
+        /// (pcdata 1) and funcdata offsets from gofunc by funcdata index (stack maps and objects).
+        public var args: Int32 = 0
+        public var stackMapIndex: [(Int32, UInt32)] = []
+        public var funcdata: [Int: UInt32] = [:]
 
         public init(name: String, size: UInt32, sp: [(Int32, UInt32)], file: [(Int32, UInt32)], line: [(Int32, UInt32)],
                     inline: [(Int32, UInt32)] = [], inlineTree: [(name: String, parentPC: Int32)] = [],
@@ -94,7 +99,7 @@ public struct PclntabBuilder {
         var tableOffsets: [[UInt32]] = []
         for function in functions {
             var offsets: [UInt32] = []
-            for steps in [function.sp, function.file, function.line, function.inline] {
+            for steps in [function.sp, function.file, function.line, function.inline, function.stackMapIndex] {
                 if steps.isEmpty { offsets.append(0); continue }
                 offsets.append(UInt32(pctab.count))
                 pctab += Self.pcvalueTable(steps)
@@ -142,17 +147,19 @@ public struct PclntabBuilder {
         for (index, function) in functions.enumerated() {
             recordOffsets.append(UInt32(functabSize + records.count))
             let offsets = tableOffsets[index]
-            let npcdata: UInt32 = offsets[3] != 0 ? 3 : 0
-            let nfuncdata: UInt8 = inlineOffsets[index] != nil ? 4 : 0
-            records += le32(entries[index]) + le32(UInt32(bitPattern: nameOffset(function.name))) + le32(0) + le32(0)
+            let npcdata: UInt32 = offsets[3] != 0 || offsets[4] != 0 ? 3 : 0
+            let nfuncdata: UInt8 = inlineOffsets[index] != nil || !function.funcdata.isEmpty ? 4 : 0
+            records += le32(entries[index]) + le32(UInt32(bitPattern: nameOffset(function.name)))
+                + le32(UInt32(bitPattern: function.args)) + le32(0)
             records += le32(offsets[0]) + le32(offsets[1]) + le32(offsets[2]) + le32(npcdata) + le32(0)
             switch format {
             case .go120: records += le32(0) + [function.funcID, function.flag, 0, nfuncdata]
             case .go118: records += [function.funcID, function.flag, 0, nfuncdata]
             }
-            if npcdata > 0 { records += le32(0) + le32(0) + le32(offsets[3]) }
-            if let inline = inlineOffsets[index] {
-                records += le32(UInt32.max) + le32(UInt32.max) + le32(UInt32.max) + le32(inline)
+            if npcdata > 0 { records += le32(0) + le32(offsets[4]) + le32(offsets[3]) }
+            if nfuncdata > 0 {
+                for slot in 0..<3 { records += le32(function.funcdata[slot] ?? UInt32.max) }
+                records += le32(inlineOffsets[index] ?? UInt32.max)
             }
             while records.count % 4 != 0 { records.append(0) }
         }

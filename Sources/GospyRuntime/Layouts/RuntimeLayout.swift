@@ -236,6 +236,9 @@ public struct RuntimeLayout: Sendable, Equatable {
         ],
         "runtime.p": [
             "id", "status", "link", "schedtick", "syscalltick", "m", "runqhead", "runqtail", "runq", "runnext",
+            // The P's timer heap (Waits/TimerChannels.swift): []*timer until 1.22, timers.heap
+            // ([]timerWhen) from 1.23.
+            "timers", "timers.heap",
         ],
         "runtime.schedt": [
             "goidgen", "lastpoll", "lock", "midle", "nmidle", "nmidlelocked", "mnext", "maxmcount", "nmsys",
@@ -258,7 +261,12 @@ public struct RuntimeLayout: Sendable, Equatable {
         // semtable's roots, a Cond's notifyList, a sleeping goroutine's timer or sleepWhen (1.23+).
         "runtime.semaRoot": ["treap", "nwait"],
         "runtime.notifyList": ["wait", "notify", "head", "tail"],
-        "runtime.timer": ["when"],
+        // A timer channel's timer (Waits/TimerChannels.swift): hchan.timer from 1.23 (isChan),
+        // or the timer in a P's heap whose f is time.sendTime and arg the channel; before 1.23
+        // a modified timer's new time is in nextwhen until its status says it moved.
+        // isFake (1.24+): a synctest bubble's timer, whose when counts on the bubble's clock.
+        "runtime.timer": ["when", "period", "f", "arg", "isChan", "isFake", "status", "nextwhen"],
+        "runtime.timerWhen": ["timer", "when"],
         // A type descriptor's name (tflag's extra-star bit, the name's offset from moduledata.types):
         // runtime._type until 1.20, internal/abi.Type from 1.21.
         "runtime._type": ["tflag", "str"],

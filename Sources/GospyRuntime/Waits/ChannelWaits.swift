@@ -28,6 +28,8 @@ public struct ChannelState: Sendable, Equatable {
     public let elementType: UInt64
     /// Its name as fmt's %T prints it ("*main.job"), nil when it could not be read.
     public let elementTypeName: String?
+    /// hchan.timer (1.23+): the runtime timer of a time.Timer's or Ticker's channel, 0 for none.
+    public var timer: UInt64 = 0
 }
 
 /// What a blocked goroutine waits on.
@@ -217,11 +219,12 @@ public struct ChannelWaitReader {
                   let closed = records.u32(i, hchan.closed), let elementType = records.u64(i, hchan.elemtype),
                   count <= size else { continue }
             // A timer channel is buffered inside but presents as unbuffered (chanlen/chancap say 0).
-            var isTimer = false
-            if let timer = hchan.timer, let value = records.u64(i, timer) { isTimer = value != 0 }
+            var timer: UInt64 = 0
+            if let offset = hchan.timer, let value = records.u64(i, offset) { timer = value }
+            let isTimer = timer != 0
             channels[address] = ChannelState(
                 address: address, length: isTimer ? 0 : count, capacity: isTimer ? 0 : size, closed: closed != 0,
-                elementType: elementType, elementTypeName: typeNames?.name(ofType: elementType))
+                elementType: elementType, elementTypeName: typeNames?.name(ofType: elementType), timer: timer)
             queues[address] = QueueEnds(
                 receive: (records.u64(i, hchan.recvqFirst) ?? 0, records.u64(i, hchan.recvqLast) ?? 0),
                 send: (records.u64(i, hchan.sendqFirst) ?? 0, records.u64(i, hchan.sendqLast) ?? 0))

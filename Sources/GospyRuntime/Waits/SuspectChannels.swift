@@ -25,7 +25,13 @@ public struct SuspectChannels {
         public var skipped: String?
     }
 
-    public func find(_ goroutines: [Goroutine], waits: ChannelWaitReader.Result) -> Result {
+    /// `now`: the snapshot's CLOCK_MONOTONIC, to say how long the waiters have waited (what
+    /// the runtime records from the first collection that saw them blocked).
+    /// `stacks`: parked goroutines' unwound stacks by address; with one, only the words its
+    /// frames' stack maps say are live count as holding a channel (LiveStackSlots.swift).
+    public func find(_ goroutines: [Goroutine], waits: ChannelWaitReader.Result, now: Int64? = nil,
+                     stacks: [UInt64: UnwoundStack] = [:]) -> Result {
+        let slots = LiveStackSlots(executable: image.executable, loadBias: image.loadBias)
         var result = Result()
         // Each channel-blocked goroutine's channels; empty for a wait that is blocked for good.
         var blockedOn: [UInt64: [UInt64]] = [:]
@@ -71,6 +77,7 @@ public struct SuspectChannels {
             }
             if runnable.isEmpty { break }
             var ranges: [MemoryRange] = []
+            var live: [[Range<Int>]?] = []
             for goroutine in runnable {
                 scanned.insert(goroutine.address)
                 guard goroutine.stackHi > goroutine.stackLo, goroutine.stackHi - goroutine.stackLo <= 1 << 30 else { continue }
@@ -79,6 +86,10 @@ public struct SuspectChannels {
                 let size = Int(goroutine.stackHi - sp)
                 budget -= size
                 ranges.append(MemoryRange(address: sp, size: size))
+                let parked = goroutine.status == .waiting || goroutine.status == .leaked
+                live.append(budget > 0 && parked && sp == goroutine.schedSP ? stacks[goroutine.address].flatMap {
+                    slots.liveOffsets(of: $0, sp: sp, hi: goroutine.stackHi)
+                } : nil)
             }
             guard budget > 0 else {
                 result.skipped = "the stacks to scan are larger than the scan budget"
@@ -89,18 +100,48 @@ public struct SuspectChannels {
             gathered.withUnsafeMutableStorage { bytes, valid in
                 for index in 0..<ranges.count where valid[index] {
                     let start = offsets[index]
-                    Self.removeReferenced(in: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + ranges[index].size)]),
-                                          from: &candidates)
+                    let stack = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + ranges[index].size)])
+                    if let offsets = live[index] {
+                        Self.removeReferenced(in: stack, at: offsets, from: &candidates)
+                    } else {
+                        Self.removeReferenced(in: stack, from: &candidates)
+                    }
                 }
             }
             if candidates.isEmpty { break }
         }
+        var minutes: [UInt64: Int] = [:]
+        if let now, !candidates.isEmpty {
+            for goroutine in goroutines {
+                guard let waited = goroutine.waitMinutes(now: now), let channels = blockedOn[goroutine.address] else { continue }
+                for channel in channels where candidates.contains(channel) { minutes[channel] = max(minutes[channel] ?? 0, waited) }
+            }
+        }
         for channel in candidates {
             let waiters = blockedOn.values.filter { $0.contains(channel) }.count
-            result.suspects[channel] = "\(waiters) goroutines wait on it and none that could run, nor any global, refers to it "
+            let waited = minutes[channel].map { ", for \($0) minutes at least" } ?? ""
+            result.suspects[channel] = "\(waiters) goroutines wait on it\(waited) and none that could run, nor any global, refers to it "
                 + "(only goroutines blocked on channels like it do; references from the heap are not seen)"
         }
         return result
+    }
+
+    /// Drops every candidate whose address is a word of `bytes` inside one of `ranges`.
+    static func removeReferenced(in bytes: UnsafeRawBufferPointer, at ranges: [Range<Int>], from candidates: inout Set<UInt64>) {
+        guard !candidates.isEmpty else { return }
+        var low = candidates.min()!, high = candidates.max()!
+        for range in ranges where range.lowerBound >= 0 {
+            var offset = range.lowerBound
+            let end = min(range.upperBound, bytes.count)
+            while offset + 8 <= end {
+                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                if word >= low, word <= high, candidates.remove(word) != nil {
+                    if candidates.isEmpty { return }
+                    (low, high) = (candidates.min()!, candidates.max()!)
+                }
+                offset += 8
+            }
+        }
     }
 
     /// Drops every candidate whose address appears as an aligned word in `bytes`.

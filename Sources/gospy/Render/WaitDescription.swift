@@ -25,8 +25,12 @@ struct WaitDescription: Encodable, Equatable {
     /// object's queue (1: woken first).
     var role: String?
     var position: Int?
-    /// Sleep: the runtime nanotime (CLOCK_MONOTONIC ns) it wakes at.
+    /// Sleep: the runtime nanotime (CLOCK_MONOTONIC ns) it wakes at; a timer channel: the
+    /// nanotime its timer fires at (absent when stopped or not known).
     var wakesAt: Int64?
+    /// A timer channel: "fires", "stopped" or "unknown"; a ticker's period in ns.
+    var timer: String?
+    var period: Int64?
     /// Why an unknown object is unknown.
     var reason: String?
     /// Nothing can ever wake it.
@@ -39,10 +43,10 @@ struct WaitDescription: Encodable, Equatable {
     init(_ object: WaitObject, waits: Waits) {
         switch object {
         case let .channel(channelCase):
-            self = Self.channelCase(channelCase)
+            self = Self.channelCase(channelCase, waits: waits)
         case let .select(cases):
             self.init(kind: "select")
-            self.cases = cases.map(Self.channelCase)
+            self.cases = cases.map { Self.channelCase($0, waits: waits) }
         case let .nilChannel(direction):
             self.init(kind: "nil chan")
             self.direction = direction.rawValue
@@ -77,10 +81,17 @@ struct WaitDescription: Encodable, Equatable {
         }
     }
 
-    static func channelCase(_ channelCase: ChannelCase) -> WaitDescription {
+    static func channelCase(_ channelCase: ChannelCase, waits: Waits) -> WaitDescription {
         var description = WaitDescription(kind: "chan")
         description.address = WaitsReport.hex(channelCase.channel)
         description.direction = channelCase.direction?.rawValue
+        if let timer = waits.timers[channelCase.channel] {
+            description.timer = timer.when == nil ? "stopped" : "fires"
+            description.wakesAt = timer.when
+            description.period = timer.period > 0 ? timer.period : nil
+        } else if waits.timersUnknown[channelCase.channel] != nil {
+            description.timer = "unknown"
+        }
         return description
     }
 
@@ -89,7 +100,14 @@ struct WaitDescription: Encodable, Equatable {
     var text: String {
         switch kind {
         case "chan":
-            return "chan \(address ?? "?")" + (direction.map { " (\($0))" } ?? "")
+            let timerText: String
+            switch timer {
+            case "fires": timerText = ", timer fires at nanotime \(wakesAt ?? 0)" + (period.map { " every \($0) ns" } ?? "")
+            case "stopped": timerText = ", timer stopped"
+            case "unknown": timerText = ", timer not known"
+            default: timerText = ""
+            }
+            return "chan \(address ?? "?")" + (direction.map { " (\($0))" } ?? "") + timerText
         case "select":
             return "select on " + (cases ?? []).map(\.text).joined(separator: ", ")
         case "nil chan":

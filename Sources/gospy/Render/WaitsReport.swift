@@ -26,6 +26,22 @@ struct WaitsReport: JSONOutput {
         let wakesInSeconds: Double?
     }
 
+    /// A timer channel's timer: when it fires and a ticker's period, or why that is not known.
+    struct Timer: Encodable {
+        /// The runtime nanotime (CLOCK_MONOTONIC ns) it fires at, and how far off that is;
+        /// absent when it is stopped or not known.
+        var firesAt: Int64? = nil
+        var firesInSeconds: Double? = nil
+        /// A ticker's period.
+        var periodSeconds: Double? = nil
+        /// Stopped: it does not fire (unless the program resets it).
+        var stopped: Bool = false
+        /// How gospy tied the channel to its timer: "hchan.timer" or "timer heap".
+        var link: String? = nil
+        /// Why the timer is not known.
+        var unknown: String? = nil
+    }
+
     struct Object: Encodable {
         /// "chan", "nil chan", "select without cases", "sync.Mutex", "sync.RWMutex",
         /// "sync.WaitGroup", "sync.Cond", "semaphore", "sleep", "io", "syscall", "unknown".
@@ -54,8 +70,15 @@ struct WaitsReport: JSONOutput {
         var writers: Int? = nil
         let senders: Int
         let receivers: Int
-        /// Nothing can ever wake these waiters.
-        let stuckForGood: Bool
+        /// Nothing can ever wake these waiters: a nil channel, a select without cases, or every
+        /// waiter marked leaked by the runtime.
+        var stuckForGood: Bool
+        /// Waiters the runtime's own leak detection marked leaked (status _Gleaked, "(leaked)" in
+        /// its tracebacks: Go 1.27's goroutineleak profile, 1.26's with
+        /// GOEXPERIMENT=goroutineleakprofile); absent when none is.
+        var leaked: [UInt64]? = nil
+        /// A timer channel's timer (time.After, Timer.C, Ticker.C), or why it is not known.
+        var timer: Timer? = nil
         /// Why the channel looks stuck for good (a strong hint, not a proof); absent otherwise.
         var suspect: String? = nil
         let longestWaitMinutes: Int?
@@ -71,6 +94,8 @@ struct WaitsReport: JSONOutput {
     let waitingOnChannels: Int
     /// Goroutines with a wait object of any kind (unknown included).
     let waiting: Int
+    /// Goroutines the runtime marked leaked, of those.
+    let leaked: Int
     /// The target's CLOCK_MONOTONIC when read (the clock sleep's wakesAt counts on).
     let monotonicNow: Int64
     /// Why no channel was examined for being stuck, when none was.
@@ -90,6 +115,8 @@ struct WaitsReport: JSONOutput {
         struct Accumulator {
             var senders = 0, receivers = 0, readers = 0, writers = 0, longest: Int?
             var waiters: [String: (state: String, goroutines: [UInt64])] = [:]
+            /// Waiters the runtime itself marked leaked (_Gleaked).
+            var leaked: [UInt64] = []
             var queue: [Queued] = []
             var sample: SyncWait?
             var reasons: Set<String> = []
@@ -101,6 +128,7 @@ struct WaitsReport: JSONOutput {
                 if io == .read { readers += 1 }
                 if io == .write { writers += 1 }
                 if let minutes { longest = max(longest ?? 0, minutes) }
+                if goroutine.status == .leaked { leaked.append(goroutine.id) }
                 waiters[place, default: (goroutine.stateText, [])].goroutines.append(goroutine.id)
             }
         }
@@ -135,7 +163,7 @@ struct WaitsReport: JSONOutput {
         }
         var byKey: [Key: Accumulator] = [:]
         var order: [Key] = []
-        var total = 0, onChannels = 0
+        var total = 0, onChannels = 0, leakedCount = 0
         // A hundred thousand waiters share a few stacks: each stack's place is named once.
         var places: [[UInt64]: String] = [:]
         let stacks = capture.stacks
@@ -143,6 +171,7 @@ struct WaitsReport: JSONOutput {
             guard let object = waits.objects[goroutine.address] else { continue }
             guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
             total += 1
+            if goroutine.status == .leaked { leakedCount += 1 }
             switch object {
             case .channel, .select, .nilChannel, .selectWithoutCases: onChannels += 1
             default: break
@@ -205,10 +234,13 @@ struct WaitsReport: JSONOutput {
             let waiters = entry.waiters.map { Waiters(count: $0.value.goroutines.count, location: $0.key, state: $0.value.state,
                                                       goroutines: $0.value.goroutines) }
                 .sorted { ($0.count, $1.location) > ($1.count, $0.location) }
+            let count = waiters.reduce(0) { $0 + $1.count }
             var object = Object(kind: key.kind, address: address.map(Self.hex),
                                 senders: entry.senders, receivers: entry.receivers,
-                                stuckForGood: key == .nilChannel || key == .selectWithoutCases,
+                                stuckForGood: key == .nilChannel || key == .selectWithoutCases
+                                    || (key != .unknown && count > 0 && entry.leaked.count == count),
                                 longestWaitMinutes: entry.longest, waiters: waiters)
+            if !entry.leaked.isEmpty { object.leaked = entry.leaked.sorted() }
             switch key {
             case let .channel(value):
                 object.global = globals.name(of: value)
@@ -217,6 +249,7 @@ struct WaitsReport: JSONOutput {
                 object.capacity = channel?.capacity
                 object.closed = channel?.closed
                 object.suspect = waits.suspects?.suspects[value]
+                object.timer = Self.timer(of: value, waits: waits, now: snapshot.monotonicNow)
             case let .sync(_, value):
                 object.global = globals.name(of: value)
                 object.state = entry.sample.flatMap { SyncObjectState.text(of: $0, reader: memory, release: version) }
@@ -245,9 +278,22 @@ struct WaitsReport: JSONOutput {
         }
         waitingOnChannels = onChannels
         waiting = total
+        leaked = leakedCount
     }
 
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+    static func timer(of channel: UInt64, waits: Waits, now: Int64) -> Timer? {
+        if let reason = waits.timersUnknown[channel] { return Timer(unknown: reason) }
+        guard let found = waits.timers[channel] else { return nil }
+        var timer = Timer(stopped: found.when == nil, link: found.link.rawValue)
+        if let when = found.when {
+            timer.firesAt = when
+            timer.firesInSeconds = (Double(when &- now) / 1e6).rounded() / 1000
+        }
+        if found.period > 0 { timer.periodSeconds = Double(found.period) / 1e9 }
+        return timer
+    }
 
     /// "3.2s", "12m5s", "1h0m".
     static func duration(_ seconds: Double) -> String {
@@ -258,8 +304,17 @@ struct WaitsReport: JSONOutput {
         return "\(whole / 3600)h\(whole % 3600 / 60)m"
     }
 
+    /// "fires in 59m59s, every 1h30m", "stopped: it does not fire", "not known: ...".
+    static func text(of timer: Timer) -> String {
+        if let reason = timer.unknown { return "not known: \(reason)" }
+        if timer.stopped { return "stopped: it does not fire" }
+        let every = timer.periodSeconds.map { ", every \(duration($0))" } ?? ""
+        return "fires in \(timer.firesInSeconds.map(duration) ?? "?")\(every)"
+    }
+
     func text() -> String {
-        var out = "pid \(pid)  \(goVersion)  \(waiting) goroutines wait, \(waitingOnChannels) on channels\n"
+        var out = "pid \(pid)  \(goVersion)  \(waiting) goroutines wait, \(waitingOnChannels) on channels"
+            + (leaked > 0 ? ", \(leaked) marked leaked by the runtime" : "") + "\n"
         for object in objects {
             let count = object.waiters.reduce(0) { $0 + $1.count }
             let longest = object.longestWaitMinutes.map { ", longest \($0) min" } ?? ""
@@ -269,6 +324,7 @@ struct WaitsReport: JSONOutput {
                 let closed = object.closed == true ? ", closed" : ""
                 out += "\(object.type ?? "chan") \(object.address ?? "?")\(global) len \(object.length ?? 0)/\(object.capacity ?? 0)\(closed), "
                     + "\(object.senders) senders waiting, \(object.receivers) receivers\(longest)\n"
+                if let timer = object.timer { out += "  timer: \(Self.text(of: timer))\n" }
                 if let suspect = object.suspect { out += "  suspect: \(suspect)\n" }
             case "nil chan":
                 out += "nil chan: \(count) goroutines blocked for good\(longest)\n"
@@ -293,6 +349,11 @@ struct WaitsReport: JSONOutput {
                 out += "\(object.kind) \(object.address ?? "?")\(global)\(state) \(count) goroutines waiting\(longest)\n"
                 let queue = (object.queue ?? []).map { "\($0.goroutine) \($0.role ?? "")" }
                 if !queue.isEmpty { out += "  queue (wake order): \(queue.joined(separator: ", "))\n" }
+            }
+            if let leaked = object.leaked {
+                let ids = leaked.prefix(10).map(String.init).joined(separator: ", ") + (leaked.count > 10 ? ", ..." : "")
+                out += "  leaked: \(leaked.count) of its \(count) waiters marked leaked by the runtime's own leak detection"
+                    + (object.stuckForGood ? ", stuck for good" : "") + " (\(ids))\n"
             }
             for waiters in object.waiters {
                 out += "  \(waiters.count)  \(waiters.location)  [\(waiters.state)]\n"

@@ -13,7 +13,7 @@ struct TargetBinary: Sendable, CustomTestStringConvertible, Hashable {
     let path: String
 
     var testDescription: String { "go\(release)/\(mode)" }
-    var isStripped: Bool { ["stripped", "distro", "modern-stripped", "modern-distro", "synctest-go124"].contains(mode) }
+    var isStripped: Bool { ["stripped", "distro", "modern-stripped", "modern-distro", "synctest-go124", "leakprofile-go126"].contains(mode) }
 }
 
 /// The matrix of test targets, from the manifest scripts/build-targets.sh writes.
