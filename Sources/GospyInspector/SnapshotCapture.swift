@@ -110,7 +110,8 @@ extension Inspector {
                 reusable = previous.unchangedStacks(in: records, compared: SnapshotReader.validationSize(try image.layout.g))
                 extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] >= 0 } ?? false }
             }
-            earlyStacks = collector.capture(extents)
+            // Walked batch by batch as read: their bytes never pile up.
+            earlyStacks = collector.capture(extents, walking: true, arguments: arguments)
             // (Fewer than asked when the deadline cut the reads.)
             phases.stacksReadWhileRunning = earlyStacks.count
         }
