@@ -140,7 +140,7 @@ struct SummaryReport: JSONOutput {
     func writeText(color: Bool, snapshotLines: [String] = [], lines: SummaryLines, to output: inout BufferedOutput) {
         let style = TerminalStyle(enabled: color)
         output.append(headerText(style: style, snapshotLines: snapshotLines))
-        lines.forEach(style: style) { output.append($0) }
+        lines.write(style: style, to: &output)
     }
 
     private func headerText(style: TerminalStyle, snapshotLines: [String]) -> String {
@@ -194,40 +194,107 @@ struct SummaryLines {
     let locationKind: LocationKind
     let showSystem: Bool
 
-    func forEach(style: TerminalStyle, _ body: (String) -> Void) {
+    /// Writes every shown goroutine's line. The location and creator texts are made once per
+    /// distinct stack and go statement (a million goroutines share a few hundred), and each
+    /// line is appended piece by piece: no string per goroutine.
+    func write(style: TerminalStyle, to output: inout BufferedOutput) {
         let snapshot = capture.snapshot
         let image = inspector.image
         let symbolizer = inspector.symbolizer
         var machineIDs: [UInt64: Int64] = [:]
         for machine in snapshot.machines { machineIDs[machine.address] = machine.id }
+        let byStack = (locationKind == .user || locationKind == .userCode) && capture.stacks != nil
+        var locationTexts: [TracebackIdentity: String] = [:]
+        var creators: [UInt64: String?] = [:]
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
-            let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: symbolizer,
-                                                    kind: locationKind)
-            body(Self.line(id: goroutine.id, m: goroutine.m == 0 ? nil : machineIDs[goroutine.m], state: goroutine.stateText,
-                           waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), locked: goroutine.lockedToThread,
-                           status: goroutine.status.name, location: location.map { ($0.function, $0.file, $0.line) },
-                           creator: symbolizer.createdBy(goroutine)?.function, parentID: goroutine.parentID, style: style))
+            let locate = {
+                Self.locationText(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image,
+                                                           symbolizer: symbolizer, kind: locationKind))
+            }
+            let location: String
+            if byStack, let stacks = capture.stacks, index < stacks.count {
+                let identity = TracebackIdentity(frames: stacks[index].frames)
+                if let known = locationTexts[identity] {
+                    location = known
+                } else {
+                    location = locate()
+                    locationTexts[identity] = location
+                }
+            } else {
+                location = locate()
+            }
+            // "created by" depends on the go statement's PC alone, except for goroutine 1.
+            let creator: String?
+            if goroutine.id == 1 {
+                creator = symbolizer.createdBy(goroutine)?.function
+            } else if let known = creators[goroutine.creatorPC] {
+                creator = known
+            } else {
+                creator = symbolizer.createdBy(goroutine)?.function
+                creators[goroutine.creatorPC] = creator
+            }
+            Self.write(id: goroutine.id, m: goroutine.m == 0 ? nil : machineIDs[goroutine.m], state: goroutine.stateText,
+                       waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), locked: goroutine.lockedToThread,
+                       status: goroutine.status.name, location: location, creator: creator, parentID: goroutine.parentID,
+                       style: style, to: &output)
         }
     }
 
+    /// "  function (file:line)", or nothing.
+    static func locationText(_ location: RuntimeImage.Location?) -> String {
+        location.map { "  \($0.function) (\($0.file):\($0.line))" } ?? ""
+    }
+
     /// One goroutine's line.
-    static func line(id: UInt64, m: Int64?, state: String, waitMinutes: Int?, locked: Bool, status: String,
-                     location: (function: String, file: String, line: Int)?, creator: String?, parentID: UInt64?,
-                     style: TerminalStyle) -> String {
-        var line = String(id)
-        if let m { line += " M\(m)" }
+    static func write(id: UInt64, m: Int64?, state: String, waitMinutes: Int?, locked: Bool, status: String,
+                      location: String, creator: String?, parentID: UInt64?, style: TerminalStyle, to output: inout BufferedOutput) {
+        output.append(String(id))
+        if let m {
+            output.append(" M")
+            output.append(String(m))
+        }
         var state = state
         if let waitMinutes { state += ", \(waitMinutes) minutes" }
         if locked { state += ", locked to thread" }
-        line += " " + style.state("[\(state)]", status: status)
-        if let location {
-            line += "  \(location.function) (\(location.file):\(location.line))"
+        output.append(" ")
+        if style.enabled {
+            output.append(style.state("[\(state)]", status: status))
+        } else {
+            output.append("[")
+            output.append(state)
+            output.append("]")
         }
+        output.append(location)
         if let creator {
-            line += style.dim("  created by \(creator)" + (parentID.map { " in goroutine \($0)" } ?? ""))
+            let parent = parentID.map { " in goroutine \($0)" } ?? ""
+            if style.enabled {
+                output.append(style.dim("  created by \(creator)" + parent))
+            } else {
+                output.append("  created by ")
+                output.append(creator)
+                output.append(parent)
+            }
         }
-        return line + "\n"
+        output.append("\n")
+    }
+}
+
+/// A stack's identity for its traceback (its frames' PCs and trap marks), through its own
+/// frame array: what `Symbolizer.traceback` answers the same for.
+struct TracebackIdentity: Hashable {
+    let frames: [PhysicalFrame]
+
+    static func == (a: TracebackIdentity, b: TracebackIdentity) -> Bool {
+        a.frames.count == b.frames.count && zip(a.frames, b.frames).allSatisfy { $0.pc == $1.pc && $0.trapped == $1.trapped }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(frames.count)
+        for frame in frames {
+            hasher.combine(frame.pc)
+            hasher.combine(frame.trapped)
+        }
     }
 }
 
