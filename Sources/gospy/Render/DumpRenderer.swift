@@ -142,16 +142,41 @@ enum TracebackRenderer {
     /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
     static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, style: TracebackHeaderStyle,
                        to sink: (String) -> Void) {
-        var chunk = ""
-        chunk.reserveCapacity(1 << 17)
-        for (index, item) in items.enumerated() {
-            if index > 0 { chunk += "\n" }
+        withoutActuallyEscaping(sink) { sink in
+            var stream = Stream(symbolizer: symbolizer, style: style, sink: sink)
+            for item in items { stream.append(item) }
+            stream.finish()
+        }
+    }
+
+    /// Goroutines rendered one at a time into chunks handed to `sink` (blank lines between).
+    struct Stream {
+        let symbolizer: Symbolizer
+        let style: TracebackHeaderStyle
+        let sink: (String) -> Void
+        private var chunk = ""
+        private(set) var count = 0
+
+        init(symbolizer: Symbolizer, style: TracebackHeaderStyle, sink: @escaping (String) -> Void) {
+            self.symbolizer = symbolizer
+            self.style = style
+            self.sink = sink
+            chunk.reserveCapacity(1 << 17)
+        }
+
+        mutating func append(_ item: DumpedGoroutine) {
+            if count > 0 { chunk += "\n" }
+            count += 1
             render(item, symbolizer: symbolizer, style: style, into: &chunk)
             if chunk.utf8.count >= 1 << 16 {
                 sink(chunk)
                 chunk.removeAll(keepingCapacity: true)
             }
         }
-        if !chunk.isEmpty { sink(chunk) }
+
+        mutating func finish() {
+            if !chunk.isEmpty { sink(chunk) }
+            chunk = ""
+        }
     }
 }
