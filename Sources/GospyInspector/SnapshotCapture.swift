@@ -150,6 +150,7 @@ extension Inspector {
         var stacks: [UnwoundStack]?
         if wantStacks {
             let captures = [lateStacks, earlyStacks.removing(reread)]
+            earlyStacks = .empty  // (`captures` holds the only copy, gone with this block)
             // A goroutine keeps the previous snapshot's stack when its early record stood at
             // the stop (the g unchanged since that snapshot, through both reads).
             let kept: [Int32] = reusable.isEmpty ? [] : snapshot.goroutines.map { goroutine in

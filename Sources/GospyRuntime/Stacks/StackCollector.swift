@@ -134,7 +134,8 @@ public struct StackCollector {
             }
             position = end
         }
-        return CapturedStacks(addresses: extents.prefix(position).map(\.address), starts: Array(starts.prefix(position)),
+        // Walked captures need no starts any more (a million of them is tens of MB).
+        return CapturedStacks(addresses: extents.prefix(position).map(\.address), starts: walking ? [] : Array(starts.prefix(position)),
                               batches: batches, walked: walking ? walked : nil)
     }
 
