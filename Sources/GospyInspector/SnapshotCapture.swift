@@ -110,7 +110,8 @@ extension Inspector {
                 reusable = previous.unchangedStacks(in: records, compared: SnapshotReader.validationSize(try image.layout.g))
                 extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] >= 0 } ?? false }
             }
-            earlyStacks = collector.capture(extents)
+            // Walked batch by batch as read: their bytes never pile up.
+            earlyStacks = collector.capture(extents, walking: true, arguments: arguments)
             // (Fewer than asked when the deadline cut the reads.)
             phases.stacksReadWhileRunning = earlyStacks.count
         }
@@ -149,6 +150,7 @@ extension Inspector {
         var stacks: [UnwoundStack]?
         if wantStacks {
             let captures = [lateStacks, earlyStacks.removing(reread)]
+            earlyStacks = .empty  // (`captures` holds the only copy, gone with this block)
             // A goroutine keeps the previous snapshot's stack when its early record stood at
             // the stop (the g unchanged since that snapshot, through both reads).
             let kept: [Int32] = reusable.isEmpty ? [] : snapshot.goroutines.map { goroutine in

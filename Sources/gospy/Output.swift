@@ -24,3 +24,26 @@ enum Output {
         }
     }
 }
+
+/// Output written in blocks as it is made: a long text (a million lines) is never held whole.
+struct BufferedOutput {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    static let blockSize = 1 << 16
+
+    init(fd: Int32 = STDOUT_FILENO) {
+        self.fd = fd
+        buffer.reserveCapacity(Self.blockSize + 4096)
+    }
+
+    mutating func append(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= Self.blockSize { flush() }
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        Output.write(buffer, to: fd)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

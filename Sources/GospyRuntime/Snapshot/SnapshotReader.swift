@@ -324,12 +324,39 @@ public struct SnapshotReader {
                 }
             }
         }
-        goroutines.sort { $0.id < $1.id }
+        Self.sortByID(&goroutines)
         unreadable += Self.removeRepeatedGs(&goroutines)
         return RuntimeSnapshot(
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
             retries: raw.retried, allgs: raw.allgs, tracebackLabels: raw.tracebackLabels, heap: raw.heap)
+    }
+
+    /// Sorts goroutines by id, equal ids in their present order (as a stable sort would): the
+    /// (id, position) pairs are sorted, then each goroutine moved once along the permutation's
+    /// cycles, in place. Sorting the goroutines themselves would move a million large values
+    /// tens of times each.
+    static func sortByID(_ goroutines: inout [Goroutine]) {
+        var keys = goroutines.enumerated().map { (id: $0.element.id, position: $0.offset) }
+        keys.sort { ($0.id, $0.position) < ($1.id, $1.position) }
+        var placed = [Bool](repeating: false, count: keys.count)
+        for start in keys.indices where !placed[start] {
+            placed[start] = true
+            guard keys[start].position != start else { continue }
+            // Position k receives the goroutine now at keys[k].position.
+            let first = goroutines[start]
+            var k = start
+            while true {
+                let next = keys[k].position
+                if next == start {
+                    goroutines[k] = first
+                    break
+                }
+                goroutines[k] = goroutines[next]
+                placed[next] = true
+                k = next
+            }
+        }
     }
 
     /// Drops all but the first of goroutines with the same g address (goroutines sorted by id,

@@ -59,15 +59,19 @@ public struct StackCollector {
         let index: AddressIndex
         let starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)]
         let batches: [GatheredRanges]
+        /// Stacks walked as each batch was read (`capture(walking:)`), whose bytes are gone;
+        /// nil when `batches` holds the bytes to walk later.
+        let walked: [UnwoundStack]?
         /// Captures voided after the fact (their g changed after the capture).
         var void: [Bool] = []
 
         init(addresses: [UInt64], starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)],
-             batches: [GatheredRanges]) {
+             batches: [GatheredRanges], walked: [UnwoundStack]? = nil) {
             self.addresses = addresses
             index = AddressIndex(addresses)
             self.starts = starts
             self.batches = batches
+            self.walked = walked
         }
 
         public static let empty = CapturedStacks(addresses: [], starts: [], batches: [])
@@ -97,9 +101,17 @@ public struct StackCollector {
     public static let captureLimit: UInt64 = 1 << 20
 
     /// Reads every goroutine's used stack in batched gathers (call while the target is stopped).
-    public func capture(_ extents: [StackExtent], context: (StackExtent) -> ThreadContext? = { _ in nil }) -> CapturedStacks {
+    /// With `walking`, each batch is walked as soon as it is read and its bytes dropped (with
+    /// `arguments`, each frame's argument words read too): a walk depends only on the bytes
+    /// and the extent, so a capture whose g later validates unchanged walks to the same stack
+    /// now as after the target resumed, and a million stacks' bytes are never held at once.
+    public func capture(_ extents: [StackExtent], walking: Bool = false, arguments: Bool = false,
+                        context: (StackExtent) -> ThreadContext? = { _ in nil }) -> CapturedStacks {
         let starts = extents.map { start(of: $0, context: context($0) ?? ThreadContext()) }
         var batches: [GatheredRanges] = []
+        var walked: [UnwoundStack] = []
+        if walking { walked.reserveCapacity(extents.count) }
+        let unwinder = StackUnwinder(symbolizer: symbolizer)
         var position = 0
         // Past the deadline the rest are not read: `unwind` marks them.
         while position < extents.count, deadline?.expired != true {
@@ -110,11 +122,34 @@ public struct StackCollector {
                 guard sp >= extent.stackLo, sp < extent.stackHi else { return MemoryRange(address: sp, size: 0) }
                 return MemoryRange(address: sp, size: Int(min(extent.stackHi - sp, Self.captureLimit)))
             }
-            batches.append(memory.gather(ranges: ranges))
+            let batch = memory.gather(ranges: ranges)
+            if walking {
+                for index in position..<end {
+                    let extent = extents[index]
+                    walked.append(walk(unwinder, start: starts[index], stackLo: extent.stackLo, stackHi: extent.stackHi,
+                                       batch: batch, slot: index - position, arguments: arguments))
+                }
+            } else {
+                batches.append(batch)
+            }
             position = end
         }
-        return CapturedStacks(addresses: extents.prefix(position).map(\.address), starts: Array(starts.prefix(position)),
-                              batches: batches)
+        // Walked captures need no starts any more (a million of them is tens of MB).
+        return CapturedStacks(addresses: extents.prefix(position).map(\.address), starts: walking ? [] : Array(starts.prefix(position)),
+                              batches: batches, walked: walking ? walked : nil)
+    }
+
+    /// One goroutine's walk from its captured bytes (live memory beyond them).
+    private func walk(_ unwinder: StackUnwinder, start: (pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String),
+                      stackLo: UInt64, stackHi: UInt64, batch: GatheredRanges, slot: Int, arguments: Bool) -> UnwoundStack {
+        let word = { (address: UInt64) -> UInt64? in
+            batch.u64(slot, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
+        }
+        var stack = unwinder.unwind(
+            pc: start.pc, sp: start.sp, stackLo: stackLo, stackHi: stackHi,
+            trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin, word: word)
+        if arguments { symbolizer.readArguments(of: &stack, word: word) }
+        return stack
     }
 
     /// Walks the captured stacks (after the target has been resumed), in `goroutines` order.
@@ -145,17 +180,11 @@ public struct StackCollector {
                 return UnwoundStack(frames: [], end: .truncated("stack not captured"), origin: "none")
             }
             let captured = captures[set]
-            let start = captured.starts[index]
-            let batch = captured.batches[index / Self.batch]
-            let slot = index % Self.batch
-            let word = { (address: UInt64) -> UInt64? in
-                batch.u64(slot, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
-            }
-            var stack = unwinder.unwind(
-                pc: start.pc, sp: start.sp, stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
-                trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin, word: word)
-            if arguments { symbolizer.readArguments(of: &stack, word: word) }
-            return stack
+            // Walked when read, from the same extent (a capture that still counts is of a g
+            // whose stack bounds validated unchanged).
+            if let walked = captured.walked { return walked[index] }
+            return walk(unwinder, start: captured.starts[index], stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
+                        batch: captured.batches[index / Self.batch], slot: index % Self.batch, arguments: arguments)
         }
     }
 

@@ -65,12 +65,34 @@ public struct StackUnwinder {
 
     private let injected: Set<UInt8>
     private let cgocallback: UInt8?
+    /// This unwinder's own memory of frame facts and a scratch frame list (one unwinder walks
+    /// on one thread: no lock per frame, and one exact-size frame array per stack).
+    private let local = Local()
 
     public init(symbolizer: Symbolizer) {
         self.symbolizer = symbolizer
         let ids = symbolizer.funcIDs?.values ?? [:]
         injected = Set(["sigpanic", "asyncPreempt", "debugCallV2"].compactMap { ids[$0] }.filter { $0 != 0 })
         cgocallback = ids["cgocallback"]
+    }
+
+    /// A direct-mapped table of the PCs met (in front of the symbolizer's shared, locked
+    /// cache: a million stacks repeat a few hundred PCs), and the frames of the walk under way.
+    private final class Local {
+        static let slots = 4096
+        var pcs = [UInt64](repeating: 0, count: slots)
+        var infos = [TracebackCache.FrameInfo?](repeating: nil, count: slots)
+        var frames: [PhysicalFrame] = []
+    }
+
+    private func frameInfo(_ pc: UInt64) -> TracebackCache.FrameInfo? {
+        guard pc != 0 else { return symbolizer.frameInfo(pc) }
+        let slot = Int(truncatingIfNeeded: (pc ^ (pc >> 12)) & UInt64(Local.slots - 1))
+        if local.pcs[slot] == pc { return local.infos[slot] }
+        let info = symbolizer.frameInfo(pc)
+        local.pcs[slot] = pc
+        local.infos[slot] = info
+        return info
     }
 
     /// - Parameters:
@@ -80,6 +102,18 @@ public struct StackUnwinder {
     public func unwind(pc startPC: UInt64, sp startSP: UInt64, stackLo: UInt64, stackHi: UInt64,
                        trapped: Bool, fromSyscall: Bool, origin: String,
                        word: (UInt64) -> UInt64?) -> UnwoundStack {
+        local.frames.removeAll(keepingCapacity: true)
+        var stack = walk(pc: startPC, sp: startSP, stackLo: stackLo, stackHi: stackHi, trapped: trapped,
+                         fromSyscall: fromSyscall, origin: origin, frames: &local.frames, word: word)
+        // A copy of exactly these frames (`Array(local.frames)` would share the scratch buffer).
+        stack.frames = local.frames.withUnsafeBufferPointer { Array($0) }
+        return stack
+    }
+
+    /// The walk, appending to `frames` (the stack's frames are set from them afterwards).
+    private func walk(pc startPC: UInt64, sp startSP: UInt64, stackLo: UInt64, stackHi: UInt64,
+                      trapped: Bool, fromSyscall: Bool, origin: String, frames: inout [PhysicalFrame],
+                      word: (UInt64) -> UInt64?) -> UnwoundStack {
         var stack = UnwoundStack(frames: [], end: .complete, origin: origin)
         var pc = startPC
         var sp = startSP
@@ -94,16 +128,16 @@ public struct StackUnwinder {
             sp &+= 8
         }
         var innermost = true
-        while stack.frames.count < Self.maxFrames {
+        while frames.count < Self.maxFrames {
             guard sp >= stackLo, sp <= stackHi else {
                 stack.end = .truncated("sp 0x\(String(sp, radix: 16)) outside the goroutine's stack")
                 return stack
             }
-            guard let info = symbolizer.frameInfo(pc) else {
+            guard let info = frameInfo(pc) else {
                 stack.end = .truncated("unknown pc 0x\(String(pc, radix: 16))")
                 return stack
             }
-            stack.frames.append(PhysicalFrame(pc: pc, sp: sp, entry: info.entry, trapped: trap))
+            frames.append(PhysicalFrame(pc: pc, sp: sp, entry: info.entry, trapped: trap))
             if info.topFrame { return stack }
             var writesSP = info.writesSP
             if info.funcID == cgocallback && cgocallback != 0 { writesSP = false }

@@ -46,9 +46,12 @@ struct DumpCommand: ParsableCommand {
         // Arguments only for the formats that print them (the traceback and JSON).
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped, stacks: true,
                                             arguments: format == .traceback || format == .json)
-        let assembly = DumpAssembly(inspector: inspector, capture: capture, all: systemGoroutines.included, runtimeFrames: runtimeFrames)
-        var items = assembly.items
-        let labels = assembly.labels
+        // The plain traceback streams: each goroutine is assembled, printed and dropped in turn.
+        let streamed = format == .traceback && !annotate
+        let assembly = streamed ? nil
+            : DumpAssembly(inspector: inspector, capture: capture, all: systemGoroutines.included, runtimeFrames: runtimeFrames)
+        var items = assembly?.items ?? []
+        let labels = assembly?.labels ?? [:]
         // Wait objects, read after the capture while the target runs, for the formats that show them.
         if annotate || format == .json {
             let waits = try inspector.readWaits(capture.snapshot, stacks: capture.stacks)
@@ -76,7 +79,14 @@ struct DumpCommand: ParsableCommand {
         let sink: (String) -> Void = { text in
             Output.write(text, to: file ?? STDOUT_FILENO)
         }
+        var count = items.count
         switch format {
+        case .traceback where streamed:
+            var stream = TracebackRenderer.Stream(symbolizer: symbolizer, style: headerStyle, sink: sink)
+            DumpAssembly.forEach(inspector: inspector, capture: capture, all: systemGoroutines.included,
+                                 runtimeFrames: runtimeFrames) { item, _ in stream.append(item) }
+            stream.finish()
+            count = stream.count
         case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, style: headerStyle, to: sink)
         case .grouped: sink(GroupedRenderer.render(items, labels: labels, symbolizer: symbolizer))
         case .json:
@@ -87,7 +97,7 @@ struct DumpCommand: ParsableCommand {
             Output.write(bytes, to: file ?? STDOUT_FILENO)
         }
         if process.verbose {
-            Output.error("gospy: \(items.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
+            Output.error("gospy: \(count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
         }
         // Printed, marked, and still a failure for scripts: exit 15 names what was cut.
         if let cut = capture.cut { throw cut }

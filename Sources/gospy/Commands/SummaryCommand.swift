@@ -30,12 +30,18 @@ struct SummaryCommand: ParsableCommand {
                                             stacks: pc == .user || pc == .userCode)
         // Each goroutine's wait object in the JSON (read after the capture, while the target runs).
         let waits = json ? try inspector.readWaits(capture.snapshot, stacks: capture.stacks) : nil
-        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included, waits: waits)
+        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included,
+                                   waits: waits, details: json)
         if json {
             Output.write(try report.json())
         } else {
-            Output.write(report.text(color: !color.noColor && isatty(STDOUT_FILENO) == 1,
-                                     snapshotLines: process.verbose ? CapturePhasesText.lines(capture) : []))
+            var output = BufferedOutput()
+            report.writeText(color: !color.noColor && isatty(STDOUT_FILENO) == 1,
+                             snapshotLines: process.verbose ? CapturePhasesText.lines(capture) : [],
+                             lines: SummaryLines(inspector: inspector, capture: capture, locationKind: pc,
+                                                 showSystem: systemGoroutines.included),
+                             to: &output)
+            output.flush()
         }
         if let cut = capture.cut { throw cut }
     }

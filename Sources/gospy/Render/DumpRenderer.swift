@@ -57,21 +57,36 @@ enum TracebackRenderer {
     }
 
     /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
-    /// arguments, or "(...)" when they could not be read.
+    /// arguments, or "(...)" when they could not be read. Appended piece by piece to `out`.
     /// `addresses`: with GOTRACEBACK=system's " fp=... sp=... pc=...", each physical frame's
     /// (nil fp: unknown, printed as "?").
-    static func frame(_ frame: LogicalFrame, arguments: [String?], addresses: [(fp: UInt64?, sp: UInt64)]? = nil) -> String {
+    static func frame(_ frame: LogicalFrame, arguments: [String?], addresses: [(fp: UInt64?, sp: UInt64)]? = nil,
+                      into out: inout String) {
+        out += frame.function
         if frame.inlined {
-            return "\(frame.function)(...)\n\t\(frame.file):\(frame.line)\n"
+            out += "(...)\n\t"
+            out += frame.file
+            out += ":"
+            out += String(frame.line)
+            out += "\n"
+            return
         }
-        var offset = frame.pc > frame.entry ? " +0x\(String(frame.offset, radix: 16))" : ""
+        out += "("
+        out += frame.physicalIndex < arguments.count ? arguments[frame.physicalIndex] ?? "..." : "..."
+        out += ")\n\t"
+        out += frame.file
+        out += ":"
+        out += String(frame.line)
+        if frame.pc > frame.entry {
+            out += " +0x"
+            out += String(frame.offset, radix: 16)
+        }
         if let addresses, frame.physicalIndex < addresses.count {
             let (fp, sp) = addresses[frame.physicalIndex]
-            offset += " fp=" + (fp.map { "0x" + String($0, radix: 16) } ?? "?")
+            out += " fp=" + (fp.map { "0x" + String($0, radix: 16) } ?? "?")
                 + " sp=0x" + String(sp, radix: 16) + " pc=0x" + String(frame.pc, radix: 16)
         }
-        let text = frame.physicalIndex < arguments.count ? arguments[frame.physicalIndex] ?? "..." : "..."
-        return "\(frame.function)(\(text))\n\t\(frame.file):\(frame.line)\(offset)\n"
+        out += "\n"
     }
 
     /// The --annotate line: "# waits on: OBJECT", "# waits on: nothing (running)" or, for a wait
@@ -85,19 +100,25 @@ enum TracebackRenderer {
     }
 
     static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, style: TracebackHeaderStyle = TracebackHeaderStyle()) -> String {
-        var out = header(item, style: style)
+        var out = ""
+        render(item, symbolizer: symbolizer, style: style, into: &out)
+        return out
+    }
+
+    /// One goroutine's traceback, appended to `out`.
+    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, style: TracebackHeaderStyle, into out: inout String) {
+        out += header(item, style: style)
         if style.annotate { out += annotation(item) }
         // Only the frames a traceback shows are printed.
         var shown = [Bool](repeating: false, count: item.stack.frames.count)
-        for body in [item.body.frames, item.body.tail] {
-            for f in body where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
-        }
+        for f in item.body.frames where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
+        for f in item.body.tail where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
         let arguments = symbolizer.argumentTexts(item.stack) { shown[$0] }
         let addresses = style.framePointers ? item.stack.frames.map { (symbolizer.framePointer(of: $0), $0.sp) } : nil
-        for f in item.body.frames { out += frame(f, arguments: arguments, addresses: addresses) }
+        for f in item.body.frames { frame(f, arguments: arguments, addresses: addresses, into: &out) }
         if let elided = item.body.elidedCount {
             out += "...\(elided) frames elided...\n"
-            for f in item.body.tail { out += frame(f, arguments: arguments, addresses: addresses) }
+            for f in item.body.tail { frame(f, arguments: arguments, addresses: addresses, into: &out) }
         }
         if item.body.additionalElided { out += "...additional frames elided...\n" }
         if case let .truncated(reason) = item.stack.end {
@@ -116,22 +137,46 @@ enum TracebackRenderer {
             if let offset = creator.offset { out += " +0x\(String(offset, radix: 16))" }
             out += "\n"
         }
-        return out
     }
 
     /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
     static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, style: TracebackHeaderStyle,
                        to sink: (String) -> Void) {
-        var chunk = ""
-        chunk.reserveCapacity(1 << 17)
-        for (index, item) in items.enumerated() {
-            if index > 0 { chunk += "\n" }
-            chunk += render(item, symbolizer: symbolizer, style: style)
+        withoutActuallyEscaping(sink) { sink in
+            var stream = Stream(symbolizer: symbolizer, style: style, sink: sink)
+            for item in items { stream.append(item) }
+            stream.finish()
+        }
+    }
+
+    /// Goroutines rendered one at a time into chunks handed to `sink` (blank lines between).
+    struct Stream {
+        let symbolizer: Symbolizer
+        let style: TracebackHeaderStyle
+        let sink: (String) -> Void
+        private var chunk = ""
+        private(set) var count = 0
+
+        init(symbolizer: Symbolizer, style: TracebackHeaderStyle, sink: @escaping (String) -> Void) {
+            self.symbolizer = symbolizer
+            self.style = style
+            self.sink = sink
+            chunk.reserveCapacity(1 << 17)
+        }
+
+        mutating func append(_ item: DumpedGoroutine) {
+            if count > 0 { chunk += "\n" }
+            count += 1
+            render(item, symbolizer: symbolizer, style: style, into: &chunk)
             if chunk.utf8.count >= 1 << 16 {
                 sink(chunk)
                 chunk.removeAll(keepingCapacity: true)
             }
         }
-        if !chunk.isEmpty { sink(chunk) }
+
+        mutating func finish() {
+            if !chunk.isEmpty { sink(chunk) }
+            chunk = ""
+        }
     }
 }

@@ -71,7 +71,10 @@ struct SummaryReport: JSONOutput {
     let elapsedSeconds: Double
     let locationKind: String
 
-    init(inspector: Inspector, capture: Inspector.Capture, locationKind: LocationKind, showSystem: Bool, waits: Waits? = nil) {
+    /// `details`: build every shown goroutine's JSON fields (`goroutines`); text output
+    /// leaves them out and streams its lines from the snapshot instead (`SummaryLines`).
+    init(inspector: Inspector, capture: Inspector.Capture, locationKind: LocationKind, showSystem: Bool, waits: Waits? = nil,
+         details: Bool = true) {
         let snapshot = capture.snapshot
         let image = inspector.image
         pid = inspector.pid
@@ -98,10 +101,15 @@ struct SummaryReport: JSONOutput {
         heap = snapshot.heap.map(HeapReport.init)
         var counts: [String: Int] = [:]
         var shown: [GoroutineJSON<GoroutineDetails>] = []
+        var shownCount = 0
+        // Counted per status value, named once: no string hashing per goroutine.
+        var byStatus = [Int](repeating: 0, count: 16)
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             let system = image.isSystemGoroutine(goroutine)
-            counts[goroutine.status.name, default: 0] += 1
+            byStatus[Int(goroutine.status.rawValue) & 15] += 1
             guard showSystem || !system else { continue }
+            shownCount += 1
+            guard details else { continue }
             let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: inspector.symbolizer, kind: locationKind)
             let creator = inspector.symbolizer.createdBy(goroutine)
             shown.append(GoroutineJSON(header: GoroutineHeaderJSON(goroutine, waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow)), details: GoroutineDetails(
@@ -112,9 +120,12 @@ struct SummaryReport: JSONOutput {
                 parentId: goroutine.parentID, system: system,
                 wait: waits.flatMap { waits in waits.objects[goroutine.address].map { WaitDescription($0, waits: waits) } })))
         }
+        for status in GoroutineStatus.allCases where byStatus[Int(status.rawValue)] > 0 {
+            counts[status.name, default: 0] += byStatus[Int(status.rawValue)]
+        }
         goroutineCounts = counts
         totalGoroutines = snapshot.goroutines.count
-        shownGoroutines = shown.count
+        shownGoroutines = shownCount
         unreadableGoroutines = snapshot.unreadableGoroutines
         goroutines = shown
         stoppedSeconds = capture.stoppedSeconds
@@ -123,11 +134,17 @@ struct SummaryReport: JSONOutput {
     }
 
 
+    /// The text output: the header, then one line per shown goroutine, streamed to `output`
+    /// as `lines` makes them (a million lines are never held at once).
     /// `snapshotLines`: --verbose's account of the snapshot, printed after the counts.
-    func text(color: Bool, snapshotLines: [String] = []) -> String {
+    func writeText(color: Bool, snapshotLines: [String] = [], lines: SummaryLines, to output: inout BufferedOutput) {
         let style = TerminalStyle(enabled: color)
+        output.append(headerText(style: style, snapshotLines: snapshotLines))
+        lines.write(style: style, to: &output)
+    }
+
+    private func headerText(style: TerminalStyle, snapshotLines: [String]) -> String {
         var out = ""
-        out.reserveCapacity(128 * (goroutines.count + 16))
         let uptime = uptimeSeconds.map { " uptime \(Self.duration($0))" } ?? ""
         out += style.bold("pid \(pid)") + "  \(binary)\n"
         out += "\(goVersion)  GOMAXPROCS \(gomaxprocs)\(uptime)\n"
@@ -153,22 +170,6 @@ struct SummaryReport: JSONOutput {
         }
         for line in snapshotLines { out += line + "\n" }
         out += "\n"
-        for goroutine in goroutines {
-            let (g, details) = (goroutine.header, goroutine.details)
-            var line = String(g.id)
-            if let m = details.m { line += " M\(m)" }
-            var state = g.state
-            if let minutes = g.waitMinutes { state += ", \(minutes) minutes" }
-            if g.lockedToThread { state += ", locked to thread" }
-            line += " " + style.state("[\(state)]", status: g.status)
-            if let location = details.location {
-                line += "  \(location.function) (\(location.file):\(location.line))"
-            }
-            if let creator = details.createdBy {
-                line += style.dim("  created by \(creator.function)" + (details.parentId.map { " in goroutine \($0)" } ?? ""))
-            }
-            out += line + "\n"
-        }
         return out
     }
 
@@ -182,6 +183,118 @@ struct SummaryReport: JSONOutput {
         if h > 0 { return "\(h)h\(m)m\(s)s" }
         if m > 0 { return "\(m)m\(s)s" }
         return TextFormat.fixed(seconds, decimals: 1) + "s"
+    }
+}
+
+/// summary's goroutine lines, made one at a time from the snapshot as they are written: the
+/// same fields the JSON shows, without a record per goroutine.
+struct SummaryLines {
+    let inspector: Inspector
+    let capture: Inspector.Capture
+    let locationKind: LocationKind
+    let showSystem: Bool
+
+    /// Writes every shown goroutine's line. The location and creator texts are made once per
+    /// distinct stack and go statement (a million goroutines share a few hundred), and each
+    /// line is appended piece by piece: no string per goroutine.
+    func write(style: TerminalStyle, to output: inout BufferedOutput) {
+        let snapshot = capture.snapshot
+        let image = inspector.image
+        let symbolizer = inspector.symbolizer
+        var machineIDs: [UInt64: Int64] = [:]
+        for machine in snapshot.machines { machineIDs[machine.address] = machine.id }
+        let byStack = (locationKind == .user || locationKind == .userCode) && capture.stacks != nil
+        var locationTexts: [TracebackIdentity: String] = [:]
+        var creators: [UInt64: String?] = [:]
+        for (index, goroutine) in snapshot.goroutines.enumerated() {
+            guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
+            let locate = {
+                Self.locationText(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image,
+                                                           symbolizer: symbolizer, kind: locationKind))
+            }
+            let location: String
+            if byStack, let stacks = capture.stacks, index < stacks.count {
+                let identity = TracebackIdentity(frames: stacks[index].frames)
+                if let known = locationTexts[identity] {
+                    location = known
+                } else {
+                    location = locate()
+                    locationTexts[identity] = location
+                }
+            } else {
+                location = locate()
+            }
+            // "created by" depends on the go statement's PC alone, except for goroutine 1.
+            let creator: String?
+            if goroutine.id == 1 {
+                creator = symbolizer.createdBy(goroutine)?.function
+            } else if let known = creators[goroutine.creatorPC] {
+                creator = known
+            } else {
+                creator = symbolizer.createdBy(goroutine)?.function
+                creators[goroutine.creatorPC] = creator
+            }
+            Self.write(id: goroutine.id, m: goroutine.m == 0 ? nil : machineIDs[goroutine.m], state: goroutine.stateText,
+                       waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), locked: goroutine.lockedToThread,
+                       status: goroutine.status.name, location: location, creator: creator, parentID: goroutine.parentID,
+                       style: style, to: &output)
+        }
+    }
+
+    /// "  function (file:line)", or nothing.
+    static func locationText(_ location: RuntimeImage.Location?) -> String {
+        location.map { "  \($0.function) (\($0.file):\($0.line))" } ?? ""
+    }
+
+    /// One goroutine's line.
+    static func write(id: UInt64, m: Int64?, state: String, waitMinutes: Int?, locked: Bool, status: String,
+                      location: String, creator: String?, parentID: UInt64?, style: TerminalStyle, to output: inout BufferedOutput) {
+        output.append(String(id))
+        if let m {
+            output.append(" M")
+            output.append(String(m))
+        }
+        var state = state
+        if let waitMinutes { state += ", \(waitMinutes) minutes" }
+        if locked { state += ", locked to thread" }
+        output.append(" ")
+        if style.enabled {
+            output.append(style.state("[\(state)]", status: status))
+        } else {
+            output.append("[")
+            output.append(state)
+            output.append("]")
+        }
+        output.append(location)
+        if let creator {
+            let parent = parentID.map { " in goroutine \($0)" } ?? ""
+            if style.enabled {
+                output.append(style.dim("  created by \(creator)" + parent))
+            } else {
+                output.append("  created by ")
+                output.append(creator)
+                output.append(parent)
+            }
+        }
+        output.append("\n")
+    }
+}
+
+/// A stack's identity for its traceback (its frames' PCs and trap marks), through its own
+/// frame array: what `Symbolizer.traceback` answers the same for.
+struct TracebackIdentity: Hashable {
+    let frames: [PhysicalFrame]
+
+    static func == (a: TracebackIdentity, b: TracebackIdentity) -> Bool {
+        a.frames.count == b.frames.count && zip(a.frames, b.frames).allSatisfy { $0.pc == $1.pc && $0.trapped == $1.trapped }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(frames.count)
+        for frame in frames {
+            hasher.combine(frame.pc)
+            hasher.combine(frame.trapped)
+        }
     }
 }
 

@@ -93,8 +93,50 @@ final class TopModel {
     private var baseline: [String: Int]?
     private var previous: [String: Int] = [:]
     private var streaks: [String: Int] = [:]
-    /// When gospy first saw each goroutine in its current state (for the observed wait).
-    private var seen: [UInt64: (state: String, since: Date)] = [:]
+    /// When gospy first saw each goroutine in its current state (for the observed wait), in
+    /// flat arrays sorted by goroutine id (snapshots list goroutines by id: looked up by
+    /// binary search, no dictionary of a hundred thousand entries rebuilt per refresh).
+    private var seen = Seen()
+
+    struct Seen {
+        var ids: [UInt64] = []
+        var states: [String] = []
+        var since: [Date] = []
+
+        /// The position of `id`, searching from `hint` first (the next position when
+        /// goroutines come in id order).
+        func position(of id: UInt64, hint: Int) -> Int? {
+            if hint < ids.count, ids[hint] == id { return hint }
+            var low = 0, high = ids.count
+            while low < high {
+                let middle = (low + high) / 2
+                if ids[middle] < id { low = middle + 1 } else { high = middle }
+            }
+            return low < ids.count && ids[low] == id ? low : nil
+        }
+
+        mutating func append(_ id: UInt64, _ state: String, _ since: Date) {
+            ids.append(id)
+            states.append(state)
+            self.since.append(since)
+        }
+
+        /// Sorted by id (already so when samples come in id order); of a repeated id the last
+        /// one appended counts.
+        mutating func sortByID() {
+            var ascending = true
+            for index in ids.indices.dropFirst() where ids[index - 1] >= ids[index] {
+                ascending = false
+                break
+            }
+            guard !ascending else { return }
+            var order = Array(ids.indices)
+            order.sort { ids[$0] != ids[$1] ? ids[$0] < ids[$1] : $0 > $1 }
+            var sorted = Seen()
+            for index in order where sorted.ids.last != ids[index] { sorted.append(ids[index], states[index], since[index]) }
+            self = sorted
+        }
+    }
 
     init(grouping: Grouping = .function, leakStreak: Int = 3) {
         self.grouping = grouping
@@ -136,8 +178,11 @@ final class TopModel {
         var counts: [Int] = []
         var stateCounts: [[Int: Int]] = []
         var waits: [Double?] = []
-        var nextSeen: [UInt64: (state: String, since: Date)] = [:]
-        nextSeen.reserveCapacity(samples.count)
+        var nextSeen = Seen()
+        nextSeen.ids.reserveCapacity(samples.count)
+        nextSeen.states.reserveCapacity(samples.count)
+        nextSeen.since.reserveCapacity(samples.count)
+        var hint = 0
         var lastKey = ""
         var lastKeyID = -1
         for sample in samples {
@@ -167,13 +212,15 @@ final class TopModel {
             }
             counts[k] += 1
             stateCounts[k][s, default: 0] += 1
-            let previousSeen = seen[sample.id]
-            let since = previousSeen.flatMap { $0.state == sample.state ? $0.since : nil } ?? now
-            nextSeen[sample.id] = (previousSeen?.state == sample.state ? previousSeen!.state : sample.state, since)
+            let previous = seen.position(of: sample.id, hint: hint)
+            if let previous { hint = previous + 1 }
+            let since = previous.flatMap { seen.states[$0] == sample.state ? seen.since[$0] : nil } ?? now
+            nextSeen.append(sample.id, sample.state, since)
             if sample.state == "running" || sample.state == "runnable" { continue }
             let wait = max(sample.runtimeWaitSeconds ?? 0, now.timeIntervalSince(since))
             waits[k] = max(waits[k] ?? 0, wait)
         }
+        nextSeen.sortByID()
         seen = nextSeen
         var byName: [String: Int] = [:]
         for (index, key) in keys.enumerated() { byName[key] = counts[index] }

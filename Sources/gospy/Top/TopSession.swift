@@ -70,7 +70,7 @@ final class TopSession {
         result.reserveCapacity(snapshot.goroutines.count)
         // A million goroutines share a few hundred stacks and start functions: name each once.
         var names: [RuntimeImage.Location: String] = [:]
-        var byStack: [[UInt64]: (name: String, stack: [String])] = [:]
+        var byStack: [StackPCs: (name: String, stack: [String])] = [:]
         func describe(_ location: RuntimeImage.Location?) -> String {
             guard let location else { return "?" }
             if let known = names[location] { return known }
@@ -84,7 +84,7 @@ final class TopSession {
             var name: String
             var stack: [String] = []
             if perStack, let stacks = capture.stacks, index < stacks.count {
-                let pcs = stacks[index].frames.map(\.pc)
+                let pcs = StackPCs(frames: stacks[index].frames)
                 if let known = byStack[pcs] {
                     (name, stack) = known
                 } else {
@@ -224,5 +224,20 @@ final class TopSession {
         default: break
         }
         return .handled
+    }
+}
+
+/// A stack's PCs as a dictionary key, through its own frame array (no array of PCs made per
+/// goroutine).
+struct StackPCs: Hashable {
+    let frames: [PhysicalFrame]
+
+    static func == (a: StackPCs, b: StackPCs) -> Bool {
+        a.frames.count == b.frames.count && zip(a.frames, b.frames).allSatisfy { $0.pc == $1.pc }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(frames.count)
+        for frame in frames { hasher.combine(frame.pc) }
     }
 }
