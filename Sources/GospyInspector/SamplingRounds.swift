@@ -28,6 +28,9 @@ public final class SamplingRounds {
     /// One round: the gs whose outcome changed, by slot (a g's index in allgs, which only
     /// grows: a slot names one g for the life of the process).
     public struct Round {
+        /// The round before failed: everything reported until then is void (the consumer
+        /// forgets it) and this round reports every goroutine afresh.
+        public var restarted = false
         public var changes: [(slot: Int, outcome: Outcome)] = []
         public var phases = Inspector.Phases()
         /// gs whose prefix was read and compared.
@@ -48,6 +51,9 @@ public final class SamplingRounds {
     /// Slots whose last reported outcome was not `gone`.
     private var reported: [Bool] = []
 
+    /// A round failed part way: the next one starts over.
+    private var restart = false
+
     public init() {}
 
     /// Takes one round on `inspector` (which must sample running threads: `samplesRunningThreads`).
@@ -56,8 +62,19 @@ public final class SamplingRounds {
         inspector.activeDeadline = deadline
         defer { inspector.activeDeadline = nil }
         do {
-            return try round(inspector)
+            var round = try round(inspector)
+            round.restarted = restart
+            restart = false
+            return round
         } catch {
+            // What this round learnt is lost with it: start over rather than leave a slot
+            // counted that the lost round found gone.
+            allgs = []
+            order = []
+            previous = nil
+            forced = []
+            reported = []
+            restart = true
             throw inspector.mapReadError(error, during: "reading its memory")
         }
     }
@@ -85,6 +102,8 @@ public final class SamplingRounds {
             }
             forced = Array(forced.prefix(pointers.count)) + [Bool](repeating: false, count: max(0, pointers.count - forced.count))
             reported = Array(reported.prefix(pointers.count)) + [Bool](repeating: false, count: max(0, pointers.count - reported.count))
+            // A slot that now names another g is read whole, whatever that g's prefix was.
+            for slot in 0..<min(pointers.count, allgs.count) where pointers[slot] != allgs[slot] { forced[slot] = true }
             order = pointers.indices.filter { plausible[$0] }.sorted { pointers[$0] < pointers[$1] }
             previousIndex = previous.map { AddressIndex($0.addresses) }
             allgs = pointers

@@ -76,6 +76,10 @@ final class GoroutineSampler {
         stoppedForRegisters += round.phases.stacksReadWhileStopped
         compared += round.compared
         reread += round.reread
+        if round.restarted {
+            slotKeys = []
+            population = []
+        }
         for (slot, outcome) in round.changes {
             if slot >= slotKeys.count { slotKeys.append(contentsOf: repeatElement(-1, count: slot + 1 - slotKeys.count)) }
             if slotKeys[slot] >= 0 {
