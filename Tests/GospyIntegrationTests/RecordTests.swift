@@ -305,6 +305,32 @@ import Testing
         #expect(!ProcessState.anyStopped(target.pid))
     }
 
+    /// Under churn (goroutines created and exiting all the time, gs reused, allgs growing) the
+    /// rounds still count every parked goroutine once per sample, as the target's own dump
+    /// lists them: a reused g is re-read, never left counted under the goroutine it held.
+    @Test func churnKeepsEveryParkedGoroutineCountedOncePerSample() throws {
+        let binary = try #require(Self.binaries.first { $0.release == "1.27" } ?? Self.binaries.first)
+        let target = try RunningTarget(binary, arguments: ["-scenario=churn"])
+        defer { target.stop() }
+        let parked = try target.ownDump().goroutines.filter { goroutine in
+            !["running", "runnable", "syscall"].contains(goroutine.state)
+                && goroutine.frames.contains { $0.function.hasPrefix("main.park") }
+        }
+        #expect(parked.count >= 20)
+        let path = Self.temporary("churn.txt")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try Subprocess.run(Subprocess.gospy, ["record", "--pid", String(target.pid), "--format", "collapsed",
+                                                           "--duration", "2", "-o", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let samples = try #require(Self.samples(result.stderr), "\(result.stderr)")
+        #expect(samples >= 3, "\(result.stderr)")
+        let stacks = CollapsedStacks(try String(contentsOfFile: path, encoding: .utf8))
+        let parkedStacks = stacks.filter { $0.first != "[running]" && $0.first != "[runnable]" && $0.first != "[syscall]"
+            && $0.contains { $0.hasPrefix("main.park") } }
+        #expect(parkedStacks.total == parked.count * samples, "\(parked.count) parked, \(samples) samples: \(parkedStacks.stacks)")
+        #expect(!ProcessState.anyStopped(target.pid))
+    }
+
     @Test func speedscopeOutputHasTheFormatsStructure() throws {
         let binary = try #require(Self.binaries.first)
         let target = try RunningTarget(binary, arguments: ["-scenario=record"])
