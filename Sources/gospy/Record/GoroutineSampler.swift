@@ -30,8 +30,9 @@ final class GoroutineSampler {
 
     /// Stacks already converted to interned locations, by their frames' PCs.
     private var locationCache: [[UInt64]: [Int32]] = [:]
-    /// Per parked goroutine (by g address): what its key was made from and the key's id. A g
-    /// whose stack fields, state, id and labels are unchanged has the same key: no stack hashed.
+    /// Blocking rounds, per parked goroutine (by g address): what its key was made from and
+    /// the key's id. A g whose stack fields, state, id and labels are unchanged has the same
+    /// key: no stack hashed.
     private struct KeyOrigin: Equatable {
         let extent: StackExtent
         let waitReason: UInt8
@@ -138,15 +139,8 @@ final class GoroutineSampler {
         perfSampled += capture.phases.perfSampled
         stoppedForRegisters += capture.phases.stacksReadWhileStopped
         guard let stacks = capture.stacks else { return }
-        let image = inspector.image
-        let symbolizer = inspector.symbolizer
         for (index, goroutine) in snapshot.goroutines.enumerated() where index < stacks.count {
-            switch settings.state {
-            case .running: if goroutine.status != .running { continue }
-            case .waiting: if goroutine.status == .running { continue }
-            case .all: break
-            }
-            if !settings.all && image.isSystemGoroutine(goroutine) { continue }
+            guard counts(goroutine) else { continue }
             let stack = stacks[index]
             if stack.origin == Inspector.changedWhileRead {
                 inconsistent += 1
@@ -159,18 +153,7 @@ final class GoroutineSampler {
                 profile.add(id: cached.key)
                 continue
             }
-            let pcs = stack.frames.map(\.pc)
-            let locations: [Int32]
-            if let known = locationCache[pcs] {
-                locations = known
-            } else {
-                locations = PprofRenderer.locations(stack, symbolizer: symbolizer).map { profile.intern($0) }
-                if locationCache.count < 1_000_000 { locationCache[pcs] = locations }
-            }
-            var key = SampleProfile.Key(locations: locations, state: goroutine.stateText)
-            if settings.goroutines { key.goroutine = goroutine.id }
-            if settings.labels, goroutine.labels != 0 { key.labels = labels(of: goroutine) }
-            let id = profile.id(of: key)
+            let id = keyID(goroutine, stack)
             profile.add(id: id)
             if !onThread, stack.end == .complete { keyCache[goroutine.address] = (origin, id) }
         }
