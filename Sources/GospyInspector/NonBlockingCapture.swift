@@ -16,22 +16,31 @@ extension Inspector {
 
     func captureNonBlocking(_ snapshot: RuntimeSnapshot, stacks wantStacks: Bool, arguments: Bool,
                             incremental: Bool, readStarted: UInt64 = 0) throws -> (RuntimeSnapshot, [UnwoundStack]?, Phases) {
+        guard wantStacks else { return (snapshot, nil, Phases()) }
+        let (stacks, phases) = try nonBlockingStacks(snapshot.goroutines, machines: snapshot.machines, arguments: arguments,
+                                                     incremental: incremental, readStarted: readStarted)
+        return (snapshot, stacks, phases)
+    }
+
+    /// The stacks of `goroutines` (in their order), read without stopping the target as a
+    /// whole; `machines` are the Ms read with them. Sampling rounds call it with only the
+    /// goroutines that changed since the previous round.
+    func nonBlockingStacks(_ goroutines: [Goroutine], machines allMachines: [Machine], arguments: Bool,
+                           incremental: Bool, readStarted: UInt64) throws -> ([UnwoundStack], Phases) {
         var phases = Phases()
-        guard wantStacks else { return (snapshot, nil, phases) }
         guard samplesRunningThreads else {
             // dump, top: every stack read live, a running goroutine's from its saved state.
-            let captured = captureStacks(snapshot.goroutines.map(\.stackExtent), machines: snapshot.machines, whileStopped: false)
-            phases.stacksReadWhileRunning = snapshot.goroutines.count
-            let stacks = stackCollector().unwind(snapshot.goroutines, captured, arguments: arguments)
-            return (snapshot, stacks, phases)
+            let captured = captureStacks(goroutines.map(\.stackExtent), machines: allMachines, whileStopped: false)
+            phases.stacksReadWhileRunning = goroutines.count
+            let stacks = stackCollector().unwind(goroutines, captured, arguments: arguments)
+            return (stacks, phases)
         }
-        let goroutines = snapshot.goroutines
         // Argument words are not kept per stack in the baseline: tracebacks walk afresh.
         // Taken out of the inspector while in use, so it is updated in place, not copied.
         var kept = incremental && !arguments ? liveBaseline ?? [:] : nil
         liveBaseline = nil
         var machines: [UInt64: Machine] = [:]
-        for machine in snapshot.machines { machines[machine.address] = machine }
+        for machine in allMachines { machines[machine.address] = machine }
 
         var stacks = [UnwoundStack?](repeating: nil, count: goroutines.count)
         var onThread: [Int] = []
@@ -53,7 +62,7 @@ extension Inspector {
         var clock = DispatchTime.now()
         if !parked.isEmpty {
             let extents = parked.map { goroutines[$0].stackExtent }
-            let captured = captureStacks(extents, machines: snapshot.machines, whileStopped: false)
+            let captured = captureStacks(extents, machines: allMachines, whileStopped: false)
             // A g whose walk-relevant fields changed after its stack was read may have been
             // read half old, half new: void it.
             let now = try SnapshotReader(image: image, memory: memory).currentExtents(of: extents.map(\.address))
@@ -118,7 +127,7 @@ extension Inspector {
             liveBaseline = kept
         }
         let result = stacks.map { $0 ?? UnwoundStack(frames: [], end: .truncated(Self.changedWhileRead), origin: Self.changedWhileRead) }
-        return (snapshot, result, phases)
+        return (result, phases)
     }
 
     /// Running goroutines walked from their threads' newest perf samples (thread -> M by

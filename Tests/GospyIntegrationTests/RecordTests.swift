@@ -273,6 +273,64 @@ import Testing
         #expect(quiet.stderr.contains("gospy: wrote \(path) (collapsed): "))
     }
 
+    /// Non-blocking rounds read every g's validation prefix but re-read and re-walk only the
+    /// goroutines whose g changed: 2,000 sleepers are read whole in the first round and then
+    /// stand, yet every round still counts each of them once.
+    @Test func roundsReReadOnlyTheGoroutinesThatChanged() throws {
+        let binary = try #require(Self.binaries.first { $0.release == "1.27" } ?? Self.binaries.first)
+        let sleepers = 2000
+        let target = try RunningTarget(binary, arguments: ["-scenario=record", "-sleepers=\(sleepers)"])
+        defer { target.stop() }
+        let path = Self.temporary("changed.txt")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try Subprocess.run(Subprocess.gospy, ["record", "--pid", String(target.pid), "--format", "collapsed",
+                                                           "--duration", "2", "--rate", "50", "-o", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let samples = try #require(Self.samples(result.stderr), "\(result.stderr)")
+        let match = try #require(result.stderr.firstMatch(of: try Regex(#"goroutines re-read: ([0-9]+) of ([0-9]+) compared"#)), "\(result.stderr)")
+        let reread = try #require(Int(match.output[1].substring ?? ""))
+        let compared = try #require(Int(match.output[2].substring ?? ""))
+        #expect(samples >= 3, "\(result.stderr)")
+        // Every g's prefix is compared in every round.
+        #expect(compared >= samples * sleepers, "\(result.stderr)")
+        // The first round reads every goroutine whole; after it, only the few that ran (the
+        // worker, the control loop, the runtime's own): far fewer than a tenth of them a round.
+        let perRound = compared / max(1, samples)
+        #expect(reread < perRound + (samples - 1) * perRound / 10, "\(result.stderr)")
+        #expect(reread >= sleepers, "the first round reads the sleepers whole: \(result.stderr)")
+        // Standing goroutines still count once per round, as the target's own count says.
+        let stacks = CollapsedStacks(try String(contentsOfFile: path, encoding: .utf8))
+        #expect(stacks.filter { $0.contains("main.recordSleeper") }.total == sleepers * samples, "\(result.stderr)")
+        #expect(stacks.filter { $0.first == "[running]" && $0.contains("main.recordWorker") }.total > 0, "\(stacks.stacks.keys)")
+        #expect(!ProcessState.anyStopped(target.pid))
+    }
+
+    /// Under churn (goroutines created and exiting all the time, gs reused, allgs growing) the
+    /// rounds still count every parked goroutine once per sample, as the target's own dump
+    /// lists them: a reused g is re-read, never left counted under the goroutine it held.
+    @Test func churnKeepsEveryParkedGoroutineCountedOncePerSample() throws {
+        let binary = try #require(Self.binaries.first { $0.release == "1.27" } ?? Self.binaries.first)
+        let target = try RunningTarget(binary, arguments: ["-scenario=churn"])
+        defer { target.stop() }
+        let parked = try target.ownDump().goroutines.filter { goroutine in
+            !["running", "runnable", "syscall"].contains(goroutine.state)
+                && goroutine.frames.contains { $0.function.hasPrefix("main.park") }
+        }
+        #expect(parked.count >= 20)
+        let path = Self.temporary("churn.txt")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try Subprocess.run(Subprocess.gospy, ["record", "--pid", String(target.pid), "--format", "collapsed",
+                                                           "--duration", "2", "-o", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let samples = try #require(Self.samples(result.stderr), "\(result.stderr)")
+        #expect(samples >= 3, "\(result.stderr)")
+        let stacks = CollapsedStacks(try String(contentsOfFile: path, encoding: .utf8))
+        let parkedStacks = stacks.filter { $0.first != "[running]" && $0.first != "[runnable]" && $0.first != "[syscall]"
+            && $0.contains { $0.hasPrefix("main.park") } }
+        #expect(parkedStacks.total == parked.count * samples, "\(parked.count) parked, \(samples) samples: \(parkedStacks.stacks)")
+        #expect(!ProcessState.anyStopped(target.pid))
+    }
+
     @Test func speedscopeOutputHasTheFormatsStructure() throws {
         let binary = try #require(Self.binaries.first)
         let target = try RunningTarget(binary, arguments: ["-scenario=record"])

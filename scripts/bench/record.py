@@ -9,10 +9,17 @@ loop rate while recorded against the unobserved windows around it. gospy's CPU i
 user+sys time over the window. Prints a Markdown table.
 
 Modes: perf (the default: non-blocking, running goroutines from perf event samples), no-perf
-(non-blocking, running threads stopped briefly), blocking.
+(non-blocking, running threads stopped briefly), blocking, and other-target: the default mode
+recording a second, identical target while the first one's worker is measured. That control
+shares the machine's cores the same way but touches nothing of the measured target, so its
+slowdown is what gospy's CPU use alone costs the worker on this machine.
+
+--gospy takes several builds, comma-separated (e.g. this branch's and main's): each size and
+mode runs with each build in turn, in the same run.
 
 Usage: scripts/bench/record.py [--sizes 1000,10000,100000] [--rates 100,100,10] [--seconds 5]
-[--pairs 2] [--modes perf,no-perf,blocking] [--release 1.27] [--mode plain] [--gospy PATH]"""
+[--pairs 2] [--modes perf,no-perf,blocking,other-target] [--release 1.27] [--mode plain]
+[--gospy PATH[,PATH...]]"""
 import argparse
 import os
 import re
@@ -83,19 +90,25 @@ def main():
     out = tempfile.mkdtemp(prefix="gospy-bench-record-")
     print(f"`gospy record --format collapsed --duration {args.seconds:g}` on gospytarget -scenario=record "
           f"(go{args.release}/{args.mode}), {args.pairs} recorded windows per row between unobserved ones.\n")
-    print("| goroutines | mode | rate asked | achieved /s | behind | errors | gospy CPU (cores) | worker loops/s unobserved | recorded | slowdown | running: perf / stops |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"Load average at the start: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}.\n")
+    print("| goroutines | build | mode | rate asked | achieved /s | behind | errors | gospy CPU (cores) | worker loops/s unobserved | recorded | slowdown | running: perf / stops | gs re-read / round | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    builds = args.gospy.split(",")
     for size, rate in zip(sizes, rates):
-        for mode in args.modes.split(","):
+        for mode, gospy in [(m, g) for m in args.modes.split(",") for g in builds]:
             target = Target(target_path, size)
+            # other-target: gospy records this one; the worker measured is `target`'s.
+            other = Target(target_path, size) if mode == "other-target" else None
             try:
                 time.sleep(1)
                 bare, seen, cpus, achieved, behind, errors, sources = [], [], [], [], [], [], [0, 0]
+                rounds, reread = 0, None
                 bare.append(window(target, args.seconds)[0])
                 for _ in range(args.pairs):
-                    command = [args.gospy, "record", "--pid", str(target.pid), "--format", "collapsed", "--rate", str(rate),
+                    recorded_pid = (other or target).pid
+                    command = [gospy, "record", "--pid", str(recorded_pid), "--format", "collapsed", "--rate", str(rate),
                                "--duration", str(args.seconds), "-o", os.path.join(out, "r.txt"), "--no-progress"]
-                    command += {"perf": [], "no-perf": ["--no-perf"], "blocking": ["--blocking"]}[mode]
+                    command += {"perf": [], "other-target": [], "no-perf": ["--no-perf"], "blocking": ["--blocking"]}[mode]
                     rate_seen, cpu, stderr, elapsed = window(target, args.seconds, command)
                     seen.append(rate_seen)
                     cpus.append(cpu / args.seconds)
@@ -103,6 +116,10 @@ def main():
                     achieved.append(float(m.group(2)))
                     behind.append(int(m.group(3)))
                     errors.append(int(m.group(4)))
+                    rounds += int(m.group(1))
+                    r = re.search(r"goroutines re-read: (\d+) of (\d+) compared", stderr)
+                    if r:
+                        reread = (reread or 0) + int(r.group(1))
                     p = re.search(r"from perf samples: (\d+), from thread stops: (\d+)", stderr)
                     q = re.search(r"from thread stops: (\d+) \(no perf events\)", stderr)
                     if p:
@@ -113,12 +130,16 @@ def main():
                     bare.append(window(target, args.seconds)[0])
             finally:
                 target.stop()
+                if other:
+                    other.stop()
             base = sum(bare) / len(bare)
             recorded = sum(seen) / len(seen)
-            print(f"| {size:,} | {mode} | {rate:g} | "
+            name = os.path.basename(gospy) if len(builds) > 1 else "gospy"
+            print(f"| {size:,} | {name} | {mode} | {rate:g} | "
                   f"{min(achieved):.1f}–{max(achieved):.1f} | {sum(behind)} | {sum(errors)} | "
                   f"{max(cpus):.2f} | {base / 1e6:.1f} M | {recorded / 1e6:.1f} M | {100 * (1 - recorded / base):.1f}% | "
-                  f"{'–' if mode == 'blocking' else f'{sources[0]} / {sources[1]}'} |", flush=True)
+                  f"{'–' if mode == 'blocking' else f'{sources[0]} / {sources[1]}'} | "
+                  f"{'–' if reread is None else f'{reread / max(1, rounds):,.0f}'} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -457,6 +457,31 @@ public struct SnapshotReader {
             bubble: g.bubble.flatMap { records.u64(index, $0) } ?? 0))
     }
 
+    /// The gs at `addresses` read whole and decoded as `decode` does, in ascending address
+    /// order (the order `records` holds them): nil for a g that is dead (`dead` says so),
+    /// unreadable or read mid-change. For sampling rounds, which re-read only the gs that
+    /// changed (`allgPointers` and a validation-prefix gather find them).
+    public func readGoroutines(at addresses: [UInt64]) throws -> (records: GatheredMemory, goroutines: [Goroutine?], dead: [Bool]) {
+        let g = try image.layout.g
+        let records = memory.gather(addresses, size: Self.recordSize(g))
+        var goroutines: [Goroutine?] = []
+        var dead: [Bool] = []
+        goroutines.reserveCapacity(records.count)
+        dead.reserveCapacity(records.count)
+        for index in 0..<records.count {
+            switch decodeGoroutine(records, index, g) {
+            case .live(let goroutine): goroutines.append(goroutine); dead.append(false)
+            case .dead: goroutines.append(nil); dead.append(true)
+            case .unreadable: goroutines.append(nil); dead.append(false)
+            }
+        }
+        return (records, goroutines, dead)
+    }
+
+    /// allgs as the runtime publishes it, every pointer in order (0 or misaligned ones too:
+    /// a g keeps its index for the life of the process, allgs only grows).
+    public func allgPointers() throws -> [UInt64] { try readAllgs().all }
+
     public func readProcessors() throws -> [Processor] {
         let p = try image.layout.p
         let header = try image.address(of: .allp)

@@ -163,6 +163,7 @@ final class RecordSession {
             + (command.blocking ? "" : perf != nil
                 ? ", running goroutines from perf samples: \(perfSampled), from thread stops: \(stoppedForRegisters)"
                 : ", running goroutines from thread stops: \(stoppedForRegisters) (no perf events)")
+            + (command.blocking ? "" : ", goroutines re-read: \(sampler.reread) of \(sampler.compared) compared")
     }
 
     private func exitError(_ error: Error) -> ProcessError? {
