@@ -87,4 +87,37 @@ import Testing
         let fixed = try ChannelWaitReader(reader: intact.memory, layout: layout).read([selectingGoroutine(first: s2)])
         #expect(fixed.objects[Self.g] == .select([ChannelCase(channel: Self.channel, direction: .receive)]))
     }
+
+    /// The waits are read while the target runs: a goroutine whose g no longer holds the status
+    /// and sudog it had in the snapshot is reported unknown, one that still does keeps its
+    /// channel, whatever the order the goroutines are given in.
+    @Test func aGoroutineThatMovedWhileReadIsUnknown() throws {
+        var memory = Memory(layout: layout)
+        let g = try layout.g
+        let s1 = UInt64(0xc001_0000)
+        try memory.sudog(at: s1)
+        try memory.waitingG(on: s1)
+        try memory.channel(receiveQueue: s1, last: s1)
+        // A second goroutine, below the first in memory, on the same channel: its g now says it
+        // waits on another sudog (it woke and parked again elsewhere).
+        let movedG = Self.g - 0x1000, s2 = UInt64(0xc001_1000), elsewhere = UInt64(0xc001_2000)
+        let s = try layout.sudog
+        memory.memory.add(address: s2, bytes: memory.words(s.size, [(s.g, movedG), (s.c, Self.channel)]))
+        var movedBytes = memory.words(max(g.atomicstatus + 4, g.waiting + 8), [(g.waiting, elsewhere)])
+        movedBytes[g.atomicstatus] = UInt8(GoroutineStatus.waiting.rawValue)
+        memory.memory.add(address: movedG, bytes: movedBytes)
+
+        func receiving(_ address: UInt64, on sudog: UInt64, id: UInt64) -> Goroutine {
+            var goroutine = Goroutine(
+                address: address, id: id, status: .waiting, scanning: false, waitReason: 1, waitReasonText: "chan receive",
+                waitSince: 0, m: 0, lockedM: 0, startPC: 0, creatorPC: 0, parentID: nil, schedPC: 0, schedSP: 0, schedBP: 0,
+                syscallPC: 0, syscallSP: 0, stackLo: 0, stackHi: 0, labels: 0)
+            goroutine.waiting = sudog
+            return goroutine
+        }
+        let result = try ChannelWaitReader(reader: memory.memory, layout: layout)
+            .read([receiving(Self.g, on: s1, id: 9), receiving(movedG, on: s2, id: 10)])
+        #expect(result.objects[Self.g] == .channel(ChannelCase(channel: Self.channel, direction: .receive)))
+        #expect(result.objects[movedG] == .unknown(reason: "it moved while its wait was read"))
+    }
 }

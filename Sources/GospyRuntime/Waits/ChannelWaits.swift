@@ -284,16 +284,26 @@ public struct ChannelWaitReader {
     /// again on the same sudog is reported where it waits now: the sudog names its goroutine.)
     private func confirmUnchanged(_ goroutines: [Goroutine], _ result: inout Result) {
         guard !goroutines.isEmpty else { return }
-        let span = max(g.atomicstatus + 4, g.waiting + 8)
-        var byAddress: [UInt64: Goroutine] = [:]
-        for goroutine in goroutines { byAddress[goroutine.address] = goroutine }
-        let records = reader.gather(goroutines.map(\.address), size: span)
-        for (index, address) in records.addresses.enumerated() {
-            guard let goroutine = byAddress[address] else { continue }
-            let status = records.u32(index, g.atomicstatus).flatMap { GoroutineStatus(rawValue: $0 & ~0x1000) }
-            if status != goroutine.status || records.u64(index, g.waiting) != goroutine.waiting {
-                result.objects[address] = .unknown(reason: "it moved while its wait was read")
+        // Only the two fields, each in a small gather of its own: re-reading every g from its
+        // start through g.waiting filled a fresh buffer of 300+ bytes a goroutine, whose page
+        // faults cost more than the copy. Both gathers come back in address order, which is the
+        // goroutines' own address order (a fixed offset added).
+        let order = goroutines.indices.sorted { goroutines[$0].address < goroutines[$1].address }
+        let statusOffset = UInt64(g.atomicstatus), waitingOffset = UInt64(g.waiting)
+        let statuses = reader.gather(order.map { goroutines[$0].address &+ statusOffset }, size: 4)
+        let waitings = reader.gather(order.map { goroutines[$0].address &+ waitingOffset }, size: 8)
+        for (position, index) in order.enumerated() {
+            let goroutine = goroutines[index]
+            let moved: Bool
+            if position < statuses.count, position < waitings.count,
+               statuses.addresses[position] == goroutine.address &+ statusOffset,
+               waitings.addresses[position] == goroutine.address &+ waitingOffset {
+                let status = statuses.u32(position, 0).flatMap { GoroutineStatus(rawValue: $0 & ~0x1000) }
+                moved = status != goroutine.status || waitings.u64(position, 0) != goroutine.waiting
+            } else {
+                moved = true  // the reads do not line up (addresses that wrap): not confirmed
             }
+            if moved { result.objects[goroutine.address] = .unknown(reason: "it moved while its wait was read") }
         }
     }
 }
