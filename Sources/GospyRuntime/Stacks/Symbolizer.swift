@@ -54,28 +54,10 @@ final class TracebackCache: Sendable {
         let funcID: UInt8
     }
 
-    /// A stack's identity for its traceback: its frames' PCs and trap marks (not their SPs,
-    /// which differ between goroutines with the same traceback). It holds the stack's own
-    /// frame array (shared, not copied): looking a traceback up allocates nothing.
+    /// A stack's traceback with or without runtime frames.
     struct StackKey: Hashable {
-        let frames: [PhysicalFrame]
+        let identity: TracebackIdentity
         let showRuntime: Bool
-
-        static func == (a: StackKey, b: StackKey) -> Bool {
-            guard a.showRuntime == b.showRuntime, a.frames.count == b.frames.count else { return false }
-            for index in a.frames.indices where a.frames[index].pc != b.frames[index].pc
-                || a.frames[index].trapped != b.frames[index].trapped { return false }
-            return true
-        }
-
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(frames.count)
-            for frame in frames {
-                hasher.combine(frame.pc)
-                hasher.combine(frame.trapped)
-            }
-            hasher.combine(showRuntime)
-        }
     }
 
     struct FrameKey: Hashable {

@@ -86,7 +86,7 @@ extension Symbolizer {
     /// be shown, all are (the runtime retries with runtime frames included).
     public func traceback(_ stack: UnwoundStack, showRuntime: Bool = false) -> TracebackBody {
         // Goroutines share stacks: a million goroutines often have a few hundred distinct ones.
-        let key = TracebackCache.StackKey(frames: stack.frames, showRuntime: showRuntime)
+        let key = TracebackCache.StackKey(identity: TracebackIdentity(frames: stack.frames), showRuntime: showRuntime)
         return cache.tracebacks.value(key) { uncachedTraceback(stack, showRuntime: showRuntime) }
     }
 

@@ -94,21 +94,3 @@ struct SummaryLines {
         output.append("\n")
     }
 }
-
-/// A stack's identity for its traceback (its frames' PCs and trap marks), through its own
-/// frame array: what `Symbolizer.traceback` answers the same for.
-struct TracebackIdentity: Hashable {
-    let frames: [PhysicalFrame]
-
-    static func == (a: TracebackIdentity, b: TracebackIdentity) -> Bool {
-        a.frames.count == b.frames.count && zip(a.frames, b.frames).allSatisfy { $0.pc == $1.pc && $0.trapped == $1.trapped }
-    }
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(frames.count)
-        for frame in frames {
-            hasher.combine(frame.pc)
-            hasher.combine(frame.trapped)
-        }
-    }
-}

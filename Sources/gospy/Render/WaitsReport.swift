@@ -165,7 +165,7 @@ struct WaitsReport: JSONOutput {
         var order: [Key] = []
         var total = 0, onChannels = 0, leakedCount = 0
         // A hundred thousand waiters share a few stacks: each stack's place is named once.
-        var places: [[UInt64]: String] = [:]
+        var places: [StackPCs: String] = [:]
         let stacks = capture.stacks
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             guard let object = waits.objects[goroutine.address] else { continue }
@@ -183,7 +183,7 @@ struct WaitsReport: JSONOutput {
             }
             let place: String
             if locationKind == .user || locationKind == .userCode, let stacks, index < stacks.count {
-                let pcs = stacks[index].frames.map(\.pc)
+                let pcs = StackPCs(frames: stacks[index].frames)
                 if let known = places[pcs] {
                     place = known
                 } else {

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import GospyInspector
 import GospyOutput
+import GospyRuntime
 
 /// The small server-rendered web page of `gospy serve`: the processes, then for one process its
 /// goroutines grouped by stack. Plain HTML and CSS, no JavaScript.
@@ -51,11 +52,11 @@ enum WebPage {
             var states: [String: Int] = [:]
             let item: DumpedGoroutine
         }
-        var groups: [[UInt64]: Group] = [:]
-        var order: [[UInt64]] = []
+        var groups: [StackPCs: Group] = [:]
+        var order: [StackPCs] = []
         var states: [String: Int] = [:]
         for item in items {
-            let key = item.stack.frames.map(\.pc)
+            let key = StackPCs(frames: item.stack.frames)
             if groups[key] == nil {
                 groups[key] = Group(item: item)
                 order.append(key)
@@ -65,7 +66,7 @@ enum WebPage {
             groups[key]!.states[state, default: 0] += 1
             states[state, default: 0] += 1
         }
-        let sorted = order.sorted { (groups[$0]!.count, $1.count) > (groups[$1]!.count, $0.count) }
+        let sorted = order.sorted { (groups[$0]!.count, $1.frames.count) > (groups[$1]!.count, $0.frames.count) }
         let base = "/pid/\(pid)/debug/pprof/goroutine"
         var body = "<p><a href=\"/\">← all processes</a></p>\n"
         body += "<h1>pid \(pid): \(escape(inspector.executableName))</h1>\n"

@@ -226,18 +226,3 @@ final class TopSession {
         return .handled
     }
 }
-
-/// A stack's PCs as a dictionary key, through its own frame array (no array of PCs made per
-/// goroutine).
-struct StackPCs: Hashable {
-    let frames: [PhysicalFrame]
-
-    static func == (a: StackPCs, b: StackPCs) -> Bool {
-        a.frames.count == b.frames.count && zip(a.frames, b.frames).allSatisfy { $0.pc == $1.pc }
-    }
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(frames.count)
-        for frame in frames { hasher.combine(frame.pc) }
-    }
-}
