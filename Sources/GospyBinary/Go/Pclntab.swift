@@ -14,8 +14,13 @@ public final class Pclntab: @unchecked Sendable {
     public static let magic118: UInt32 = 0xffff_fff0
     public static let magic120: UInt32 = 0xffff_fff1
 
-    /// pcdata and funcdata table indices the runtime uses (internal/abi).
+    /// pcdata and funcdata table indices the runtime uses (internal/abi; the argument ones are
+    /// in ArgumentLayout).
+    public static let pcdataStackMapIndex = 1
     public static let pcdataInlTreeIndex = 2
+    public static let funcdataArgsPointerMaps = 0
+    public static let funcdataLocalsPointerMaps = 1
+    public static let funcdataStackObjects = 2
     public static let funcdataInlTree = 3
 
     public let path: String

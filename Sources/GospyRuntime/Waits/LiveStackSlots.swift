@@ -10,8 +10,6 @@ import GospyMemory
 /// unfinished walk is taken whole from there on: never fewer words than the runtime scans.
 /// So a dead slot that still holds an old address no longer counts as holding it.
 struct LiveStackSlots {
-    static let funcdataArgsPointerMaps = 0, funcdataLocalsPointerMaps = 1, funcdataStackObjects = 2
-    static let pcdataStackMapIndex = 1
     /// Bounds on what the binary's tables may claim (a damaged or hostile file).
     static let maxFrameBytes: UInt64 = 1 << 20
     static let maxMaps = 1 << 20, maxBits = 1 << 21, maxStackObjects = 1 << 12
@@ -103,7 +101,7 @@ struct LiveStackSlots {
         var varp = fp - 8
         if varp > 0 { varp -= 8 }
         var index: Int32 = -1
-        if linkPC != function.entry, let pcdata = table.pcdataTable(Self.pcdataStackMapIndex, of: function) {
+        if linkPC != function.entry, let pcdata = table.pcdataTable(Pclntab.pcdataStackMapIndex, of: function) {
             index = table.pcvalue(tableOffset: pcdata, function: function, pc: linkPC - 1) ?? -1
         }
         if index == -1 { index = 0 }
@@ -112,7 +110,7 @@ struct LiveStackSlots {
 
         // Locals.
         if varp > 0 {
-            guard let map = stackMap(Self.funcdataLocalsPointerMaps, of: function, index: Int(index)) else { return nil }
+            guard let map = stackMap(Pclntab.funcdataLocalsPointerMaps, of: function, index: Int(index)) else { return nil }
             let size = UInt64(map.count) * 8
             guard size <= varp else { return nil }
             for (bit, live) in map.enumerated() where live { words.append(varp - size + UInt64(bit) * 8) }
@@ -121,13 +119,13 @@ struct LiveStackSlots {
         // stubs, whose maps come from elsewhere: not known.
         guard function.args >= 0 else { return nil }
         if function.args > 0 {
-            guard let map = stackMap(Self.funcdataArgsPointerMaps, of: function, index: Int(index)) else { return nil }
+            guard let map = stackMap(Pclntab.funcdataArgsPointerMaps, of: function, index: Int(index)) else { return nil }
             for (bit, live) in map.enumerated() where live && bit < Int(function.args) / 8 {
                 words.append(fp + UInt64(bit) * 8)
             }
         }
         // Stack objects, whole: off < 0 from varp, else from argp (fp).
-        if let address = table.funcdataAddress(Self.funcdataStackObjects, of: function) {
+        if let address = table.funcdataAddress(Pclntab.funcdataStackObjects, of: function) {
             guard let count = try? image.fetchPointer(from: address), count <= UInt64(Self.maxStackObjects),
                   let records = try? image.fetchBytes(from: address &+ 8, count: Int(count) * 16) else { return nil }
             for record in 0..<Int(count) {
