@@ -130,8 +130,11 @@ public struct GatheredRanges: Sendable {
     public let offsets: [Int]
     private var buffer: GatherBuffer
     public var valid: [Bool] { buffer.valid }
+    /// The range bytes (to hand back to the reader for its next gather: `MemoryReader.recycle`).
+    public var bytes: [UInt8] { buffer.bytes }
 
-    public init(_ ranges: [MemoryRange]) {
+    /// - Parameter storage: a buffer to reuse (already paged in), used when large enough.
+    public init(_ ranges: [MemoryRange], storage: [UInt8]? = nil) {
         self.ranges = ranges
         var offsets: [Int] = []
         offsets.reserveCapacity(ranges.count)
@@ -141,7 +144,7 @@ public struct GatheredRanges: Sendable {
             total += range.size
         }
         self.offsets = offsets
-        buffer = GatherBuffer(total: total, count: ranges.count, storage: nil)
+        buffer = GatherBuffer(total: total, count: ranges.count, storage: storage)
     }
 
     public var count: Int { ranges.count }

@@ -1,4 +1,5 @@
 import CGospyShims
+import Dispatch
 import GospyMemory
 #if canImport(Glibc)
 import Glibc
@@ -46,6 +47,14 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         let reader = LiveMemoryReader(pid: pid)
         reader.useProcMem = useProcMem
         return reader
+    }
+
+    /// The reserved buffer if it holds `bytes`, handed over: the gather's result owns it
+    /// alone from here on, so filling it copies nothing.
+    private func takeReserved(_ bytes: Int) -> [UInt8]? {
+        guard let buffer = reserved, buffer.count >= bytes else { return nil }
+        reserved = nil
+        return buffer
     }
 
     /// Keeps a finished gather's buffer (paged in) for the next gather, as `reserve` does.
@@ -100,13 +109,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
     /// while the target is stopped.
     public func gather(_ unsorted: [UInt64], size: Int) -> GatheredMemory {
         let addresses = unsorted.sorted()
-        var storage: [UInt8]?
-        if let buffer = reserved, buffer.count >= addresses.count * size {
-            storage = buffer
-            reserved = nil  // uniquely owned by the result from here on
-        }
-        var gathered = GatheredMemory(addresses: addresses, recordSize: size, storage: storage)
-        storage = nil
+        var gathered = GatheredMemory(addresses: addresses, recordSize: size, storage: takeReserved(addresses.count * size))
         guard !addresses.isEmpty, size > 0 else { return gathered }
         if useProcMem {
             for (index, address) in addresses.enumerated() { gathered.fill(index) { try read(from: address, into: $0) } }
@@ -123,9 +126,41 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
         return gathered
     }
 
+    /// `gather` split across up to `threads` threads, each with its own reader and one part of
+    /// the sorted addresses, scattering straight into its place in the one result: for the
+    /// gs of a large target read while it runs, where the kernel's copy and the destination's
+    /// page faults are the whole cost.
+    public func gather(_ unsorted: [UInt64], size: Int, threads: Int) -> GatheredMemory {
+        let parts = min(threads, unsorted.count / Self.recordsPerThread)
+        guard parts > 1, size > 0, !useProcMem else { return gather(unsorted, size: size) }
+        let addresses = unsorted.sorted()
+        var gathered = GatheredMemory(addresses: addresses, recordSize: size, storage: takeReserved(addresses.count * size))
+        let readers = (0..<parts).map { _ in LiveMemoryReader(pid: pid) }
+        var failures = [[Int]](repeating: [], count: parts)
+        gathered.withUnsafeMutableStorage { records, valid in
+            failures.withUnsafeMutableBufferPointer { slots in
+                nonisolated(unsafe) let (slots, records, valid) = (slots, records, valid)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let range = (part * addresses.count / parts)..<((part + 1) * addresses.count / parts)
+                    slots[part] = readers[part].scatter(order: Array(range), addresses: addresses, size: { _ in size },
+                                                        offset: { $0 * size }, gap: Self.coalesceGap, into: records, valid: valid)
+                }
+            }
+        }
+        syscalls += readers.reduce(0) { $0 + $1.syscalls }
+        if readers.contains(where: \.useProcMem) { return gather(addresses, size: size) }
+        for index in failures.joined() {
+            gathered.fill(index) { try read(from: addresses[index], into: $0) }
+        }
+        return gathered
+    }
+
+    /// Fewer records than this per thread are not worth a thread.
+    static let recordsPerThread = 16_384
+
     /// Ranges of different sizes (goroutine stacks), results in request order.
     public func gather(ranges requests: [MemoryRange]) -> GatheredRanges {
-        var gathered = GatheredRanges(requests)
+        var gathered = GatheredRanges(requests, storage: takeReserved(requests.reduce(0) { $0 + $1.size }))
         guard !requests.isEmpty else { return gathered }
         if useProcMem {
             for index in requests.indices { gathered.fill(index) { try read(from: requests[index].address, into: $0) } }

@@ -79,6 +79,32 @@ import Testing
         #expect((erased as! LiveMemoryReader).syscalls < 50)
     }
 
+    /// The same records through several threads at once, each scattering its own part of the
+    /// sorted addresses into the one result: byte for byte what one thread reads, bad records
+    /// (at both ends and inside a part) alone invalid.
+    @Test func gathersOnSeveralThreadsAsOneThreadDoes() throws {
+        let count = 4 * LiveMemoryReader.recordsPerThread + 123
+        let size = 40
+        let stride = 56
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * stride, alignment: 16)
+        defer { buffer.deallocate() }
+        for index in 0..<(count * stride) { buffer[index] = UInt8(truncatingIfNeeded: index &* 7 &+ index / 251) }
+        let base = UInt64(UInt(bitPattern: buffer.baseAddress!))
+        var addresses = (0..<count).map { base + UInt64($0 * stride) }.shuffled()
+        addresses += [8, 24, UInt64.max - 4]
+        let reader = LiveMemoryReader(pid: getpid())
+        let threaded = reader.gather(addresses, size: size, threads: 4)
+        let single = LiveMemoryReader(pid: getpid()).gather(addresses, size: size)
+        #expect(threaded.addresses == single.addresses)
+        #expect(threaded.valid == single.valid)
+        #expect(threaded.invalidCount == 3)
+        for slot in 0..<threaded.count where threaded.valid[slot] {
+            #expect(threaded.prefixEquals(slot, single, slot, count: size), "record \(slot)")
+        }
+        // Several threads' calls, counted on the reader that was asked.
+        #expect(reader.syscalls >= 4)
+    }
+
     @Test func readsAndFailsCleanly() throws {
         var value: UInt64 = 0x1122_3344_5566_7788
         let reader = LiveMemoryReader(pid: getpid())

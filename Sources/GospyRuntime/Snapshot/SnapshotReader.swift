@@ -94,7 +94,9 @@ public struct SnapshotReader {
             records: nil, keep: nil, fresh: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
             processors: [], machines: [], scheduler: nil, heap: nil, gomaxprocs: 0, monotonicNow: Self.monotonicNow(), allgs: plausible)
         if consistent {
-            raw.records = memory.gather(plausible, size: Self.recordSize(g))
+            // On every core (up to the validation's limit): a large target's gs are most of
+            // this read.
+            raw.records = memory.gather(plausible, size: Self.recordSize(g), threads: min(Self.processors, Self.maxValidationThreads))
         } else {
             var pending = plausible
             var attempt = 0

@@ -1,3 +1,4 @@
+import Dispatch
 import GospyBinary
 import GospyMemory
 
@@ -108,40 +109,84 @@ public struct StackCollector {
     public func capture(_ extents: [StackExtent], walking: Bool = false, arguments: Bool = false,
                         context: (StackExtent) -> ThreadContext? = { _ in nil }) -> CapturedStacks {
         let starts = extents.map { start(of: $0, context: context($0) ?? ThreadContext()) }
+        if walking { return captureWalking(extents, starts: starts, arguments: arguments) }
         var batches: [GatheredRanges] = []
-        var walked: [UnwoundStack] = []
-        if walking { walked.reserveCapacity(extents.count) }
-        let unwinder = StackUnwinder(symbolizer: symbolizer)
         var position = 0
         // Past the deadline the rest are not read: `unwind` marks them.
         while position < extents.count, deadline?.expired != true {
             let end = min(extents.count, position + Self.batch)
-            let ranges = (position..<end).map { index -> MemoryRange in
-                let extent = extents[index]
-                let sp = starts[index].sp
-                guard sp >= extent.stackLo, sp < extent.stackHi else { return MemoryRange(address: sp, size: 0) }
-                return MemoryRange(address: sp, size: Int(min(extent.stackHi - sp, Self.captureLimit)))
-            }
-            let batch = memory.gather(ranges: ranges)
-            if walking {
-                for index in position..<end {
-                    let extent = extents[index]
-                    walked.append(walk(unwinder, start: starts[index], stackLo: extent.stackLo, stackHi: extent.stackHi,
-                                       batch: batch, slot: index - position, arguments: arguments))
-                }
-            } else {
-                batches.append(batch)
-            }
+            batches.append(memory.gather(ranges: Self.ranges(extents, starts, position..<end)))
             position = end
         }
-        // Walked captures need no starts any more (a million of them is tens of MB).
-        return CapturedStacks(addresses: extents.prefix(position).map(\.address), starts: walking ? [] : Array(starts.prefix(position)),
-                              batches: batches, walked: walking ? walked : nil)
+        return CapturedStacks(addresses: extents.prefix(position).map(\.address), starts: Array(starts.prefix(position)),
+                              batches: batches)
+    }
+
+    /// Goroutines per gather when each batch is walked as it is read: small enough that one
+    /// buffer per thread, reused, stays paged in and in cache (a fresh buffer's page faults
+    /// cost more than the copy).
+    static let walkingBatch = 4_096
+    /// Threads reading and walking stacks at once: the kernel's copy and the walks both scale
+    /// with cores, and the target is not stopped meanwhile.
+    static let maxWalkingThreads = 4
+
+    /// `capture(walking: true)`: batches read and walked by up to `maxWalkingThreads` threads,
+    /// each with its own reader and buffer; the result is in `extents` order, cut after the
+    /// last batch read before the deadline.
+    private func captureWalking(_ extents: [StackExtent], starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)],
+                                arguments: Bool) -> CapturedStacks {
+        let batches = (extents.count + Self.walkingBatch - 1) / Self.walkingBatch
+        let workers = extents.count >= 2 * Self.walkingBatch
+            ? max(1, min(SnapshotReader.processors, Self.maxWalkingThreads, batches)) : 1
+        let readers = (0..<workers).map { $0 == 0 ? memory : memory.readerForAnotherThread() }
+        var results = [[UnwoundStack]?](repeating: nil, count: batches)
+        results.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let slots = slots
+            nonisolated(unsafe) let readers = readers
+            let work = { (worker: Int) in
+                let reader = readers[worker]
+                let unwinder = StackUnwinder(symbolizer: symbolizer)
+                var batch = worker
+                while batch < batches, deadline?.expired != true {
+                    let range = (batch * Self.walkingBatch)..<min(extents.count, (batch + 1) * Self.walkingBatch)
+                    let gathered = reader.gather(ranges: Self.ranges(extents, starts, range))
+                    slots[batch] = range.map { index in
+                        walk(unwinder, start: starts[index], stackLo: extents[index].stackLo, stackHi: extents[index].stackHi,
+                             batch: gathered, slot: index - range.lowerBound, arguments: arguments, memory: reader)
+                    }
+                    reader.recycle(gathered.bytes)
+                    batch += workers
+                }
+            }
+            nonisolated(unsafe) let job = work
+            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { job($0) } }
+        }
+        // The batches read before the deadline, up to the first one that was not.
+        var walked: [UnwoundStack] = []
+        walked.reserveCapacity(extents.count)
+        for result in results {
+            guard let result else { break }
+            walked.append(contentsOf: result)
+        }
+        return CapturedStacks(addresses: extents.prefix(walked.count).map(\.address), starts: [], batches: [], walked: walked)
+    }
+
+    /// The used stack [sp, hi) of each goroutine in `positions` (capped at `captureLimit`;
+    /// empty where the walk's start is not on its stack).
+    private static func ranges(_ extents: [StackExtent], _ starts: [(pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String)],
+                               _ positions: Range<Int>) -> [MemoryRange] {
+        positions.map { index -> MemoryRange in
+            let extent = extents[index]
+            let sp = starts[index].sp
+            guard sp >= extent.stackLo, sp < extent.stackHi else { return MemoryRange(address: sp, size: 0) }
+            return MemoryRange(address: sp, size: Int(min(extent.stackHi - sp, captureLimit)))
+        }
     }
 
     /// One goroutine's walk from its captured bytes (live memory beyond them).
     private func walk(_ unwinder: StackUnwinder, start: (pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String),
-                      stackLo: UInt64, stackHi: UInt64, batch: GatheredRanges, slot: Int, arguments: Bool) -> UnwoundStack {
+                      stackLo: UInt64, stackHi: UInt64, batch: GatheredRanges, slot: Int, arguments: Bool,
+                      memory: MemoryReader) -> UnwoundStack {
         let word = { (address: UInt64) -> UInt64? in
             batch.u64(slot, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
         }
@@ -184,7 +229,8 @@ public struct StackCollector {
             // whose stack bounds validated unchanged).
             if let walked = captured.walked { return walked[index] }
             return walk(unwinder, start: captured.starts[index], stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
-                        batch: captured.batches[index / Self.batch], slot: index % Self.batch, arguments: arguments)
+                        batch: captured.batches[index / Self.batch], slot: index % Self.batch, arguments: arguments,
+                        memory: memory)
         }
     }
 
