@@ -9,15 +9,6 @@ public struct PerfSample: Sendable, Equatable {
     public let bp: UInt64
     /// The user stack's bytes from `sp` up, as the kernel copied them (possibly fewer than asked).
     public let stack: [UInt8]
-
-    public init(tid: Int32, time: UInt64, pc: UInt64, sp: UInt64, bp: UInt64, stack: [UInt8]) {
-        self.tid = tid
-        self.time = time
-        self.pc = pc
-        self.sp = sp
-        self.bp = bp
-        self.stack = stack
-    }
 }
 
 /// Parses the records a perf ring buffer held, laid out for the sample type gospy asks for

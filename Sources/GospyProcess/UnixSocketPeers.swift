@@ -14,14 +14,6 @@ public struct SocketPeer: Sendable, Equatable, Encodable {
     public var command: String?
     public var fd: Int32?
 
-    public init(inode: UInt64, path: String? = nil, pid: Int32? = nil, command: String? = nil, fd: Int32? = nil) {
-        self.inode = inode
-        self.path = path
-        self.pid = pid
-        self.command = command
-        self.fd = fd
-    }
-
     /// "/run/x.sock (pid 42 server fd 7)", "socket:[123]".
     public var summary: String {
         let name = path ?? "socket:[\(inode)]"

@@ -4,7 +4,7 @@ import GospyBinary
 import GospyInspector
 import GospyMemory
 import GospyProcess
-import GospyRuntime
+@testable import GospyRuntime
 @testable import gospy
 
 /// Each kind of error gets its own exit code and one line naming the problem and the fix.

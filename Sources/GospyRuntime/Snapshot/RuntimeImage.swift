@@ -54,13 +54,6 @@ public struct RuntimeImage: Sendable {
         public let line: Int
         /// pc - function entry.
         public let offset: UInt64
-
-        public init(function: String, file: String, line: Int, offset: UInt64) {
-            self.function = function
-            self.file = file
-            self.line = line
-            self.offset = offset
-        }
     }
 
     /// The function and position at `pc` (a process address). `returnAddress` symbolises

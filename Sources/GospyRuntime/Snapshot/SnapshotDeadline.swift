@@ -53,12 +53,6 @@ public struct SnapshotCut: Error, Sendable, Equatable, CustomStringConvertible {
     public let stacksNotRead: Int
     public let stacksNotWalked: Int
 
-    public init(seconds: Double, stacksNotRead: Int, stacksNotWalked: Int) {
-        self.seconds = seconds
-        self.stacksNotRead = stacksNotRead
-        self.stacksNotWalked = stacksNotWalked
-    }
-
     public var description: String {
         "snapshot deadline of \(seconds) s reached: \(stacksNotRead) stacks not read, \(stacksNotWalked) not walked "
             + "(shown as \"stack truncated: snapshot deadline reached\"); raise --deadline"

@@ -23,6 +23,11 @@ public struct LogicalFrame: Sendable, Equatable, Codable {
     public var physicalIndex: Int = 0
 
     public var offset: UInt64 { pc &- entry }
+
+    /// The frame as a goroutine's location (summary's and top's `--pc user`, `user-code`).
+    public var location: RuntimeImage.Location {
+        RuntimeImage.Location(function: function, file: file, line: line, offset: offset)
+    }
 }
 
 /// How the runtime would print one goroutine's stack.

@@ -13,12 +13,6 @@ public struct IOWait: Sendable, Equatable, Hashable {
     /// The OS file descriptor (pollDesc.fd).
     public let fd: Int32
     public let direction: IODirection
-
-    public init(pollDesc: UInt64, fd: Int32, direction: IODirection) {
-        self.pollDesc = pollDesc
-        self.fd = fd
-        self.direction = direction
-    }
 }
 
 /// A goroutine in a system call (_Gsyscall) and what its thread is blocked in, from

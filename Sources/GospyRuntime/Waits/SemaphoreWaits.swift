@@ -36,14 +36,6 @@ public struct SyncWait: Sendable, Equatable {
     public let queue: UInt64
     /// 1 = the next one woken; nil when the queue could not be walked to it.
     public let position: Int?
-
-    public init(kind: SyncObjectKind, role: SyncWaitRole, object: UInt64, queue: UInt64, position: Int?) {
-        self.kind = kind
-        self.role = role
-        self.object = object
-        self.queue = queue
-        self.position = position
-    }
 }
 
 /// Reads what each goroutine blocked on a semaphore (sync.Mutex, RWMutex, WaitGroup, other

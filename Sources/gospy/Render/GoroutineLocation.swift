@@ -9,12 +9,11 @@ enum GoroutineLocation {
         case .user:
             guard let stacks = capture.stacks, index < stacks.count,
                   let frame = symbolizer.traceback(stacks[index]).frames.first else { return nil }
-            return RuntimeImage.Location(function: frame.function, file: frame.file, line: frame.line, offset: frame.offset)
+            return frame.location
         case .userCode:
             guard let stacks = capture.stacks, index < stacks.count else { return nil }
             let frames = symbolizer.traceback(stacks[index]).frames
-            guard let frame = frames.first(where: { image.programCode.isProgram(function: $0.function) }) ?? frames.first else { return nil }
-            return RuntimeImage.Location(function: frame.function, file: frame.file, line: frame.line, offset: frame.offset)
+            return (frames.first(where: { image.programCode.isProgram(function: $0.function) }) ?? frames.first)?.location
         case .start:
             return image.startFunction(at: goroutine.startPC)
         case .caller:

@@ -14,13 +14,7 @@ enum GroupedRenderer {
         var stackTexts: [[UInt64]: String] = [:]
         for item in items {
             let profile = symbolizer.groupedProfile(item.stack)
-            var key: String
-            if let known = stackTexts[profile.pcs] {
-                key = known
-            } else {
-                key = "@" + profile.pcs.map { " 0x" + String($0, radix: 16) }.joined()
-                stackTexts[profile.pcs] = key
-            }
+            var key = stackTexts.value(for: profile.pcs) { "@" + profile.pcs.map { " 0x" + String($0, radix: 16) }.joined() }
             if let itemLabels = labels[item.goroutine.address], !itemLabels.isEmpty {
                 key += "\n# labels: " + labelText(itemLabels)
             }

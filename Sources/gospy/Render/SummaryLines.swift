@@ -29,26 +29,13 @@ struct SummaryLines {
             }
             let location: String
             if byStack, let stacks = capture.stacks, index < stacks.count {
-                let identity = TracebackIdentity(frames: stacks[index].frames)
-                if let known = locationTexts[identity] {
-                    location = known
-                } else {
-                    location = locate()
-                    locationTexts[identity] = location
-                }
+                location = locationTexts.value(for: TracebackIdentity(frames: stacks[index].frames), orMake: locate)
             } else {
                 location = locate()
             }
             // "created by" depends on the go statement's PC alone, except for goroutine 1.
-            let creator: String?
-            if goroutine.id == 1 {
-                creator = symbolizer.createdBy(goroutine)?.function
-            } else if let known = creators[goroutine.creatorPC] {
-                creator = known
-            } else {
-                creator = symbolizer.createdBy(goroutine)?.function
-                creators[goroutine.creatorPC] = creator
-            }
+            let creatorName = { symbolizer.createdBy(goroutine)?.function }
+            let creator = goroutine.id == 1 ? creatorName() : creators.value(for: goroutine.creatorPC, orMake: creatorName)
             Self.write(id: goroutine.id, m: goroutine.m == 0 ? nil : machineIDs[goroutine.m], state: goroutine.stateText,
                        waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), locked: goroutine.lockedToThread,
                        status: goroutine.status.name, location: location, creator: creator, parentID: goroutine.parentID,

@@ -183,13 +183,7 @@ struct WaitsReport: JSONOutput {
             }
             let place: String
             if locationKind == .user || locationKind == .userCode, let stacks, index < stacks.count {
-                let pcs = StackPCs(frames: stacks[index].frames)
-                if let known = places[pcs] {
-                    place = known
-                } else {
-                    place = name()
-                    places[pcs] = place
-                }
+                place = places.value(for: StackPCs(frames: stacks[index].frames), orMake: name)
             } else {
                 place = name()
             }

@@ -73,27 +73,21 @@ final class TopSession {
         var byStack: [StackPCs: (name: String, stack: [String])] = [:]
         func describe(_ location: RuntimeImage.Location?) -> String {
             guard let location else { return "?" }
-            if let known = names[location] { return known }
-            let name = "\(location.function) (\(location.file.split(separator: "/").last.map(String.init) ?? location.file):\(location.line))"
-            names[location] = name
-            return name
+            return names.value(for: location) {
+                "\(location.function) (\(location.file.split(separator: "/").last.map(String.init) ?? location.file):\(location.line))"
+            }
         }
         let perStack = needsStacks
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             if !command.systemGoroutines.included && image.isSystemGoroutine(goroutine) { continue }
-            var name: String
-            var stack: [String] = []
+            let name: String, stack: [String]
             if perStack, let stacks = capture.stacks, index < stacks.count {
-                let pcs = StackPCs(frames: stacks[index].frames)
-                if let known = byStack[pcs] {
-                    (name, stack) = known
-                } else {
-                    name = describe(locate(goroutine, index))
-                    if model.grouping == .stack { stack = symbolizer.traceback(stacks[index]).frames.map(\.function) }
-                    byStack[pcs] = (name, stack)
+                (name, stack) = byStack.value(for: StackPCs(frames: stacks[index].frames)) {
+                    (describe(locate(goroutine, index)),
+                     model.grouping == .stack ? symbolizer.traceback(stacks[index]).frames.map(\.function) : [])
                 }
             } else {
-                name = describe(locate(goroutine, index))
+                (name, stack) = (describe(locate(goroutine, index)), [])
             }
             var labels: [String: String] = [:]
             var labelsUnreadable = false
