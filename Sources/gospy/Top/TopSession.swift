@@ -78,13 +78,16 @@ final class TopSession {
             }
         }
         let perStack = needsStacks
+        // Read once: an option's property wrapper costs a lookup of generic metadata per access.
+        let showSystem = command.systemGoroutines.included
+        let grouping = model.grouping
         for (index, goroutine) in snapshot.goroutines.enumerated() {
-            if !command.systemGoroutines.included && image.isSystemGoroutine(goroutine) { continue }
+            if !showSystem && image.isSystemGoroutine(goroutine) { continue }
             let name: String, stack: [String]
             if perStack, let stacks = capture.stacks, index < stacks.count {
                 (name, stack) = byStack.value(for: StackPCs(frames: stacks[index].frames)) {
                     (describe(locate(goroutine, index)),
-                     model.grouping == .stack ? symbolizer.traceback(stacks[index]).frames.map(\.function) : [])
+                     grouping == .stack ? symbolizer.traceback(stacks[index]).frames.map(\.function) : [])
                 }
             } else {
                 (name, stack) = (describe(locate(goroutine, index)), [])
@@ -100,7 +103,7 @@ final class TopSession {
                 ? Double(snapshot.monotonicNow &- goroutine.waitSince) / 1e9 : nil
             result.append(TopModel.Sample(id: goroutine.id, state: goroutine.stateText, runtimeWaitSeconds: waited,
                                           location: name, stack: stack, labels: labels,
-                                          object: model.grouping == .object ? objectKey(goroutine) : "",
+                                          object: grouping == .object ? objectKey(goroutine) : "",
                                           labelsUnreadable: labelsUnreadable))
         }
         return result
