@@ -149,8 +149,8 @@ extension Inspector {
         let snapshot = try reader.decode(consume raw)
         var stacks: [UnwoundStack]?
         if wantStacks {
-            let captures = [lateStacks, earlyStacks.removing(reread)]
-            earlyStacks = .empty  // (`captures` holds the only copy, gone with this block)
+            var captures = [lateStacks, earlyStacks.removing(reread)]
+            earlyStacks = .empty  // (`captures` holds the only copy: its stacks are moved out)
             // A goroutine keeps the previous snapshot's stack when its early record stood at
             // the stop (the g unchanged since that snapshot, through both reads).
             let kept: [Int32] = reusable.isEmpty ? [] : snapshot.goroutines.map { goroutine in
@@ -159,7 +159,7 @@ extension Inspector {
                 return reusable[position]
             }
             let walk = kept.isEmpty ? snapshot.goroutines : zip(snapshot.goroutines, kept).filter { $0.1 < 0 }.map(\.0)
-            var walked = collector.unwind(walk, captures, arguments: arguments).makeIterator()
+            var walked = collector.unwind(walk, taking: &captures, arguments: arguments).makeIterator()
             if let previous, !kept.isEmpty {
                 stacks = kept.map { index in
                     index >= 0 ? previous.stacks[Int(index)]

@@ -317,21 +317,48 @@ public struct SnapshotReader {
         // Room for every set at once: growing a million goroutines set by set would copy them.
         let sets = raw.recordSets
         goroutines.reserveCapacity(goroutines.count + sets.reduce(0) { $0 + $1.0.count })
-        for (records, keep) in sets {
-            for index in 0..<records.count where keep?[index] ?? true {
-                switch decodeGoroutine(records, index, g) {
+        if goroutines.isEmpty {
+            // Records only (a consistent read): decoded straight in id order, each goroutine
+            // written once, instead of decoded in address order and then moved into id order.
+            for (_, set, index) in Self.recordsByID(sets, g) {
+                switch decodeGoroutine(sets[Int(set)].0, Int(index), g) {
                 case .live(let goroutine): goroutines.append(goroutine)
                 case .dead: break
                 case .unreadable: unreadable += 1
                 }
             }
+        } else {
+            for (records, keep) in sets {
+                for index in 0..<records.count where keep?[index] ?? true {
+                    switch decodeGoroutine(records, index, g) {
+                    case .live(let goroutine): goroutines.append(goroutine)
+                    case .dead: break
+                    case .unreadable: unreadable += 1
+                    }
+                }
+            }
+            Self.sortByID(&goroutines)
         }
-        Self.sortByID(&goroutines)
         unreadable += Self.removeRepeatedGs(&goroutines)
         return RuntimeSnapshot(
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
             retries: raw.retried, allgs: raw.allgs, tracebackLabels: raw.tracebackLabels, heap: raw.heap)
+    }
+
+    /// The standing records of `sets` as (set, index), in the order `sortByID` would leave
+    /// their goroutines: by goid (as recorded; a dead or unreadable record decodes to nothing
+    /// wherever it sorts), equal ids in set and record order.
+    static func recordsByID(_ sets: [(GatheredMemory, [Bool]?)], _ g: RuntimeLayout.GLayout) -> [(id: UInt64, set: Int32, index: Int32)] {
+        var keys: [(id: UInt64, set: Int32, index: Int32)] = []
+        keys.reserveCapacity(sets.reduce(0) { $0 + $1.0.count })
+        for (set, (records, keep)) in sets.enumerated() {
+            for index in 0..<records.count where keep?[index] ?? true {
+                keys.append((records.u64(index, g.goid) ?? 0, Int32(set), Int32(index)))
+            }
+        }
+        keys.sort { ($0.id, $0.set, $0.index) < ($1.id, $1.set, $1.index) }
+        return keys
     }
 
     /// Sorts goroutines by id, equal ids in their present order (as a stable sort would): the

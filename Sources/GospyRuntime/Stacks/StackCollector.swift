@@ -62,7 +62,7 @@ public struct StackCollector {
         let batches: [GatheredRanges]
         /// Stacks walked as each batch was read (`capture(walking:)`), whose bytes are gone;
         /// nil when `batches` holds the bytes to walk later.
-        let walked: [UnwoundStack]?
+        var walked: [UnwoundStack]?
         /// Captures voided after the fact (their g changed after the capture).
         var void: [Bool] = []
 
@@ -139,34 +139,40 @@ public struct StackCollector {
         let workers = extents.count >= 2 * Self.walkingBatch
             ? max(1, min(SnapshotReader.processors, Self.maxWalkingThreads, batches)) : 1
         let readers = (0..<workers).map { $0 == 0 ? memory : memory.readerForAnotherThread() }
-        var results = [[UnwoundStack]?](repeating: nil, count: batches)
-        results.withUnsafeMutableBufferPointer { slots in
-            nonisolated(unsafe) let slots = slots
-            nonisolated(unsafe) let readers = readers
-            let work = { (worker: Int) in
-                let reader = readers[worker]
-                let unwinder = StackUnwinder(symbolizer: symbolizer)
-                var batch = worker
-                while batch < batches, deadline?.expired != true {
-                    let range = (batch * Self.walkingBatch)..<min(extents.count, (batch + 1) * Self.walkingBatch)
-                    let gathered = reader.gather(ranges: Self.ranges(extents, starts, range))
-                    slots[batch] = range.map { index in
-                        walk(unwinder, start: starts[index], stackLo: extents[index].stackLo, stackHi: extents[index].stackHi,
-                             batch: gathered, slot: index - range.lowerBound, arguments: arguments, memory: reader)
+        var done = [Bool](repeating: false, count: batches)
+        // Each stack is walked straight into its place in the result: no copy of a million
+        // stacks (and their retains, contended between threads) to put the batches together.
+        let walked = [UnwoundStack](unsafeUninitializedCapacity: extents.count) { buffer, initialized in
+            done.withUnsafeMutableBufferPointer { done in
+                nonisolated(unsafe) let (buffer, done, readers) = (buffer, done, readers)
+                let work = { (worker: Int) in
+                    let reader = readers[worker]
+                    let unwinder = StackUnwinder(symbolizer: symbolizer)
+                    var batch = worker
+                    while batch < batches, deadline?.expired != true {
+                        let range = (batch * Self.walkingBatch)..<min(extents.count, (batch + 1) * Self.walkingBatch)
+                        let gathered = reader.gather(ranges: Self.ranges(extents, starts, range))
+                        for index in range {
+                            (buffer.baseAddress! + index).initialize(to: walk(
+                                unwinder, start: starts[index], stackLo: extents[index].stackLo, stackHi: extents[index].stackHi,
+                                batch: gathered, slot: index - range.lowerBound, arguments: arguments, memory: reader))
+                        }
+                        reader.recycle(gathered.bytes)
+                        done[batch] = true
+                        batch += workers
                     }
-                    reader.recycle(gathered.bytes)
-                    batch += workers
+                }
+                nonisolated(unsafe) let job = work
+                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { job($0) } }
+                // The batches walked before the deadline, up to the first one that was not;
+                // those walked after that gap are dropped.
+                let prefix = done.firstIndex(of: false) ?? batches
+                initialized = min(extents.count, prefix * Self.walkingBatch)
+                for batch in prefix..<batches where done[batch] {
+                    let range = (batch * Self.walkingBatch)..<min(extents.count, (batch + 1) * Self.walkingBatch)
+                    (buffer.baseAddress! + range.lowerBound).deinitialize(count: range.count)
                 }
             }
-            nonisolated(unsafe) let job = work
-            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { job($0) } }
-        }
-        // The batches read before the deadline, up to the first one that was not.
-        var walked: [UnwoundStack] = []
-        walked.reserveCapacity(extents.count)
-        for result in results {
-            guard let result else { break }
-            walked.append(contentsOf: result)
         }
         return CapturedStacks(addresses: extents.prefix(walked.count).map(\.address), starts: [], batches: [], walked: walked)
     }
@@ -207,6 +213,14 @@ public struct StackCollector {
     }
 
     public func unwind(_ goroutines: [Goroutine], _ captures: [CapturedStacks], arguments: Bool = false) -> [UnwoundStack] {
+        var captures = captures
+        return unwind(goroutines, taking: &captures, arguments: arguments)
+    }
+
+    /// `unwind`, moving each stack walked when read out of `captures` (which hold none
+    /// afterwards) instead of copying it: pass captures the caller no longer holds elsewhere,
+    /// or their stacks are copied once anyway.
+    public func unwind(_ goroutines: [Goroutine], taking captures: inout [CapturedStacks], arguments: Bool = false) -> [UnwoundStack] {
         let unwinder = StackUnwinder(symbolizer: symbolizer)
         return goroutines.map { goroutine in
             var found: (set: Int, index: Int)?
@@ -224,10 +238,15 @@ public struct StackCollector {
             guard let (set, index) = found else {
                 return UnwoundStack(frames: [], end: .truncated("stack not captured"), origin: "none")
             }
-            let captured = captures[set]
             // Walked when read, from the same extent (a capture that still counts is of a g
-            // whose stack bounds validated unchanged).
-            if let walked = captured.walked { return walked[index] }
+            // whose stack bounds validated unchanged). Each slot is taken at most once: a g
+            // appears once in a snapshot.
+            if captures[set].walked != nil {
+                var stack = UnwoundStack(frames: [], end: .truncated("stack taken twice"), origin: "none")
+                swap(&stack, &captures[set].walked![index])
+                return stack
+            }
+            let captured = captures[set]
             return walk(unwinder, start: captured.starts[index], stackLo: goroutine.stackLo, stackHi: goroutine.stackHi,
                         batch: captured.batches[index / Self.batch], slot: index % Self.batch, arguments: arguments,
                         memory: memory)
