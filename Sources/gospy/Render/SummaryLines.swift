@@ -21,26 +21,41 @@ struct SummaryLines {
         let byStack = (locationKind == .user || locationKind == .userCode) && capture.stacks != nil
         var locationTexts: [TracebackIdentity: String] = [:]
         var creators: [UInt64: String?] = [:]
+        let stacks = byStack ? capture.stacks : nil
+        // Looked up first, made only on a miss, without a closure per goroutine: one would copy
+        // the image, the symbolizer and the goroutine into its context a million times.
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
-            let locate = {
-                Self.locationText(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image,
-                                                           symbolizer: symbolizer, kind: locationKind))
-            }
             let location: String
-            if byStack, let stacks = capture.stacks, index < stacks.count {
-                location = locationTexts.value(for: TracebackIdentity(frames: stacks[index].frames), orMake: locate)
+            if let stacks, index < stacks.count {
+                let identity = TracebackIdentity(frames: stacks[index].frames)
+                if let known = locationTexts[identity] {
+                    location = known
+                } else {
+                    location = locationText(of: goroutine, index: index, image: image, symbolizer: symbolizer)
+                    locationTexts[identity] = location
+                }
             } else {
-                location = locate()
+                location = locationText(of: goroutine, index: index, image: image, symbolizer: symbolizer)
             }
             // "created by" depends on the go statement's PC alone, except for goroutine 1.
-            let creatorName = { symbolizer.createdBy(goroutine)?.function }
-            let creator = goroutine.id == 1 ? creatorName() : creators.value(for: goroutine.creatorPC, orMake: creatorName)
+            let creator: String?
+            if goroutine.id != 1, let known = creators[goroutine.creatorPC] {
+                creator = known
+            } else {
+                creator = symbolizer.createdBy(goroutine)?.function
+                if goroutine.id != 1 { creators[goroutine.creatorPC] = creator }
+            }
             Self.write(id: goroutine.id, m: goroutine.m == 0 ? nil : machineIDs[goroutine.m], state: goroutine.stateText,
                        waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), locked: goroutine.lockedToThread,
                        status: goroutine.status.name, location: location, creator: creator, parentID: goroutine.parentID,
                        style: style, to: &output)
         }
+    }
+
+    private func locationText(of goroutine: Goroutine, index: Int, image: RuntimeImage, symbolizer: Symbolizer) -> String {
+        Self.locationText(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image,
+                                                   symbolizer: symbolizer, kind: locationKind))
     }
 
     /// "  function (file:line)", or nothing.
@@ -69,13 +84,16 @@ struct SummaryLines {
         }
         output.append(location)
         if let creator {
-            let parent = parentID.map { " in goroutine \($0)" } ?? ""
             if style.enabled {
+                let parent = parentID.map { " in goroutine \($0)" } ?? ""
                 output.append(style.dim("  created by \(creator)" + parent))
             } else {
                 output.append("  created by ")
                 output.append(creator)
-                output.append(parent)
+                if let parentID {
+                    output.append(" in goroutine ")
+                    output.append(String(parentID))
+                }
             }
         }
         output.append("\n")
