@@ -10,7 +10,18 @@ import Testing
 
     @Test(arguments: TestTargets.matrix)
     func tracebackEqualsTheRuntimesDump(binary: TargetBinary) throws {
-        let target = try RunningTarget(binary)
+        try Self.compareWithTheRuntimesDump(binary)
+    }
+
+    /// Enough goroutines that the dump is rendered in blocks on several threads
+    /// (DumpBlockRendering): still the runtime's order and text, goroutine for goroutine.
+    @Test func tracebackEqualsTheRuntimesDumpWhenRenderedInBlocks() throws {
+        let binary = try #require(TestTargets.binary(release: "1.27", mode: "distro") ?? TestTargets.matrix.last)
+        try Self.compareWithTheRuntimesDump(binary, arguments: ["-scenario=many", "-n=20000"], minimumCompared: 20_000)
+    }
+
+    static func compareWithTheRuntimesDump(_ binary: TargetBinary, arguments: [String] = [], minimumCompared: Int = 25) throws {
+        let target = try RunningTarget(binary, arguments: arguments, readyTimeout: 120)
         defer { target.stop() }
         let result = try Subprocess.run(Subprocess.gospy, ["dump", "--pid", String(target.pid)])
         #expect(result.status == 0, "\(result.stderr)")
@@ -56,7 +67,7 @@ import Testing
             #expect(gospy.createdBy == runtime.createdBy, "goroutine \(runtime.id) created by")
             #expect(gospy.creatorID == runtime.creatorID, "goroutine \(runtime.id) creator id")
         }
-        #expect(compared >= 25, "too few goroutines in stable states")
+        #expect(compared >= minimumCompared, "too few goroutines in stable states: \(compared)")
         #expect(framesCompared >= 100)
         #expect(argumentsCompared >= 10, "too few frames with arguments")
         // The elided deep recursion is printed the way the runtime prints it.

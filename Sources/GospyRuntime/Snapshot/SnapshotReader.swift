@@ -271,7 +271,8 @@ public struct SnapshotReader {
     /// Below this many gs one thread validates: starting others costs more than it saves.
     public static let parallelValidationThreshold = 65_536
     /// Read once: ProcessInfo reads cgroup files each time.
-    static let processors = ProcessInfo.processInfo.activeProcessorCount
+    /// The CPUs gospy may use: how many threads read and walk at once.
+    public static let processors = ProcessInfo.processInfo.activeProcessorCount
 
     /// Compares each g of `now` (validation prefixes read while stopped) with its record read
     /// while running.

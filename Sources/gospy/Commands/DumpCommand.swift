@@ -82,11 +82,11 @@ struct DumpCommand: ParsableCommand {
         var count = items.count
         switch format {
         case .traceback where streamed:
-            var stream = TracebackRenderer.Stream(symbolizer: symbolizer, style: headerStyle, sink: sink)
-            DumpAssembly.forEach(inspector: inspector, capture: capture, all: systemGoroutines.included,
-                                 runtimeFrames: runtimeFrames) { item, _ in stream.append(item) }
-            stream.finish()
-            count = stream.count
+            let style = headerStyle
+            count = DumpBlockRendering.render(inspector: inspector, capture: capture, all: systemGoroutines.included,
+                                              runtimeFrames: runtimeFrames, render: { item, text in
+                TracebackRenderer.render(item, symbolizer: symbolizer, style: style, into: &text)
+            }, sink: sink)
         case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, style: headerStyle, to: sink)
         case .grouped: sink(GroupedRenderer.render(items, labels: labels, symbolizer: symbolizer))
         case .json:

@@ -1,4 +1,5 @@
 import GospyInspector
+import GospyMemory
 import GospyRuntime
 
 /// A capture's goroutines as the dump formats print them: the runtime's own order, system
@@ -24,18 +25,46 @@ struct DumpAssembly {
     /// none): a traceback streamed this way never holds a million items at once.
     static func forEach(inspector: Inspector, capture: Inspector.Capture, all: Bool, runtimeFrames: Bool,
                         _ body: (DumpedGoroutine, [(String, String)]?) -> Void) {
-        let image = inspector.image
-        let symbolizer = inspector.symbolizer
-        let snapshot = capture.snapshot
-        let stacks = capture.stacks ?? []
-        let labelReader = LabelReader(image: image, memory: inspector.memory)
-        let bubbles = SynctestReader(image: image, memory: inspector.memory)
-        // The runtime's own order, so the output diffs against its dumps.
-        for index in snapshot.allgsOrder(of: snapshot.goroutines.map(\.address)) where index < stacks.count {
+        let maker = ItemMaker(inspector: inspector, capture: capture, all: all, runtimeFrames: runtimeFrames)
+        for index in maker.order {
+            if let (item, text) = maker.item(index) { body(item, text) }
+        }
+    }
+
+    /// Makes the items of one capture; one per thread (its label and bubble readers read the
+    /// target through a reader of their own).
+    struct ItemMaker {
+        let image: RuntimeImage
+        let symbolizer: Symbolizer
+        let snapshot: RuntimeSnapshot
+        let stacks: [UnwoundStack]
+        let all: Bool
+        let runtimeFrames: Bool
+        let labelReader: LabelReader
+        let bubbles: SynctestReader
+        /// The goroutines' indices in the runtime's own order, so the output diffs against its dumps.
+        let order: [Int]
+
+        init(inspector: Inspector, capture: Inspector.Capture, all: Bool, runtimeFrames: Bool, order: [Int]? = nil,
+             memory: MemoryReader? = nil) {
+            image = inspector.image
+            symbolizer = inspector.symbolizer
+            snapshot = capture.snapshot
+            stacks = capture.stacks ?? []
+            self.all = all
+            self.runtimeFrames = runtimeFrames
+            labelReader = LabelReader(image: image, memory: memory ?? inspector.memory)
+            bubbles = SynctestReader(image: image, memory: memory ?? inspector.memory)
+            let stackCount = stacks.count
+            self.order = order ?? capture.snapshot.allgsOrder(of: capture.snapshot.goroutines.map(\.address)).filter { $0 < stackCount }
+        }
+
+        /// Goroutine `index`'s item and its labels as text, or nil for a hidden system goroutine.
+        func item(_ index: Int) -> (DumpedGoroutine, [(String, String)]?)? {
             let goroutine = snapshot.goroutines[index]
             let stack = stacks[index]
             let system = image.isSystemGoroutine(goroutine)
-            if system && !all { continue }
+            if system && !all { return nil }
             var item = DumpedGoroutine(
                 goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
                 createdBy: symbolizer.createdBy(goroutine, showRuntime: runtimeFrames),
@@ -55,7 +84,7 @@ struct DumpAssembly {
                     TracebackHeader.SynctestNote(goroutine: goroutine, membership: $0, version: image.executable.version)
                 }
             }
-            body(item, text)
+            return (item, text)
         }
     }
 }
