@@ -39,23 +39,27 @@ extension Inspector {
     /// for channels that nothing but their waiters refers to (a scan of every stack).
     public func readWaits(_ snapshot: RuntimeSnapshot, stacks: [UnwoundStack]? = nil, suspects: Bool = false) throws -> Waits {
         var waits = Waits()
-        let channels = try ChannelWaitReader(image: image, reader: memory).read(snapshot.goroutines)
-        waits.objects = channels.objects
-        waits.channels = channels.channels
+        var channels = try ChannelWaitReader(image: image, reader: memory).read(snapshot.goroutines)
         if !channels.channels.isEmpty {
             let timers = TimerChannelReader(image: image, reader: memory).read(channels.channels, processors: snapshot.processors)
             waits.timers = timers.timers
             waits.timersUnknown = timers.unknown
         }
-        var stacksByGoroutine: [UInt64: UnwoundStack] = [:]
-        if let stacks {
-            for (index, goroutine) in snapshot.goroutines.enumerated() where index < stacks.count {
-                stacksByGoroutine[goroutine.address] = stacks[index]
-            }
-        }
         if suspects {
             waits.suspects = SuspectChannels(image: image, reader: memory)
-                .find(snapshot.goroutines, waits: channels, now: snapshot.monotonicNow, stacks: stacksByGoroutine)
+                .find(snapshot.goroutines, waits: channels, now: snapshot.monotonicNow, stacks: stacks)
+        }
+        waits.channels = channels.channels
+        waits.objects = channels.objects
+        // Released, so the merges below change the objects in place rather than a copy.
+        channels.objects = [:]
+        // Only the semaphore and Cond waiters' stacks are looked at.
+        var stacksByGoroutine: [UInt64: UnwoundStack] = [:]
+        if let stacks {
+            for (index, goroutine) in snapshot.goroutines.enumerated()
+            where index < stacks.count && SemaphoreWaitReader.readsStack(of: goroutine) {
+                stacksByGoroutine[goroutine.address] = stacks[index]
+            }
         }
         let sync = try SemaphoreWaitReader(image: image, reader: memory, symbolizer: symbolizer)
             .read(snapshot.goroutines, stacks: stacksByGoroutine)

@@ -112,6 +112,16 @@ public struct SemaphoreWaitReader {
         return nil
     }
 
+    /// Whether `read` looks at the goroutine's stack (a semaphore or Cond waiter): the only
+    /// stacks a caller needs to hand it.
+    public static func readsStack(of goroutine: Goroutine) -> Bool {
+        guard goroutine.status == .waiting || goroutine.status == .leaked, let text = goroutine.waitReasonText else { return false }
+        switch plan(text) {
+        case .semaphore, .cond: return true
+        case .sleep, nil: return false
+        }
+    }
+
     /// `stacks`: the goroutines' unwound stacks by goroutine address (a semacquire's object kind
     /// and, before 1.26, a Cond's list are read from them; without them those are left unknown
     /// or reported as bare semaphores).
