@@ -103,6 +103,9 @@ public struct ChannelWaitReader {
         public var objects: [UInt64: WaitObject] = [:]
         /// By channel address.
         public var channels: [UInt64: ChannelState] = [:]
+        /// The same objects by index into the goroutines read (nil: no channel wait), for
+        /// readers that go through every goroutine (SuspectChannels) without a lookup each.
+        var byIndex: [WaitObject?] = []
     }
 
     /// The wait reasons (the runtime's own text) of channel waits; synctest's variants included.
@@ -164,13 +167,16 @@ public struct ChannelWaitReader {
         }
         let queues = readChannelStates(channelAddresses, into: &result.channels)
         var walkBudget = Self.maxWalkSteps
-        result.objects.reserveCapacity(settled.count + pending.count)
-        for (index, object) in settled { result.objects[goroutines[index].address] = object }
+        result.byIndex = [WaitObject?](repeating: nil, count: goroutines.count)
+        for (index, object) in settled { result.byIndex[index] = object }
         for (position, index) in pending.enumerated() {
-            result.objects[goroutines[index].address] = object(kind: pendingKinds[position], chains.chain(position), queues,
-                                                               walkBudget: &walkBudget)
+            result.byIndex[index] = object(kind: pendingKinds[position], chains.chain(position), queues, walkBudget: &walkBudget)
         }
         confirmUnchanged(goroutines, pending, &result)
+        result.objects.reserveCapacity(settled.count + pending.count)
+        for (index, object) in result.byIndex.enumerated() {
+            if let object { result.objects[goroutines[index].address] = object }
+        }
         return result
     }
 
@@ -373,7 +379,7 @@ public struct ChannelWaitReader {
             } else {
                 moved = true  // the reads do not line up (addresses that wrap): not confirmed
             }
-            if moved { result.objects[goroutine.address] = .unknown(reason: "it moved while its wait was read") }
+            if moved { result.byIndex[entry.index] = .unknown(reason: "it moved while its wait was read") }
         }
     }
 }

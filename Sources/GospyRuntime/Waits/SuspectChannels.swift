@@ -174,8 +174,12 @@ public struct SuspectChannels {
                 last = (channel, number)
                 numbers.append(number)
             }
+            // By index when the result was read from these goroutines, else by address.
+            let byIndex = waits.byIndex.count == goroutines.count ? waits.byIndex : nil
             for (index, goroutine) in goroutines.enumerated() {
-                guard let object = waits.objects[goroutine.address] else { continue }
+                let found: WaitObject?
+                if let byIndex { found = byIndex[index] } else { found = waits.objects[goroutine.address] }
+                guard let object = found else { continue }
                 switch object {
                 case let .channel(channelCase):
                     starts[index] = numbers.count
