@@ -105,7 +105,7 @@ public struct ChannelWaitReader {
         public var channels: [UInt64: ChannelState] = [:]
         /// The same objects by index into the goroutines read (nil: no channel wait), for
         /// readers that go through every goroutine (SuspectChannels) without a lookup each.
-        var byIndex: [WaitObject?] = []
+        public var byIndex: [WaitObject?] = []
     }
 
     /// The wait reasons (the runtime's own text) of channel waits; synctest's variants included.

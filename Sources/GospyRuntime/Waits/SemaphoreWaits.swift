@@ -112,10 +112,9 @@ public struct SemaphoreWaitReader {
         return nil
     }
 
-    /// Whether `read` looks at the goroutine's stack (a semaphore or Cond waiter): the only
-    /// stacks a caller needs to hand it.
-    public static func readsStack(of goroutine: Goroutine) -> Bool {
-        guard goroutine.status == .waiting || goroutine.status == .leaked, let text = goroutine.waitReasonText else { return false }
+    /// Whether `read` looks at the stack of a waiting (or leaked) goroutine with this wait
+    /// reason (a semaphore or Cond waiter): the only stacks a caller needs to hand it.
+    public static func readsStack(reason text: String) -> Bool {
         switch plan(text) {
         case .semaphore, .cond: return true
         case .sleep, nil: return false

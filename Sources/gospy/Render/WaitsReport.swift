@@ -179,8 +179,11 @@ struct WaitsReport: JSONOutput {
             return placeNames.count - 1
         }
         let stacks = capture.stacks
+        let byIndex = waits.byIndex.count == snapshot.goroutines.count ? waits.byIndex : nil
         for (index, goroutine) in snapshot.goroutines.enumerated() {
-            guard let object = waits.objects[goroutine.address] else { continue }
+            let found: WaitObject?
+            if let byIndex { found = byIndex[index] } else { found = waits.objects[goroutine.address] }
+            guard let object = found else { continue }
             guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
             total += 1
             if goroutine.status == .leaked { leakedCount += 1 }
