@@ -74,6 +74,9 @@ public struct ChannelWaitReader {
     /// chains must not cost goroutines x cases reads or entries).
     static let maxSudogs = 1 << 22
     static let maxWalkSteps = 1 << 22
+    /// Goroutines re-read at once to confirm they did not move: a buffer of this many
+    /// records stays in cache.
+    static let confirmChunk = 4096
 
     let reader: MemoryReader
     let sudog: RuntimeLayout.SudogLayout
@@ -360,26 +363,33 @@ public struct ChannelWaitReader {
     /// again on the same sudog is reported where it waits now: the sudog names its goroutine.)
     private func confirmUnchanged(_ goroutines: [Goroutine], _ indices: [Int], _ result: inout Result) {
         guard !indices.isEmpty else { return }
-        // Only the two fields, each in a small gather of its own: re-reading every g from its
-        // start through g.waiting filled a fresh buffer of 300+ bytes a goroutine, whose page
-        // faults cost more than the copy. Both gathers come back in address order, which is the
-        // goroutines' own address order (a fixed offset added).
+        // Both fields in one record, g.atomicstatus through g.waiting: neighbouring gs are read
+        // as one range whatever the record, so one gather is one pass over the gs where one per
+        // field was two. In chunks through one buffer handed back to the reader (`recycle`):
+        // it stays paged in and in cache, where one record per g in a fresh buffer faulted in
+        // a page every few gs. Records come back in address order, which is the goroutines'
+        // own address order (a fixed offset added).
         let order = indices.map { (address: goroutines[$0].address, index: $0) }.sorted { $0.address < $1.address }
-        let statusOffset = UInt64(g.atomicstatus), waitingOffset = UInt64(g.waiting)
-        let statuses = reader.gather(order.map { $0.address &+ statusOffset }, size: 4)
-        let waitings = reader.gather(order.map { $0.address &+ waitingOffset }, size: 8)
-        for (position, entry) in order.enumerated() {
-            let goroutine = goroutines[entry.index]
-            let moved: Bool
-            if position < statuses.count, position < waitings.count,
-               statuses.addresses[position] == goroutine.address &+ statusOffset,
-               waitings.addresses[position] == goroutine.address &+ waitingOffset {
-                let status = statuses.u32(position, 0).flatMap { GoroutineStatus(rawValue: $0 & ~0x1000) }
-                moved = status != goroutine.status || waitings.u64(position, 0) != goroutine.waiting
-            } else {
-                moved = true  // the reads do not line up (addresses that wrap): not confirmed
+        let first = min(g.atomicstatus, g.waiting)
+        let span = max(g.atomicstatus + 4, g.waiting + 8) - first
+        let statusAt = g.atomicstatus - first, waitingAt = g.waiting - first
+        var chunkStart = 0
+        while chunkStart < order.count {
+            let chunk = order[chunkStart..<min(order.count, chunkStart + Self.confirmChunk)]
+            let records = reader.gather(chunk.map { $0.address &+ UInt64(first) }, size: span)
+            for (position, entry) in chunk.enumerated() {
+                let goroutine = goroutines[entry.index]
+                let moved: Bool
+                if position < records.count, records.addresses[position] == goroutine.address &+ UInt64(first) {
+                    let status = records.u32(position, statusAt).flatMap { GoroutineStatus(rawValue: $0 & ~0x1000) }
+                    moved = status != goroutine.status || records.u64(position, waitingAt) != goroutine.waiting
+                } else {
+                    moved = true  // the reads do not line up (addresses that wrap): not confirmed
+                }
+                if moved { result.byIndex[entry.index] = .unknown(reason: "it moved while its wait was read") }
             }
-            if moved { result.byIndex[entry.index] = .unknown(reason: "it moved while its wait was read") }
+            reader.recycle(records.bytes)
+            chunkStart += chunk.count
         }
     }
 }
