@@ -9,6 +9,9 @@ import GospyRuntime
 public struct Waits: Sendable {
     /// By goroutine address: only goroutines gospy knows a wait object for (or an unknown one).
     public var objects: [UInt64: WaitObject] = [:]
+    /// The same objects by index into the snapshot's goroutines (nil: none), for readers that
+    /// go through every goroutine without a lookup each.
+    public var byIndex: [WaitObject?] = []
     /// By channel address.
     public var channels: [UInt64: ChannelState] = [:]
     /// The descriptors goroutines wait on (IO wait, or a system call's first argument).
@@ -21,6 +24,20 @@ public struct Waits: Sendable {
     public var suspects: SuspectChannels.Result?
 
     public init() {}
+
+    /// Completes `byIndex` (the channel waits, in `goroutines` order) as `objects` was: `under`
+    /// where it holds no channel wait, `over` wherever it has an object.
+    mutating func mergeByIndex(_ goroutines: [Goroutine], under: [UInt64: WaitObject], over: [UInt64: WaitObject]) {
+        if byIndex.count != goroutines.count { byIndex = [WaitObject?](repeating: nil, count: goroutines.count) }
+        guard !under.isEmpty || !over.isEmpty else { return }
+        for (index, goroutine) in goroutines.enumerated() {
+            if let object = over[goroutine.address] {
+                byIndex[index] = object
+            } else if byIndex[index] == nil, let object = under[goroutine.address] {
+                byIndex[index] = object
+            }
+        }
+    }
 
     /// The descriptor an object names, when it names one.
     public func descriptor(of object: WaitObject) -> FileDescription? {
@@ -39,35 +56,55 @@ extension Inspector {
     /// for channels that nothing but their waiters refers to (a scan of every stack).
     public func readWaits(_ snapshot: RuntimeSnapshot, stacks: [UnwoundStack]? = nil, suspects: Bool = false) throws -> Waits {
         var waits = Waits()
-        let channels = try ChannelWaitReader(image: image, reader: memory).read(snapshot.goroutines)
-        waits.objects = channels.objects
-        waits.channels = channels.channels
+        var channels = try ChannelWaitReader(image: image, reader: memory).read(snapshot.goroutines)
         if !channels.channels.isEmpty {
             let timers = TimerChannelReader(image: image, reader: memory).read(channels.channels, processors: snapshot.processors)
             waits.timers = timers.timers
             waits.timersUnknown = timers.unknown
         }
-        var stacksByGoroutine: [UInt64: UnwoundStack] = [:]
-        if let stacks {
-            for (index, goroutine) in snapshot.goroutines.enumerated() where index < stacks.count {
-                stacksByGoroutine[goroutine.address] = stacks[index]
-            }
-        }
         if suspects {
             waits.suspects = SuspectChannels(image: image, reader: memory)
-                .find(snapshot.goroutines, waits: channels, now: snapshot.monotonicNow, stacks: stacksByGoroutine)
+                .find(snapshot.goroutines, waits: channels, now: snapshot.monotonicNow, stacks: stacks)
+        }
+        waits.channels = channels.channels
+        waits.objects = channels.objects
+        waits.byIndex = channels.byIndex
+        // Released, so the merges below change the objects in place rather than a copy.
+        channels.objects = [:]
+        channels.byIndex = []
+        // Only the semaphore and Cond waiters' stacks are looked at.
+        var stacksByGoroutine: [UInt64: UnwoundStack] = [:]
+        if let stacks {
+            // Asked once per run of goroutines with the same reason text (shared storage: a cheap compare).
+            var last: (text: String, reads: Bool)?
+            for (index, goroutine) in snapshot.goroutines.enumerated()
+            where index < stacks.count && (goroutine.status == .waiting || goroutine.status == .leaked) {
+                guard let text = goroutine.waitReasonText else { continue }
+                let reads: Bool
+                if let last, last.text == text {
+                    reads = last.reads
+                } else {
+                    reads = SemaphoreWaitReader.readsStack(reason: text)
+                    last = (text, reads)
+                }
+                if reads { stacksByGoroutine[goroutine.address] = stacks[index] }
+            }
         }
         let sync = try SemaphoreWaitReader(image: image, reader: memory, symbolizer: symbolizer)
             .read(snapshot.goroutines, stacks: stacksByGoroutine)
         waits.objects.merge(sync.objects) { channel, _ in channel }
+        // IO and system call waits override what was read before them.
+        var overriding: [UInt64: WaitObject] = [:]
         if snapshot.goroutines.contains(where: PollWaitReader.isIOWait) {
             let registrations = procfs.epollRegistrations().map { (fd: $0.fd, data: $0.data) }
-            let io = try PollWaitReader(image: image, reader: memory).read(snapshot.goroutines, registrations: registrations)
-            waits.objects.merge(io) { $1 }
+            overriding = try PollWaitReader(image: image, reader: memory).read(snapshot.goroutines, registrations: registrations)
         }
-        waits.objects.merge(try readSyscallWaits(snapshot)) { $1 }
+        overriding.merge(try readSyscallWaits(snapshot)) { $1 }
+        waits.objects.merge(overriding) { $1 }
+        waits.mergeByIndex(snapshot.goroutines, under: sync.objects, over: overriding)
         var fds: Set<Int32> = []
-        for object in waits.objects.values {
+        // Only IO and system call waits name descriptors, and every one of them is in `overriding`.
+        for object in overriding.values {
             switch object {
             case let .io(wait): fds.insert(wait.fd)
             case let .syscall(wait): if let fd = wait.fd { fds.insert(fd) }

@@ -74,6 +74,9 @@ public struct ChannelWaitReader {
     /// chains must not cost goroutines x cases reads or entries).
     static let maxSudogs = 1 << 22
     static let maxWalkSteps = 1 << 22
+    /// Goroutines re-read at once to confirm they did not move: a buffer of this many
+    /// records stays in cache.
+    static let confirmChunk = 4096
 
     let reader: MemoryReader
     let sudog: RuntimeLayout.SudogLayout
@@ -103,6 +106,9 @@ public struct ChannelWaitReader {
         public var objects: [UInt64: WaitObject] = [:]
         /// By channel address.
         public var channels: [UInt64: ChannelState] = [:]
+        /// The same objects by index into the goroutines read (nil: no channel wait), for
+        /// readers that go through every goroutine (SuspectChannels) without a lookup each.
+        public var byIndex: [WaitObject?] = []
     }
 
     /// The wait reasons (the runtime's own text) of channel waits; synctest's variants included.
@@ -114,33 +120,66 @@ public struct ChannelWaitReader {
         return nil
     }
 
+    /// The channel wait kind of each wait reason text met, the texts compared by equality
+    /// (the snapshot's texts share their storage, so a hit costs no prefix tests).
+    struct WaitKinds {
+        static let maxEntries = 64
+        private var entries: [(text: String, kind: String?)] = []
+
+        mutating func kind(of goroutine: Goroutine) -> String? {
+            guard let text = goroutine.waitReasonText else { return nil }
+            for entry in entries where entry.text == text { return entry.kind }
+            let kind = ChannelWaitReader.channelWaitKind(text)
+            if entries.count < Self.maxEntries { entries.append((text, kind)) }
+            return kind
+        }
+    }
+
     public func read(_ goroutines: [Goroutine]) -> Result {
         var result = Result()
-        var pending: [Goroutine] = []
-        for goroutine in goroutines where goroutine.status == .waiting || goroutine.status == .leaked {
-            guard let text = goroutine.waitReasonText, let kind = Self.channelWaitKind(text) else { continue }
+        var kinds = WaitKinds()
+        // Goroutines whose sudogs are read, by index into `goroutines`, with their wait kind.
+        var pending: [Int] = []
+        var pendingKinds: [String] = []
+        var settled: [(index: Int, object: WaitObject)] = []
+        for (index, goroutine) in goroutines.enumerated() where goroutine.status == .waiting || goroutine.status == .leaked {
+            guard let kind = kinds.kind(of: goroutine) else { continue }
             switch kind {
-            case "chan receive (nil chan)": result.objects[goroutine.address] = .nilChannel(.receive)
-            case "chan send (nil chan)": result.objects[goroutine.address] = .nilChannel(.send)
-            case "select (no cases)": result.objects[goroutine.address] = .selectWithoutCases
+            case "chan receive (nil chan)": settled.append((index, .nilChannel(.receive)))
+            case "chan send (nil chan)": settled.append((index, .nilChannel(.send)))
+            case "select (no cases)": settled.append((index, .selectWithoutCases))
             case "select" where goroutine.waiting == 0:
                 // Every case nil: selectgo parks with no sudog at all, for good.
-                result.objects[goroutine.address] = .selectWithoutCases
+                settled.append((index, .selectWithoutCases))
             default:
                 if goroutine.waiting == 0 {
-                    result.objects[goroutine.address] = .unknown(reason: "no sudog recorded")
+                    settled.append((index, .unknown(reason: "no sudog recorded")))
                 } else {
-                    pending.append(goroutine)
+                    pending.append(index)
+                    pendingKinds.append(kind)
                 }
             }
         }
-        let sudogs = readSudogChains(pending)
-        let queues = readChannelStates(Set(sudogs.values.flatMap { $0.compactMap(\.channel) }), into: &result.channels)
-        var walkBudget = Self.maxWalkSteps
-        for goroutine in pending {
-            result.objects[goroutine.address] = object(of: goroutine, sudogs[goroutine.address] ?? [], queues, walkBudget: &walkBudget)
+        let chains = readSudogChains(pending.map { goroutines[$0] }, selects: pendingKinds.map { $0 == "select" })
+        var channelAddresses = Set<UInt64>()
+        var lastChannel: UInt64?
+        for queued in chains.sudogs {
+            guard let channel = queued.channel, channel != lastChannel else { continue }
+            channelAddresses.insert(channel)
+            lastChannel = channel
         }
-        confirmUnchanged(pending, &result)
+        let queues = readChannelStates(channelAddresses, into: &result.channels)
+        var walkBudget = Self.maxWalkSteps
+        result.byIndex = [WaitObject?](repeating: nil, count: goroutines.count)
+        for (index, object) in settled { result.byIndex[index] = object }
+        for (position, index) in pending.enumerated() {
+            result.byIndex[index] = object(kind: pendingKinds[position], chains.chain(position), queues, walkBudget: &walkBudget)
+        }
+        confirmUnchanged(goroutines, pending, &result)
+        result.objects.reserveCapacity(settled.count + pending.count)
+        for (index, object) in result.byIndex.enumerated() {
+            if let object { result.objects[goroutines[index].address] = object }
+        }
         return result
     }
 
@@ -153,54 +192,94 @@ public struct ChannelWaitReader {
         var cut: String? = nil
     }
 
+    /// Every goroutine's sudog chain in one flat array, each chain's sudogs together in chain
+    /// order: no array per goroutine.
+    struct SudogChains {
+        var sudogs: [QueuedSudog] = []
+        /// Chain i is sudogs[starts[i]..<starts[i + 1]].
+        var starts: [Int] = [0]
+
+        func chain(_ index: Int) -> ArraySlice<QueuedSudog> { sudogs[starts[index]..<starts[index + 1]] }
+    }
+
     /// Every pending goroutine's sudogs, a round of batched reads per select case depth.
-    private func readSudogChains(_ goroutines: [Goroutine]) -> [UInt64: [QueuedSudog]] {
-        var chains: [UInt64: [QueuedSudog]] = [:]
-        var frontier: [(goroutine: Goroutine, sudog: UInt64)] = goroutines.map { ($0, $0.waiting) }
+    /// `selects[i]`: goroutine i waits in a select (only a select's sudogs are followed).
+    private func readSudogChains(_ goroutines: [Goroutine], selects: [Bool]) -> SudogChains {
+        // Found in depth order: (goroutine index, sudog), grouped by goroutine at the end.
+        var found: [(owner: Int, sudog: QueuedSudog)] = []
+        found.reserveCapacity(goroutines.count)
+        var frontier: [(owner: Int, sudog: UInt64)] = goroutines.enumerated().map { ($0.offset, $0.element.waiting) }
         var depth = 0
         // Each sudog belongs to one goroutine: one met twice is a loop (damage, or a change
-        // while read) and ends its chain.
-        var seen = Set(frontier.map(\.sudog))
+        // while read) and ends its chain. The first sudogs, sorted, and the links met after them.
+        let firstSudogs = goroutines.map(\.waiting).sorted()
+        var linked = Set<UInt64>()
+        func seenBefore(_ link: UInt64) -> Bool {
+            if Self.sortedContains(firstSudogs, link) { return true }
+            return !linked.insert(link).inserted
+        }
         var budget = Self.maxSudogs
         while !frontier.isEmpty, depth < Self.maxSelectCases {
             depth += 1
             guard budget >= frontier.count else {
-                for (goroutine, address) in frontier {
-                    chains[goroutine.address, default: []].append(
-                        QueuedSudog(address: address, channel: nil, cut: "more than \(Self.maxSudogs) sudogs in all"))
+                for (owner, address) in frontier {
+                    found.append((owner, QueuedSudog(address: address, channel: nil, cut: "more than \(Self.maxSudogs) sudogs in all")))
                 }
                 break
             }
             budget -= frontier.count
-            let records = reader.gather(frontier.map(\.sudog), size: sudog.size)
-            var index: [UInt64: Int] = [:]
-            for (i, address) in records.addresses.enumerated() where records.valid[i] { index[address] = i }
-            var next: [(goroutine: Goroutine, sudog: UInt64)] = []
-            for (goroutine, address) in frontier {
-                guard let i = index[address], records.u64(i, sudog.g) == goroutine.address,
+            // Read in address order; record i of the gather is the i-th address of `sorted`
+            // (checked, as any reader may return them in request order or address order).
+            let sorted = frontier.indices.map { (address: frontier[$0].sudog, position: $0) }.sorted { $0.address != $1.address ? $0.address < $1.address : $0.position < $1.position }
+            let records = reader.gather(sorted.map(\.address), size: sudog.size)
+            var recordOf = [Int](repeating: -1, count: frontier.count)
+            for (i, entry) in sorted.enumerated() where i < records.count && records.addresses[i] == entry.address && records.valid[i] {
+                recordOf[entry.position] = i
+            }
+            var next: [(owner: Int, sudog: UInt64)] = []
+            for (position, (owner, address)) in frontier.enumerated() {
+                let i = recordOf[position]
+                guard i >= 0, records.u64(i, sudog.g) == goroutines[owner].address,
                       let channel = records.u64(i, sudog.c), channel != 0 else {
-                    chains[goroutine.address, default: []].append(QueuedSudog(address: address, channel: nil))
+                    found.append((owner, QueuedSudog(address: address, channel: nil)))
                     continue
                 }
-                chains[goroutine.address, default: []].append(QueuedSudog(address: address, channel: channel))
+                found.append((owner, QueuedSudog(address: address, channel: channel)))
                 // Only a select's sudogs are chained through waitlink (from 1.26 a semaphore
                 // wait's waitlink leads to another goroutine's sudog).
-                if Self.isSelect(goroutine), let link = records.u64(i, sudog.waitlink), link != 0 {
-                    guard seen.insert(link).inserted else {
-                        chains[goroutine.address, default: []].append(
-                            QueuedSudog(address: link, channel: nil, cut: "its select's sudog chain loops"))
+                if selects[owner], let link = records.u64(i, sudog.waitlink), link != 0 {
+                    guard !seenBefore(link) else {
+                        found.append((owner, QueuedSudog(address: link, channel: nil, cut: "its select's sudog chain loops")))
                         continue
                     }
-                    next.append((goroutine, link))
+                    next.append((owner, link))
                 }
             }
             frontier = next
         }
+        // Grouped by goroutine, a counting sort: each chain keeps its depth order.
+        var chains = SudogChains()
+        var counts = [Int](repeating: 0, count: goroutines.count + 1)
+        for entry in found { counts[entry.owner + 1] += 1 }
+        for i in 0..<goroutines.count { counts[i + 1] += counts[i] }
+        chains.starts = counts
+        var place = counts
+        chains.sudogs = [QueuedSudog](repeating: QueuedSudog(address: 0, channel: nil), count: found.count)
+        for entry in found {
+            chains.sudogs[place[entry.owner]] = entry.sudog
+            place[entry.owner] += 1
+        }
         return chains
     }
 
-    static func isSelect(_ goroutine: Goroutine) -> Bool {
-        goroutine.waitReasonText.map { channelWaitKind($0) == "select" } ?? false
+    /// Whether sorted `values` holds `value` (a binary search).
+    static func sortedContains(_ values: [UInt64], _ value: UInt64) -> Bool {
+        var low = 0, high = values.count
+        while low < high {
+            let middle = (low + high) / 2
+            if values[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        return low < values.count && values[low] == value
     }
 
     /// The first and last sudog of a channel's two wait queues, as read with its state.
@@ -232,7 +311,8 @@ public struct ChannelWaitReader {
         return queues
     }
 
-    private func object(of goroutine: Goroutine, _ chain: [QueuedSudog], _ queues: [UInt64: QueueEnds],
+    /// `kind`: the goroutine's channel wait kind ("chan send", "chan receive", "select").
+    private func object(kind: String, _ chain: ArraySlice<QueuedSudog>, _ queues: [UInt64: QueueEnds],
                         walkBudget: inout Int) -> WaitObject {
         var cases: [ChannelCase] = []
         for queued in chain {
@@ -243,9 +323,8 @@ public struct ChannelWaitReader {
             guard let ends = queues[channel] else {
                 return .unknown(reason: "channel at 0x\(String(channel, radix: 16)) unreadable")
             }
-            guard Self.isSelect(goroutine) else {
-                let direction: ChannelDirection = goroutine.waitReasonText?.hasPrefix("chan send") == true ? .send : .receive
-                return .channel(ChannelCase(channel: channel, direction: direction))
+            guard kind == "select" else {
+                return .channel(ChannelCase(channel: channel, direction: kind == "chan send" ? .send : .receive))
             }
             cases.append(ChannelCase(channel: channel, direction: direction(of: queued.address, in: ends, budget: &walkBudget)))
         }
@@ -282,28 +361,35 @@ public struct ChannelWaitReader {
     /// The objects were read while the target ran: a goroutine whose status or g.waiting
     /// changed meanwhile may have left them, so it becomes unknown. (One that woke and parked
     /// again on the same sudog is reported where it waits now: the sudog names its goroutine.)
-    private func confirmUnchanged(_ goroutines: [Goroutine], _ result: inout Result) {
-        guard !goroutines.isEmpty else { return }
-        // Only the two fields, each in a small gather of its own: re-reading every g from its
-        // start through g.waiting filled a fresh buffer of 300+ bytes a goroutine, whose page
-        // faults cost more than the copy. Both gathers come back in address order, which is the
-        // goroutines' own address order (a fixed offset added).
-        let order = goroutines.indices.sorted { goroutines[$0].address < goroutines[$1].address }
-        let statusOffset = UInt64(g.atomicstatus), waitingOffset = UInt64(g.waiting)
-        let statuses = reader.gather(order.map { goroutines[$0].address &+ statusOffset }, size: 4)
-        let waitings = reader.gather(order.map { goroutines[$0].address &+ waitingOffset }, size: 8)
-        for (position, index) in order.enumerated() {
-            let goroutine = goroutines[index]
-            let moved: Bool
-            if position < statuses.count, position < waitings.count,
-               statuses.addresses[position] == goroutine.address &+ statusOffset,
-               waitings.addresses[position] == goroutine.address &+ waitingOffset {
-                let status = statuses.u32(position, 0).flatMap { GoroutineStatus(rawValue: $0 & ~0x1000) }
-                moved = status != goroutine.status || waitings.u64(position, 0) != goroutine.waiting
-            } else {
-                moved = true  // the reads do not line up (addresses that wrap): not confirmed
+    private func confirmUnchanged(_ goroutines: [Goroutine], _ indices: [Int], _ result: inout Result) {
+        guard !indices.isEmpty else { return }
+        // Both fields in one record, g.atomicstatus through g.waiting: neighbouring gs are read
+        // as one range whatever the record, so one gather is one pass over the gs where one per
+        // field was two. In chunks through one buffer handed back to the reader (`recycle`):
+        // it stays paged in and in cache, where one record per g in a fresh buffer faulted in
+        // a page every few gs. Records come back in address order, which is the goroutines'
+        // own address order (a fixed offset added).
+        let order = indices.map { (address: goroutines[$0].address, index: $0) }.sorted { $0.address < $1.address }
+        let first = min(g.atomicstatus, g.waiting)
+        let span = max(g.atomicstatus + 4, g.waiting + 8) - first
+        let statusAt = g.atomicstatus - first, waitingAt = g.waiting - first
+        var chunkStart = 0
+        while chunkStart < order.count {
+            let chunk = order[chunkStart..<min(order.count, chunkStart + Self.confirmChunk)]
+            let records = reader.gather(chunk.map { $0.address &+ UInt64(first) }, size: span)
+            for (position, entry) in chunk.enumerated() {
+                let goroutine = goroutines[entry.index]
+                let moved: Bool
+                if position < records.count, records.addresses[position] == goroutine.address &+ UInt64(first) {
+                    let status = records.u32(position, statusAt).flatMap { GoroutineStatus(rawValue: $0 & ~0x1000) }
+                    moved = status != goroutine.status || records.u64(position, waitingAt) != goroutine.waiting
+                } else {
+                    moved = true  // the reads do not line up (addresses that wrap): not confirmed
+                }
+                if moved { result.byIndex[entry.index] = .unknown(reason: "it moved while its wait was read") }
             }
-            if moved { result.objects[goroutine.address] = .unknown(reason: "it moved while its wait was read") }
+            reader.recycle(records.bytes)
+            chunkStart += chunk.count
         }
     }
 }

@@ -104,6 +104,15 @@ public struct SemaphoreWaitReader {
         return nil
     }
 
+    /// Whether `read` looks at the stack of a waiting (or leaked) goroutine with this wait
+    /// reason (a semaphore or Cond waiter): the only stacks a caller needs to hand it.
+    public static func readsStack(reason text: String) -> Bool {
+        switch plan(text) {
+        case .semaphore, .cond: return true
+        case .sleep, nil: return false
+        }
+    }
+
     /// `stacks`: the goroutines' unwound stacks by goroutine address (a semacquire's object kind
     /// and, before 1.26, a Cond's list are read from them; without them those are left unknown
     /// or reported as bare semaphores).

@@ -27,26 +27,21 @@ public struct SuspectChannels {
 
     /// `now`: the snapshot's CLOCK_MONOTONIC, to say how long the waiters have waited (what
     /// the runtime records from the first collection that saw them blocked).
-    /// `stacks`: parked goroutines' unwound stacks by address; with one, only the words its
-    /// frames' stack maps say are live count as holding a channel (LiveStackSlots.swift).
+    /// `stacks`: the goroutines' unwound stacks, in `goroutines` order; with one, a parked
+    /// goroutine's stack counts as holding a channel only in the words its frames' stack maps
+    /// say are live (LiveStackSlots.swift).
     public func find(_ goroutines: [Goroutine], waits: ChannelWaitReader.Result, now: Int64? = nil,
-                     stacks: [UInt64: UnwoundStack] = [:]) -> Result {
+                     stacks: [UnwoundStack]? = nil) -> Result {
         let slots = LiveStackSlots(executable: image.executable, loadBias: image.loadBias)
         var result = Result()
-        // Each channel-blocked goroutine's channels; empty for a wait that is blocked for good.
-        var blockedOn: [UInt64: [UInt64]] = [:]
+        let blocked = BlockedOnChannels(goroutines, waits: waits)
+        // Candidates, by channel number: the channels that may be suspect, until referenced.
         var candidates = Set<UInt64>()
-        for (address, object) in waits.objects {
-            switch object {
-            case let .channel(channelCase): blockedOn[address] = [channelCase.channel]
-            case let .select(cases): blockedOn[address] = cases.map(\.channel)
-            case .nilChannel, .selectWithoutCases: blockedOn[address] = []
-            default: continue
-            }
-            for channel in blockedOn[address] ?? [] {
-                guard let state = waits.channels[channel], !state.closed, state.elementTypeName != "time.Time" else { continue }
-                candidates.insert(channel)
-            }
+        var isCandidate = [Bool](repeating: false, count: blocked.channels.count)
+        for (number, channel) in blocked.channels.enumerated() {
+            guard let state = waits.channels[channel], !state.closed, state.elementTypeName != "time.Time" else { continue }
+            candidates.insert(channel)
+            isCandidate[number] = true
         }
         guard !candidates.isEmpty else { return result }
 
@@ -65,21 +60,32 @@ public struct SuspectChannels {
         }
 
         // Goroutines that may run: not blocked, or blocked on a channel that is no candidate.
-        var scanned = Set<UInt64>()
+        var scanned = [Bool](repeating: false, count: goroutines.count)
+        // Goroutines never scanned: parked runtime goroutines and the dead.
+        for (index, goroutine) in goroutines.enumerated() {
+            // A parked runtime goroutine (sweeper, scavenger, GC workers) holds no user
+            // channel, but may hold stale span and object addresses.
+            if goroutine.status == .dead || goroutine.status == .deadExtra
+                || (goroutine.status == .waiting && image.isSystemGoroutine(goroutine)) { scanned[index] = true }
+        }
         while true {
-            let runnable = goroutines.filter { goroutine in
-                guard goroutine.status != .dead, goroutine.status != .deadExtra, !scanned.contains(goroutine.address) else { return false }
-                // A parked runtime goroutine (sweeper, scavenger, GC workers) holds no user
-                // channel, but may hold stale span and object addresses.
-                if goroutine.status == .waiting, image.isSystemGoroutine(goroutine) { return false }
-                guard let channels = blockedOn[goroutine.address] else { return true }
-                return !channels.allSatisfy(candidates.contains)
+            for (number, channel) in blocked.channels.enumerated() where isCandidate[number] && !candidates.contains(channel) {
+                isCandidate[number] = false
+            }
+            var runnable: [Int] = []
+            for index in goroutines.indices where !scanned[index] {
+                guard let numbers = blocked.channels(of: index) else {
+                    runnable.append(index)
+                    continue
+                }
+                if !numbers.allSatisfy({ isCandidate[Int($0)] }) { runnable.append(index) }
             }
             if runnable.isEmpty { break }
             var ranges: [MemoryRange] = []
             var live: [[Range<Int>]?] = []
-            for goroutine in runnable {
-                scanned.insert(goroutine.address)
+            for index in runnable {
+                let goroutine = goroutines[index]
+                scanned[index] = true
                 guard goroutine.stackHi > goroutine.stackLo, goroutine.stackHi - goroutine.stackLo <= 1 << 30 else { continue }
                 let sp = goroutine.status == .running || goroutine.schedSP < goroutine.stackLo || goroutine.schedSP >= goroutine.stackHi
                     ? goroutine.stackLo : goroutine.schedSP & ~7
@@ -87,7 +93,8 @@ public struct SuspectChannels {
                 budget -= size
                 ranges.append(MemoryRange(address: sp, size: size))
                 let parked = goroutine.status == .waiting || goroutine.status == .leaked
-                live.append(budget > 0 && parked && sp == goroutine.schedSP ? stacks[goroutine.address].flatMap {
+                let stack = stacks.flatMap { index < $0.count ? $0[index] : nil }
+                live.append(budget > 0 && parked && sp == goroutine.schedSP ? stack.flatMap {
                     slots.liveOffsets(of: $0, sp: sp, hi: goroutine.stackHi)
                 } : nil)
             }
@@ -110,20 +117,89 @@ public struct SuspectChannels {
             }
             if candidates.isEmpty { break }
         }
-        var minutes: [UInt64: Int] = [:]
-        if let now, !candidates.isEmpty {
-            for goroutine in goroutines {
-                guard let waited = goroutine.waitMinutes(now: now), let channels = blockedOn[goroutine.address] else { continue }
-                for channel in channels where candidates.contains(channel) { minutes[channel] = max(minutes[channel] ?? 0, waited) }
+        // Each suspect's waiters (a goroutine once, however many of its cases name the channel)
+        // and the longest any of them waited, in one pass.
+        for (number, channel) in blocked.channels.enumerated() { isCandidate[number] = candidates.contains(channel) }
+        var waiters = [Int](repeating: 0, count: blocked.channels.count)
+        var minutes = [Int?](repeating: nil, count: blocked.channels.count)
+        var counted = [Int](repeating: -1, count: blocked.channels.count)
+        for index in goroutines.indices {
+            guard let numbers = blocked.channels(of: index), !numbers.isEmpty else { continue }
+            let waited = now.flatMap { goroutines[index].waitMinutes(now: $0) }
+            for number in numbers.lazy.map({ Int($0) }) where isCandidate[number] {
+                if let waited { minutes[number] = max(minutes[number] ?? 0, waited) }
+                if counted[number] != index {
+                    counted[number] = index
+                    waiters[number] += 1
+                }
             }
         }
-        for channel in candidates {
-            let waiters = blockedOn.values.filter { $0.contains(channel) }.count
-            let waited = minutes[channel].map { ", for \($0) minutes at least" } ?? ""
-            result.suspects[channel] = "\(waiters) goroutines wait on it\(waited) and none that could run, nor any global, refers to it "
+        for (number, channel) in blocked.channels.enumerated() where isCandidate[number] {
+            let waited = minutes[number].map { ", for \($0) minutes at least" } ?? ""
+            result.suspects[channel] = "\(waiters[number]) goroutines wait on it\(waited) and none that could run, nor any global, refers to it "
                 + "(only goroutines blocked on channels like it do; references from the heap are not seen)"
         }
         return result
+    }
+
+    /// The channels each goroutine is blocked on, by goroutine index, as small channel numbers
+    /// in one flat array (no dictionary of arrays keyed by goroutine).
+    struct BlockedOnChannels {
+        /// The channels, each once; a channel's number is its index here.
+        var channels: [UInt64] = []
+        /// Goroutine i's channel numbers are numbers[starts[i]..<ends[i]]; starts[i] == -1
+        /// when it is not blocked on a channel (an empty range: blocked for good).
+        private var starts: [Int]
+        private var ends: [Int]
+        private var numbers: [Int32] = []
+
+        init(_ goroutines: [Goroutine], waits: ChannelWaitReader.Result) {
+            starts = [Int](repeating: -1, count: goroutines.count)
+            ends = [Int](repeating: -1, count: goroutines.count)
+            var numberOf: [UInt64: Int32] = [:]
+            var last: (channel: UInt64, number: Int32)?
+            func add(_ channel: UInt64) {
+                if let last, last.channel == channel {
+                    numbers.append(last.number)
+                    return
+                }
+                let number: Int32
+                if let known = numberOf[channel] {
+                    number = known
+                } else {
+                    number = Int32(channels.count)
+                    numberOf[channel] = number
+                    channels.append(channel)
+                }
+                last = (channel, number)
+                numbers.append(number)
+            }
+            // By index when the result was read from these goroutines, else by address.
+            let byIndex = waits.byIndex.count == goroutines.count ? waits.byIndex : nil
+            for (index, goroutine) in goroutines.enumerated() {
+                let found: WaitObject?
+                if let byIndex { found = byIndex[index] } else { found = waits.objects[goroutine.address] }
+                guard let object = found else { continue }
+                switch object {
+                case let .channel(channelCase):
+                    starts[index] = numbers.count
+                    add(channelCase.channel)
+                case let .select(cases):
+                    starts[index] = numbers.count
+                    for channelCase in cases { add(channelCase.channel) }
+                case .nilChannel, .selectWithoutCases:
+                    starts[index] = numbers.count
+                default: continue
+                }
+                ends[index] = numbers.count
+            }
+        }
+
+        /// Goroutine `index`'s channel numbers; nil when it is not blocked on a channel.
+        func channels(of index: Int) -> ArraySlice<Int32>? {
+            guard starts[index] >= 0 else { return nil }
+            return numbers[starts[index]..<ends[index]]
+        }
     }
 
     /// Drops every candidate whose address is a word of `bytes` inside one of `ranges`.

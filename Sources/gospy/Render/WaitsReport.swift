@@ -114,7 +114,8 @@ struct WaitsReport: JSONOutput {
 
         struct Accumulator {
             var senders = 0, receivers = 0, readers = 0, writers = 0, longest: Int?
-            var waiters: [String: (state: String, goroutines: [UInt64])] = [:]
+            /// By place number (`placeNames`).
+            var waiters: [Int: (state: String, goroutines: [UInt64])] = [:]
             /// Waiters the runtime itself marked leaked (_Gleaked).
             var leaked: [UInt64] = []
             var queue: [Queued] = []
@@ -122,7 +123,7 @@ struct WaitsReport: JSONOutput {
             var reasons: Set<String> = []
 
             /// In place: a channel's tens of thousands of waiters append to one array, never a copy.
-            mutating func add(_ goroutine: Goroutine, place: String, minutes: Int?, _ direction: ChannelDirection?, io: IODirection?) {
+            mutating func add(_ goroutine: Goroutine, place: Int, minutes: Int?, _ direction: ChannelDirection?, io: IODirection?) {
                 if direction == .send { senders += 1 }
                 if direction == .receive { receivers += 1 }
                 if io == .read { readers += 1 }
@@ -161,14 +162,28 @@ struct WaitsReport: JSONOutput {
                 }
             }
         }
-        var byKey: [Key: Accumulator] = [:]
-        var order: [Key] = []
+        // The accumulators in order of first waiter, and each key's number among them.
+        var accumulators: [Accumulator] = []
+        var keys: [Key] = []
+        var numberOf: [Key: Int] = [:]
         var total = 0, onChannels = 0, leakedCount = 0
-        // A hundred thousand waiters share a few stacks: each stack's place is named once.
-        var places: [StackPCs: String] = [:]
+        // A hundred thousand waiters share a few stacks: each stack's place is named once, and
+        // waiters are grouped by the place's number, not by its text.
+        var places: [StackPCs: Int] = [:]
+        var placeNames: [String] = []
+        var placeNumbers: [String: Int] = [:]
+        func number(ofPlace name: String) -> Int {
+            if let known = placeNumbers[name] { return known }
+            placeNames.append(name)
+            placeNumbers[name] = placeNames.count - 1
+            return placeNames.count - 1
+        }
         let stacks = capture.stacks
+        let byIndex = waits.byIndex.count == snapshot.goroutines.count ? waits.byIndex : nil
         for (index, goroutine) in snapshot.goroutines.enumerated() {
-            guard let object = waits.objects[goroutine.address] else { continue }
+            let found: WaitObject?
+            if let byIndex { found = byIndex[index] } else { found = waits.objects[goroutine.address] }
+            guard let object = found else { continue }
             guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
             total += 1
             if goroutine.status == .leaked { leakedCount += 1 }
@@ -181,19 +196,27 @@ struct WaitsReport: JSONOutput {
                                                         symbolizer: inspector.symbolizer, kind: locationKind)
                 return location.map { "\($0.function) (\($0.file):\($0.line))" } ?? "?"
             }
-            let place: String
+            let place: Int
             if locationKind == .user || locationKind == .userCode, let stacks, index < stacks.count {
-                place = places.value(for: StackPCs(frames: stacks[index].frames), orMake: name)
+                place = places.value(for: StackPCs(frames: stacks[index].frames)) { number(ofPlace: name()) }
             } else {
-                place = name()
+                place = number(ofPlace: name())
             }
             let minutes = goroutine.waitMinutes(now: snapshot.monotonicNow)
-            func add(_ key: Key, _ direction: ChannelDirection?, io: IODirection? = nil) {
-                if byKey[key] == nil {
-                    order.append(key)
-                    byKey[key] = Accumulator()
+            /// The key's accumulator number, after adding the goroutine to it.
+            @discardableResult
+            func add(_ key: Key, _ direction: ChannelDirection?, io: IODirection? = nil) -> Int {
+                let number: Int
+                if let known = numberOf[key] {
+                    number = known
+                } else {
+                    number = accumulators.count
+                    numberOf[key] = number
+                    keys.append(key)
+                    accumulators.append(Accumulator())
                 }
-                byKey[key]!.add(goroutine, place: place, minutes: minutes, direction, io: io)
+                accumulators[number].add(goroutine, place: place, minutes: minutes, direction, io: io)
+                return number
             }
             switch object {
             case let .channel(channelCase): add(.channel(channelCase.channel), channelCase.direction)
@@ -201,31 +224,27 @@ struct WaitsReport: JSONOutput {
             case let .nilChannel(direction): add(.nilChannel, direction)
             case .selectWithoutCases: add(.selectWithoutCases, nil)
             case let .unknown(reason):
-                add(.unknown, nil)
-                byKey[.unknown]!.reasons.insert(reason)
+                accumulators[add(.unknown, nil)].reasons.insert(reason)
             case let .io(wait): add(.descriptor(pollDesc: wait.pollDesc, fd: wait.fd), nil, io: wait.direction)
             case let .syscall(wait): add(.syscall(name: wait.name, fd: wait.fd), nil)
             case let .sync(wait):
-                let key = Key.sync(wait.kind, wait.object)
-                add(key, nil)
-                byKey[key]!.queue.append(Queued(goroutine: goroutine.id, position: wait.position, role: wait.role.rawValue,
-                                                wakesAt: nil, wakesInSeconds: nil))
-                byKey[key]!.sample = wait
+                let number = add(.sync(wait.kind, wait.object), nil)
+                accumulators[number].queue.append(Queued(goroutine: goroutine.id, position: wait.position, role: wait.role.rawValue,
+                                                         wakesAt: nil, wakesInSeconds: nil))
+                accumulators[number].sample = wait
             case let .sleep(until):
                 let seconds = Double(until &- snapshot.monotonicNow) / 1e9
-                add(.sleep, nil)
-                byKey[.sleep]!.queue.append(Queued(goroutine: goroutine.id, position: nil, role: nil, wakesAt: until,
-                                                   wakesInSeconds: (seconds * 1000).rounded() / 1000))
+                accumulators[add(.sleep, nil)].queue.append(Queued(goroutine: goroutine.id, position: nil, role: nil, wakesAt: until,
+                                                                   wakesInSeconds: (seconds * 1000).rounded() / 1000))
             }
         }
         let version = image.executable.version
         let memory = inspector.memory
-        objects = order.map { key in
-            let entry = byKey[key]!
+        objects = zip(keys, accumulators).map { key, entry in
             let address = key.address
             var channel: ChannelState?
             if case let .channel(value) = key { channel = waits.channels[value] }
-            let waiters = entry.waiters.map { Waiters(count: $0.value.goroutines.count, location: $0.key, state: $0.value.state,
+            let waiters = entry.waiters.map { Waiters(count: $0.value.goroutines.count, location: placeNames[$0.key], state: $0.value.state,
                                                       goroutines: $0.value.goroutines) }
                 .sorted { ($0.count, $1.location) > ($1.count, $0.location) }
             let count = waiters.reduce(0) { $0 + $1.count }
