@@ -116,18 +116,31 @@ extension Inspector {
     }
 
     /// Goroutines in _Gsyscall: the system call their thread (g.m's procid) is blocked in.
+    /// Re-reads of running threads' system call state, over all goroutines in system calls.
+    static let syscallRereads = 20
+
     func readSyscallWaits(_ snapshot: RuntimeSnapshot) throws -> [UInt64: WaitObject] {
         let inSyscall = snapshot.goroutines.filter { $0.status == .syscall }
         guard !inSyscall.isEmpty else { return [:] }
         var threads: [UInt64: Int64] = [:]
         for machine in snapshot.machines { threads[machine.address] = machine.threadID }
         var objects: [UInt64: WaitObject] = [:]
+        // A thread the stop interrupted in a blocking call restarts it once it is scheduled
+        // again: until then (longer on a busy machine) it reads as running. Such a thread is
+        // read again for a moment, all of them together for at most `syscallRereads` * 5 ms.
+        var rereads = Self.syscallRereads
         for goroutine in inSyscall {
             guard let tid = threads[goroutine.m], tid > 0 else {
                 objects[goroutine.address] = .unknown(reason: "no thread recorded for it")
                 continue
             }
-            switch procfs.syscallState(thread: tid) {
+            var state = procfs.syscallState(thread: tid)
+            while rereads > 0, case .running? = state {
+                rereads -= 1
+                OSThread.sleep(seconds: 0.005)
+                state = procfs.syscallState(thread: tid)
+            }
+            switch state {
             case let .inSyscall(number, arguments):
                 let fd: Int32? = LinuxSyscalls.takesDescriptorFirst.contains(number) && arguments[0] <= UInt64(Int32.max)
                     ? Int32(arguments[0]) : nil
