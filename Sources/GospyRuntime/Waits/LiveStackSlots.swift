@@ -9,7 +9,7 @@ import GospyMemory
 /// is taken whole, and a stack with an injected call (async preemption, debug call) or an
 /// unfinished walk is taken whole from there on: never fewer words than the runtime scans.
 /// So a dead slot that still holds an old address no longer counts as holding it.
-struct LiveStackSlots {
+package struct LiveStackSlots {
     /// Bounds on what the binary's tables may claim (a damaged or hostile file).
     static let maxFrameBytes: UInt64 = 1 << 20
     static let maxMaps = 1 << 20, maxBits = 1 << 21, maxStackObjects = 1 << 12
@@ -37,7 +37,7 @@ struct LiveStackSlots {
         self.init(pclntab: executable.pclntab, image: executable.image, loadBias: loadBias)
     }
 
-    init(pclntab: Pclntab, image: MemoryReader, loadBias: UInt64) {
+    package init(pclntab: Pclntab, image: MemoryReader, loadBias: UInt64) {
         self.pclntab = pclntab
         self.image = image
         self.loadBias = loadBias
@@ -45,7 +45,7 @@ struct LiveStackSlots {
 
     /// The byte ranges (offsets from `sp`, the goroutine's saved SP, which must be its first
     /// frame's; 8-byte aligned) of [sp, hi) to look at; nil to look at all of it.
-    func liveOffsets(of stack: UnwoundStack, sp: UInt64, hi: UInt64) -> [Range<Int>]? {
+    package func liveOffsets(of stack: UnwoundStack, sp: UInt64, hi: UInt64) -> [Range<Int>]? {
         guard let first = stack.frames.first, first.sp == sp, hi > sp, hi - sp <= 1 << 30,
               !stack.frames.contains(where: \.trapped) else { return nil }
         var offsets: [Range<Int>] = []
