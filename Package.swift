@@ -51,7 +51,7 @@ let package = Package(
             ]
         ),
         // The fuzz targets over hostile files and memory images (GospyFuzzTargets), and their driver.
-        .target(name: "GospyFuzzTargets", dependencies: ["GospyMemory", "GospyBinary", "GospyRuntime"]),
+        .target(name: "GospyFuzzTargets", dependencies: ["GospyMemory", "GospyBinary", "GospyRuntime", "GospyProcess"]),
         .executableTarget(name: "gospy-fuzz", dependencies: ["GospyFuzzTargets", "GospyInspector", "GospyMemory"]),
         // Every input a fuzz target ever crashed on, replayed (Tests/GospyFuzzTests/Regressions).
         .testTarget(name: "GospyFuzzTests", dependencies: ["GospyFuzzTargets", "GospyMemory"], exclude: ["Regressions"]),

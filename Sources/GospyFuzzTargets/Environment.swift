@@ -13,6 +13,8 @@ public final class Environment: @unchecked Sendable {
     let derivationFunctions: [Pclntab.Function]
     /// The captured memory and what it decodes to undamaged (nil without an image).
     public let target: MutableImage?
+    /// The executable's table and gofunc data for the stackmaps target (nil when unreadable).
+    let stackMaps: StackMapsTarget.Table?
 
     public init(binary: String, imagePath: String?) throws {
         let executable = try GoExecutable(path: binary)
@@ -21,6 +23,7 @@ public final class Environment: @unchecked Sendable {
         derivationFunctions = ["runtime.allgadd", "runtime.mcommoninit", "runtime.retake", "runtime.procresize"]
             .compactMap { executable.pclntab.function(named: $0) }
             .filter { $0.end > $0.entry && $0.end - $0.entry < 1 << 16 }
+        stackMaps = StackMapsTarget.Table(executable: executable)
         if let imagePath {
             target = try MutableImage(memory: try MemoryImage.load(path: imagePath), image: image, symbolizer: symbolizer)
         } else {

@@ -26,19 +26,31 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// The snapshot decoder over a captured memory image of a real target, with the input's
     /// mutations applied to its g structs, stacks, allgs and labels.
     case snapshot
+    /// The NETLINK_SOCK_DIAG reply parser (unix socket peers) over one reply datagram.
+    case sockdiag
+    /// The stack-map decoding of live stack words (LiveStackSlots) over a stack in real
+    /// functions whose tables, stack maps and stack objects the input patches.
+    case stackmaps
 
-    /// Runs the target over `data`. Needs `Environment` for executable-backed targets
-    /// (globals, snapshot); without one they do nothing.
-    public func run(_ data: [UInt8]) {
+    /// The targets that need an `Environment` (a real executable, and for snapshot its image).
+    public var needsEnvironment: Bool { [.globals, .snapshot, .stackmaps].contains(self) }
+
+    /// Runs the target over `data`, with `Environment.shared` for the executable-backed ones.
+    public func run(_ data: [UInt8]) { run(data, environment: Environment.shared) }
+
+    /// Runs the target over `data`. Executable-backed targets do nothing without `environment`.
+    public func run(_ data: [UInt8], environment: Environment?) {
         switch self {
         case .executable: BinaryTargets.executable(data)
         case .buildinfo: BinaryTargets.buildinfo(data)
         case .pclntab: BinaryTargets.pclntab(data)
         case .moduledata: BinaryTargets.moduledata(data)
         case .x86: BinaryTargets.x86(data)
-        case .globals: Environment.shared.map { BinaryTargets.globals(data, environment: $0) }
+        case .globals: environment.map { BinaryTargets.globals(data, environment: $0) }
         case .arginfo: BinaryTargets.arginfo(data)
-        case .snapshot: Environment.shared.map { SnapshotTarget.run(data, environment: $0) }
+        case .snapshot: environment.map { SnapshotTarget.run(data, environment: $0) }
+        case .sockdiag: SockDiagTarget.run(data)
+        case .stackmaps: environment.map { StackMapsTarget.run(data, environment: $0) }
         }
     }
 }
@@ -57,6 +69,10 @@ struct InputCursor {
         guard position < bytes.count else { return 0 }
         defer { position += 1 }
         return bytes[position]
+    }
+
+    mutating func u16() -> UInt16 {
+        UInt16(u8()) | UInt16(u8()) << 8
     }
 
     mutating func u32() -> UInt32 {
@@ -79,6 +95,7 @@ struct InputCursor {
 struct InputWriter {
     var bytes: [UInt8] = []
     mutating func u8(_ value: UInt8) { bytes.append(value) }
+    mutating func u16(_ value: UInt16) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func append(_ more: [UInt8]) { bytes.append(contentsOf: more) }

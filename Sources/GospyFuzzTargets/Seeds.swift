@@ -15,15 +15,7 @@ public enum Seeds {
         if let section = executable.elf.section(named: ".go.buildinfo") {
             seeds[.buildinfo] = [("buildinfo", Array(try executable.elf.contents(of: section).bytes.prefix(4096)))]
         }
-        // The real table and its gofunc data (up to 1 MB of it).
-        let tableSection = executable.elf.section(named: ".gopclntab") ?? executable.elf.section(named: ".data.rel.ro.gopclntab")
-        let tableBytes = try tableSection.map { try executable.elf.contents(of: $0).bytes } ?? []
-        var gofunc: [UInt8] = []
-        if let address = table.gofunc {
-            var size = 1 << 20
-            while size >= 4096, (try? image.fetchBytes(from: address, count: size)) == nil { size /= 2 }
-            gofunc = (try? image.fetchBytes(from: address, count: size)) ?? []
-        }
+        let (tableBytes, gofunc) = try pclntabBytes(of: executable)
         var pclntab = InputWriter()
         pclntab.u64(table.textStart)
         pclntab.u32(UInt32(gofunc.count))
@@ -63,7 +55,22 @@ public enum Seeds {
             input.u64(0xffff_ffff_ffff_fff0)
             return ("\(kind)", input.bytes)
         }
+        seeds[.sockdiag] = SockDiagTarget.seeds()
+        if let maps = StackMapsTarget.Table(executable: executable) { seeds[.stackmaps] = StackMapsTarget.seeds(maps) }
         return seeds
+    }
+
+    /// The executable's pclntab and its gofunc data (up to 1 MB of it).
+    static func pclntabBytes(of executable: GoExecutable) throws -> (table: [UInt8], gofunc: [UInt8]) {
+        let tableSection = executable.elf.section(named: ".gopclntab") ?? executable.elf.section(named: ".data.rel.ro.gopclntab")
+        let tableBytes = try tableSection.map { try executable.elf.contents(of: $0).bytes } ?? []
+        var gofunc: [UInt8] = []
+        if let address = executable.pclntab.gofunc {
+            var size = 1 << 20
+            while size >= 4096, (try? executable.image.fetchBytes(from: address, count: size)) == nil { size /= 2 }
+            gofunc = (try? executable.image.fetchBytes(from: address, count: size)) ?? []
+        }
+        return (tableBytes, gofunc)
     }
 
     /// Writes `make(binary:)` into DIR/TARGET/NAME.

@@ -26,16 +26,16 @@ public struct SocketPeer: Sendable, Equatable, Encodable {
 /// UNIX_DIAG_NAME), each reply awaited a bounded time. It fails soft: a kernel without
 /// unix_diag, a socket in another network namespace or an inode past 32 bits is simply not
 /// described.
-enum UnixSocketDiag {
+package enum UnixSocketDiag {
     /// Sockets asked about in one call, at most.
     static let maxQueries = 4096
     /// How long one reply is awaited, and all of one call's at most.
     static let replyTimeout = timeval(tv_sec: 0, tv_usec: 250_000)
     static let callBudgetNanoseconds: UInt64 = 2_000_000_000
 
-    struct Info: Equatable {
-        var peer: UInt64?
-        var name: String?
+    package struct Info: Equatable {
+        package var peer: UInt64?
+        package var name: String?
     }
 
     static let netlinkSockDiag: Int32 = 4
@@ -46,7 +46,8 @@ enum UnixSocketDiag {
     static let attributeName: UInt16 = 0, attributePeer: UInt16 = 2
 
     /// What the kernel says about each of `inodes` (sockets it does not know are left out).
-    static func query(_ inodes: [UInt64]) -> [UInt64: Info] {
+    /// `received` sees every reply datagram as it came (the fuzz target's seeds are real ones).
+    package static func query(_ inodes: [UInt64], received: (([UInt8]) -> Void)? = nil) -> [UInt64: Info] {
         let wanted = inodes.filter { $0 > 0 && $0 <= UInt64(UInt32.max) }.prefix(maxQueries)
         guard !wanted.isEmpty else { return [:] }
         let fd = socket(AF_NETLINK, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), netlinkSockDiag)
@@ -68,7 +69,9 @@ enum UnixSocketDiag {
                 let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if count < 0, errno == EINTR { continue }
                 guard count > 0 else { break }
-                let reply = Self.parse(Array(buffer[0..<count]), sequence: sequence, inode: UInt32(inode))
+                let datagram = Array(buffer[0..<count])
+                received?(datagram)
+                let reply = Self.parse(datagram, sequence: sequence, inode: UInt32(inode))
                 if case let .answer(info)? = reply { result[inode] = info }
                 if reply != nil { break }
             }
@@ -95,7 +98,7 @@ enum UnixSocketDiag {
         return bytes
     }
 
-    enum Reply: Equatable {
+    package enum Reply: Equatable {
         /// The kernel's answer about the inode.
         case answer(Info)
         /// An error for this request (no such socket, no unix_diag).
@@ -103,7 +106,7 @@ enum UnixSocketDiag {
     }
 
     /// One reply datagram; nil when it answers another request (or is malformed).
-    static func parse(_ bytes: [UInt8], sequence: UInt32, inode: UInt32) -> Reply? {
+    package static func parse(_ bytes: [UInt8], sequence: UInt32, inode: UInt32) -> Reply? {
         func u32(_ offset: Int) -> UInt32? {
             guard offset >= 0, offset + 4 <= bytes.count else { return nil }
             return bytes[offset..<offset + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) }

@@ -15,18 +15,35 @@ import Testing
         }
     }
 
+    /// The executable-backed targets' executable: GOSPY_FUZZ_BINARY, else the newest release's
+    /// plain TestTargets build (the one scripts/fuzz.sh fuzzes with).
+    static let environment: Environment? = {
+        let variables = ProcessInfo.processInfo.environment
+        let cache = variables["GOSPY_CACHE"] ?? NSHomeDirectory() + "/.cache/gospy"
+        let manifest = (try? String(contentsOfFile: cache + "/targets/manifest.tsv", encoding: .utf8)) ?? ""
+        let plain = manifest.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+            .last { $0.count >= 4 && $0[1] == "plain" }?[3]
+        return (variables["GOSPY_FUZZ_BINARY"] ?? plain).flatMap { try? Environment(binary: $0, imagePath: nil) }
+    }()
+
     @Test(arguments: inputs) func replays(_ input: String) throws {
         let target = try #require(FuzzTarget(rawValue: String(input.split(separator: "/")[0])))
         let data = try #require(FileManager.default.contents(atPath: Self.directory + "/" + input))
-        target.run(Array(data))
+        if target.needsEnvironment {
+            let environment = try #require(Self.environment, "no TestTargets build to replay \(input) with: run scripts/build-targets.sh")
+            target.run(Array(data), environment: environment)
+        } else {
+            target.run(Array(data))
+        }
     }
 
     /// The byte-buffer targets over short and degenerate inputs (every target must survive them).
-    @Test(arguments: [FuzzTarget.executable, .buildinfo, .pclntab, .moduledata, .x86, .arginfo])
-    func degenerateInputs(_ target: FuzzTarget) {
+    @Test(arguments: [FuzzTarget.executable, .buildinfo, .pclntab, .moduledata, .x86, .arginfo, .sockdiag, .stackmaps])
+    func degenerateInputs(_ target: FuzzTarget) throws {
+        let environment = target.needsEnvironment ? try #require(Self.environment, "no TestTargets build: run scripts/build-targets.sh") : nil
         for input: [UInt8] in [[], [0], [0xff], Array(repeating: 0, count: 100), Array(repeating: 0xff, count: 100),
                                Array("\u{7f}ELF".utf8) + Array(repeating: 0xff, count: 60)] {
-            target.run(input)
+            target.run(input, environment: environment)
         }
     }
 

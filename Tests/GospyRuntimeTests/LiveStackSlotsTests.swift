@@ -19,9 +19,9 @@ import Testing
     /// main.work (frame 0x28 bytes below its return address, 16 bytes of arguments) parked at a
     /// call past the stack map index change, called from runtime.goexit; `gofunc` holds `data`
     /// with locals map at +0, args map at +0x100, stack objects at +0x200.
-    static func slots(locals: [UInt8], args: [UInt8], objects: [UInt8]? = nil) -> LiveStackSlots {
+    static func slots(locals: [UInt8], args: [UInt8], objects: [UInt8]? = nil, spDelta: Int32 = 0x28) -> LiveStackSlots {
         var builder = PclntabBuilder(format: .go120)
-        var work = PclntabBuilder.Function(name: "main.work", size: 0x100, sp: [(0, 4), (0x28, 0xfc)],
+        var work = PclntabBuilder.Function(name: "main.work", size: 0x100, sp: [(0, 4), (spDelta, 0xfc)],
                                            file: [(0, 0x100)], line: [(10, 0x100)])
         work.args = 16
         work.stackMapIndex = [(0, 0x40), (1, 0xc0)]
@@ -79,6 +79,25 @@ import Testing
                 .liveOffsets(of: Self.stack(), sp: Self.sp, hi: Self.hi)
             #expect(offsets == whole, "case \(index): \(String(describing: offsets))")
         }
+    }
+
+    @Test func aFrameTooSmallForItsFramePointerCountsWhole() {
+        // An SP delta of 4 (a damaged pcsp table): no room below the return address for the
+        // saved frame pointer.
+        let offsets = Self.slots(locals: Self.goodLocals, args: Self.goodArgs, spDelta: 4)
+            .liveOffsets(of: Self.stack(), sp: Self.sp, hi: Self.hi)
+        #expect(offsets == [0..<Int(Self.hi - Self.sp)])
+    }
+
+    @Test func aStackAtTheTopOfTheAddressSpaceDoesNotWrap() {
+        let sp = UInt64.max - 0x1f
+        let stack = UnwoundStack(frames: [
+            PhysicalFrame(pc: 0x401050, sp: sp, entry: 0x401000, trapped: false),
+            PhysicalFrame(pc: 0x401101, sp: sp + 0x10, entry: 0x401100, trapped: false),
+        ], end: .complete, origin: "test")
+        // main.work's frame (0x30 bytes) does not fit below the top: taken whole from its sp.
+        let offsets = Self.slots(locals: Self.goodLocals, args: Self.goodArgs).liveOffsets(of: stack, sp: sp, hi: .max)
+        #expect(offsets == [0..<0x1f])
     }
 
     @Test func anInjectedCallOrAnotherSPTakesTheStackWhole() {

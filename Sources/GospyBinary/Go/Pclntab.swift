@@ -40,7 +40,7 @@ public final class Pclntab: @unchecked Sendable {
     let funcnameOffset: Int
     let cuOffset: Int
     let filetabOffset: Int
-    let pctabOffset: Int
+    package let pctabOffset: Int
     let functabOffset: Int
     /// Where funcdata (inline trees) are read from.
     let reader: MemoryReader?
@@ -63,7 +63,7 @@ public final class Pclntab: @unchecked Sendable {
         public let flag: UInt8
         public let funcdataCount: Int
         /// Offset of the _func record within the pclntab.
-        let recordOffset: Int
+        package let recordOffset: Int
         let fixedSize: Int
 
         public var isTopFrame: Bool { flag & 1 != 0 }

@@ -9,7 +9,7 @@ import GospyMemory
 /// is taken whole, and a stack with an injected call (async preemption, debug call) or an
 /// unfinished walk is taken whole from there on: never fewer words than the runtime scans.
 /// So a dead slot that still holds an old address no longer counts as holding it.
-struct LiveStackSlots {
+package struct LiveStackSlots {
     /// Bounds on what the binary's tables may claim (a damaged or hostile file).
     static let maxFrameBytes: UInt64 = 1 << 20
     static let maxMaps = 1 << 20, maxBits = 1 << 21, maxStackObjects = 1 << 12
@@ -37,7 +37,7 @@ struct LiveStackSlots {
         self.init(pclntab: executable.pclntab, image: executable.image, loadBias: loadBias)
     }
 
-    init(pclntab: Pclntab, image: MemoryReader, loadBias: UInt64) {
+    package init(pclntab: Pclntab, image: MemoryReader, loadBias: UInt64) {
         self.pclntab = pclntab
         self.image = image
         self.loadBias = loadBias
@@ -45,7 +45,7 @@ struct LiveStackSlots {
 
     /// The byte ranges (offsets from `sp`, the goroutine's saved SP, which must be its first
     /// frame's; 8-byte aligned) of [sp, hi) to look at; nil to look at all of it.
-    func liveOffsets(of stack: UnwoundStack, sp: UInt64, hi: UInt64) -> [Range<Int>]? {
+    package func liveOffsets(of stack: UnwoundStack, sp: UInt64, hi: UInt64) -> [Range<Int>]? {
         guard let first = stack.frames.first, first.sp == sp, hi > sp, hi - sp <= 1 << 30,
               !stack.frames.contains(where: \.trapped) else { return nil }
         var offsets: [Range<Int>] = []
@@ -54,12 +54,14 @@ struct LiveStackSlots {
             // Frames run upwards without gaps: each one's sp is where its callee's frame ended.
             guard frame.sp >= cursor, frame.sp < hi else { return nil }
             if frame.sp > cursor { Self.appendAll(from: cursor, to: frame.sp, base: sp, into: &offsets) }
-            guard let plan = plan(at: frame.pc), frame.sp &+ plan.callerSPOffset <= hi else {
+            // Checked against hi - frame.sp: a stack at the top of the address space must not wrap.
+            let room = hi - frame.sp
+            guard let plan = plan(at: frame.pc), plan.callerSPOffset <= room else {
                 // Unknown: everything from here up is taken.
                 Self.appendAll(from: frame.sp, to: hi, base: sp, into: &offsets)
                 return offsets
             }
-            for word in plan.words where frame.sp &+ word &+ 8 <= hi {
+            for word in plan.words where room >= 8 && word <= room - 8 {
                 let start = Int(frame.sp &+ word &- sp)
                 // Adjacent words make one range.
                 if let last = offsets.last, last.upperBound == start {
@@ -68,7 +70,7 @@ struct LiveStackSlots {
                     offsets.append(start..<start + 8)
                 }
             }
-            cursor = frame.sp &+ plan.callerSPOffset
+            cursor = frame.sp + plan.callerSPOffset
         }
         // Past the last frame (a walk that ended early, or goexit's caller area): taken whole.
         if stack.end != .complete, cursor < hi { Self.appendAll(from: cursor, to: hi, base: sp, into: &offsets) }
@@ -76,7 +78,9 @@ struct LiveStackSlots {
     }
 
     static func appendAll(from start: UInt64, to end: UInt64, base: UInt64, into offsets: inout [Range<Int>]) {
-        let first = (start &+ 7) & ~7
+        // No word starts in the last 7 bytes of the address space, nor below base.
+        guard start >= base, start <= UInt64.max - 7 else { return }
+        let first = (start + 7) & ~7
         guard first < end, end - first >= 8 else { return }
         offsets.append(Int(first &- base)..<Int(end &- base))
     }
@@ -97,9 +101,13 @@ struct LiveStackSlots {
               let delta = table.spDelta(function: function, pc: linkPC), delta >= 0 else { return nil }
         let fp = UInt64(delta) + 8 // offsets from sp
         guard fp <= Self.maxFrameBytes else { return nil }
-        // varp: below the return address and the saved frame pointer.
+        // varp: below the return address and the saved frame pointer (a frame of 1 to 7 bytes
+        // has no room for one: a damaged pcsp table).
         var varp = fp - 8
-        if varp > 0 { varp -= 8 }
+        if varp > 0 {
+            guard varp >= 8 else { return nil }
+            varp -= 8
+        }
         var index: Int32 = -1
         if linkPC != function.entry, let pcdata = table.pcdataTable(Pclntab.pcdataStackMapIndex, of: function) {
             index = table.pcvalue(tableOffset: pcdata, function: function, pc: linkPC - 1) ?? -1
