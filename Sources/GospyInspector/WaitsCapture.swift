@@ -115,10 +115,10 @@ extension Inspector {
         return waits
     }
 
-    /// Goroutines in _Gsyscall: the system call their thread (g.m's procid) is blocked in.
     /// Re-reads of running threads' system call state, over all goroutines in system calls.
     static let syscallRereads = 20
 
+    /// Goroutines in _Gsyscall: the system call their thread (g.m's procid) is blocked in.
     func readSyscallWaits(_ snapshot: RuntimeSnapshot) throws -> [UInt64: WaitObject] {
         let inSyscall = snapshot.goroutines.filter { $0.status == .syscall }
         guard !inSyscall.isEmpty else { return [:] }

@@ -108,22 +108,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
     /// sorting plain integers is several times faster than sorting indices, and it is done
     /// while the target is stopped.
     public func gather(_ unsorted: [UInt64], size: Int) -> GatheredMemory {
-        let addresses = unsorted.sorted()
-        var gathered = GatheredMemory(addresses: addresses, recordSize: size, storage: takeReserved(addresses.count * size))
-        guard !addresses.isEmpty, size > 0 else { return gathered }
-        if useProcMem {
-            for (index, address) in addresses.enumerated() { gathered.fill(index) { try read(from: address, into: $0) } }
-            return gathered
-        }
-        let failed = gathered.withUnsafeMutableStorage { records, valid in
-            scatter(order: Array(addresses.indices), addresses: addresses, size: { _ in size },
-                    offset: { $0 * size }, gap: Self.coalesceGap, into: records, valid: valid)
-        }
-        if useProcMem { return gather(addresses, size: size) }
-        for index in failed {
-            gathered.fill(index) { try read(from: addresses[index], into: $0) }
-        }
-        return gathered
+        gather(unsorted, size: size, threads: 1)
     }
 
     /// `gather` split across up to `threads` threads, each with its own reader and one part of
@@ -131,24 +116,34 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
     /// gs of a large target read while it runs, where the kernel's copy and the destination's
     /// page faults are the whole cost.
     public func gather(_ unsorted: [UInt64], size: Int, threads: Int) -> GatheredMemory {
-        let parts = min(threads, unsorted.count / Self.recordsPerThread)
-        guard parts > 1, size > 0, !useProcMem else { return gather(unsorted, size: size) }
         let addresses = unsorted.sorted()
         var gathered = GatheredMemory(addresses: addresses, recordSize: size, storage: takeReserved(addresses.count * size))
-        let readers = (0..<parts).map { _ in LiveMemoryReader(pid: pid) }
+        guard !addresses.isEmpty, size > 0 else { return gathered }
+        if useProcMem {
+            for (index, address) in addresses.enumerated() { gathered.fill(index) { try read(from: address, into: $0) } }
+            return gathered
+        }
+        let parts = max(1, min(threads, addresses.count / Self.recordsPerThread))
+        let readers = parts == 1 ? [self] : (0..<parts).map { _ in LiveMemoryReader(pid: pid) }
         var failures = [[Int]](repeating: [], count: parts)
         gathered.withUnsafeMutableStorage { records, valid in
             failures.withUnsafeMutableBufferPointer { slots in
                 nonisolated(unsafe) let (slots, records, valid) = (slots, records, valid)
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let work = { (part: Int) in
                     let range = (part * addresses.count / parts)..<((part + 1) * addresses.count / parts)
                     slots[part] = readers[part].scatter(order: Array(range), addresses: addresses, size: { _ in size },
                                                         offset: { $0 * size }, gap: Self.coalesceGap, into: records, valid: valid)
                 }
+                nonisolated(unsafe) let job = work
+                if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts) { job($0) } }
             }
         }
-        syscalls += readers.reduce(0) { $0 + $1.syscalls }
-        if readers.contains(where: \.useProcMem) { return gather(addresses, size: size) }
+        if parts > 1 {
+            syscalls += readers.reduce(0) { $0 + $1.syscalls }
+            if readers.contains(where: \.useProcMem) { useProcMem = true }
+        }
+        // Refused outright: everything again, through /proc/PID/mem.
+        if useProcMem { return gather(addresses, size: size) }
         for index in failures.joined() {
             gathered.fill(index) { try read(from: addresses[index], into: $0) }
         }

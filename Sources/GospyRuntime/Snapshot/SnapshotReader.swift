@@ -318,25 +318,20 @@ public struct SnapshotReader {
         // Room for every set at once: growing a million goroutines set by set would copy them.
         let sets = raw.recordSets
         goroutines.reserveCapacity(goroutines.count + sets.reduce(0) { $0 + $1.0.count })
+        func add(_ records: GatheredMemory, _ index: Int) {
+            switch decodeGoroutine(records, index, g) {
+            case .live(let goroutine): goroutines.append(goroutine)
+            case .dead: break
+            case .unreadable: unreadable += 1
+            }
+        }
         if goroutines.isEmpty {
             // Records only (a consistent read): decoded straight in id order, each goroutine
             // written once, instead of decoded in address order and then moved into id order.
-            for (_, set, index) in Self.recordsByID(sets, g) {
-                switch decodeGoroutine(sets[Int(set)].0, Int(index), g) {
-                case .live(let goroutine): goroutines.append(goroutine)
-                case .dead: break
-                case .unreadable: unreadable += 1
-                }
-            }
+            for (_, set, index) in Self.recordsByID(sets, g) { add(sets[Int(set)].0, Int(index)) }
         } else {
             for (records, keep) in sets {
-                for index in 0..<records.count where keep?[index] ?? true {
-                    switch decodeGoroutine(records, index, g) {
-                    case .live(let goroutine): goroutines.append(goroutine)
-                    case .dead: break
-                    case .unreadable: unreadable += 1
-                    }
-                }
+                for index in 0..<records.count where keep?[index] ?? true { add(records, index) }
             }
             Self.sortByID(&goroutines)
         }

@@ -139,6 +139,7 @@ public struct StackCollector {
         let workers = extents.count >= 2 * Self.walkingBatch
             ? max(1, min(SnapshotReader.processors, Self.maxWalkingThreads, batches)) : 1
         let readers = (0..<workers).map { $0 == 0 ? memory : memory.readerForAnotherThread() }
+        let positions = { (batch: Int) in (batch * Self.walkingBatch)..<min(extents.count, (batch + 1) * Self.walkingBatch) }
         var done = [Bool](repeating: false, count: batches)
         // Each stack is walked straight into its place in the result: no copy of a million
         // stacks (and their retains, contended between threads) to put the batches together.
@@ -150,7 +151,7 @@ public struct StackCollector {
                     let unwinder = StackUnwinder(symbolizer: symbolizer)
                     var batch = worker
                     while batch < batches, deadline?.expired != true {
-                        let range = (batch * Self.walkingBatch)..<min(extents.count, (batch + 1) * Self.walkingBatch)
+                        let range = positions(batch)
                         let gathered = reader.gather(ranges: Self.ranges(extents, starts, range))
                         for index in range {
                             (buffer.baseAddress! + index).initialize(to: walk(
@@ -169,7 +170,7 @@ public struct StackCollector {
                 let prefix = done.firstIndex(of: false) ?? batches
                 initialized = min(extents.count, prefix * Self.walkingBatch)
                 for batch in prefix..<batches where done[batch] {
-                    let range = (batch * Self.walkingBatch)..<min(extents.count, (batch + 1) * Self.walkingBatch)
+                    let range = positions(batch)
                     (buffer.baseAddress! + range.lowerBound).deinitialize(count: range.count)
                 }
             }

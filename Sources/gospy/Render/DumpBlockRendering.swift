@@ -25,45 +25,37 @@ enum DumpBlockRendering {
             DumpAssembly.ItemMaker(inspector: inspector, capture: capture, all: all, runtimeFrames: runtimeFrames, order: order,
                                    memory: inspector.memory.readerForAnotherThread())
         }
+        // Two blocks a thread per wave: a thread that finishes early takes the next one.
+        let waveSize = workers * 2
         var written = 0
-        var wave = 0
-        while wave * workers * 2 < blocks {
-            // Two blocks a thread per wave: a thread that finishes early takes the next one.
-            let firstBlock = wave * workers * 2
-            let waveBlocks = min(workers * 2, blocks - firstBlock)
-            var texts = [String](repeating: "", count: waveBlocks)
-            var counts = [Int](repeating: 0, count: waveBlocks)
-            texts.withUnsafeMutableBufferPointer { texts in
-                counts.withUnsafeMutableBufferPointer { counts in
-                    nonisolated(unsafe) let (texts, counts, makers) = (texts, counts, makers)
-                    let work = { (worker: Int) in
-                        var block = worker
-                        while block < waveBlocks {
-                            let start = (firstBlock + block) * blockSize
-                            var text = ""
-                            text.reserveCapacity(blockSize * 512)
-                            var count = 0
-                            for position in start..<min(order.count, start + blockSize) {
-                                guard let (item, _) = makers[worker].item(order[position]) else { continue }
-                                // Every goroutine after a blank line; the very first one's is dropped below.
-                                text += "\n"
-                                render(item, &text)
-                                count += 1
-                            }
-                            texts[block] = text
-                            counts[block] = count
-                            block += workers
+        for firstBlock in stride(from: 0, to: blocks, by: waveSize) {
+            let waveBlocks = min(waveSize, blocks - firstBlock)
+            var results = [(text: String, count: Int)](repeating: ("", 0), count: waveBlocks)
+            results.withUnsafeMutableBufferPointer { results in
+                nonisolated(unsafe) let (results, makers) = (results, makers)
+                let work = { (worker: Int) in
+                    for block in stride(from: worker, to: waveBlocks, by: workers) {
+                        let start = (firstBlock + block) * blockSize
+                        var text = ""
+                        text.reserveCapacity(blockSize * 512)
+                        var count = 0
+                        for position in start..<min(order.count, start + blockSize) {
+                            guard let (item, _) = makers[worker].item(order[position]) else { continue }
+                            // Every goroutine after a blank line; the very first one's is dropped below.
+                            text += "\n"
+                            render(item, &text)
+                            count += 1
                         }
+                        results[block] = (text, count)
                     }
-                    nonisolated(unsafe) let job = work
-                    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { job($0) } }
                 }
+                nonisolated(unsafe) let job = work
+                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers) { job($0) } }
             }
-            for (text, count) in zip(texts, counts) where count > 0 {
+            for (text, count) in results where count > 0 {
                 sink(written == 0 ? String(text.dropFirst()) : text)
                 written += count
             }
-            wave += 1
         }
         return written
     }
