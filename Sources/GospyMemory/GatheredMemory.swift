@@ -7,7 +7,10 @@ import Glibc
 /// allocation and no per-record copies.
 public struct GatheredMemory: Sendable {
     public let addresses: [UInt64]
+    /// The size of a record in the target (its bytes are read by these offsets).
     public let recordSize: Int
+    /// Which of a record's bytes are kept (and stored packed, `shape.storedSize` a record).
+    public let shape: RecordShape
     private var buffer: GatherBuffer
     /// The record bytes (also to hand back to the reader for its next gather: `MemoryReader.recycle`).
     public var bytes: [UInt8] { buffer.bytes }
@@ -16,22 +19,37 @@ public struct GatheredMemory: Sendable {
 
     /// - Parameter storage: a buffer to reuse (already paged in), used when large enough.
     public init(addresses: [UInt64], recordSize: Int, storage: [UInt8]? = nil) {
+        self.init(addresses: addresses, shape: .whole(recordSize), storage: storage)
+    }
+
+    public init(addresses: [UInt64], shape: RecordShape, storage: [UInt8]? = nil) {
         self.addresses = addresses
-        self.recordSize = recordSize
-        buffer = GatherBuffer(total: addresses.count * recordSize, count: addresses.count, storage: storage)
+        recordSize = shape.size
+        self.shape = shape
+        buffer = GatherBuffer(total: addresses.count * shape.storedSize, count: addresses.count, storage: storage)
     }
 
     public var count: Int { addresses.count }
 
     public var invalidCount: Int { valid.lazy.filter { !$0 }.count }
 
-    /// Fills record `index` through `body`, marking it valid when `body` succeeds.
+    /// Fills record `index` through `body`, which reads the whole record (`recordSize` bytes),
+    /// marking it valid when `body` succeeds.
     public mutating func fill(_ index: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) {
-        buffer.fill(index, start: index * recordSize, size: recordSize, body)
+        let stride = shape.storedSize
+        guard !shape.isWhole else { return buffer.fill(index, start: index * stride, size: stride, body) }
+        let shape = shape
+        var whole = [UInt8](repeating: 0, count: recordSize)
+        buffer.fill(index, start: index * stride, size: stride) { stored in
+            try whole.withUnsafeMutableBytes { record in
+                try body(record)
+                shape.pack(UnsafeRawBufferPointer(record), into: stored)
+            }
+        }
     }
 
     /// Direct access to the record bytes and validity flags at once, for readers that scatter
-    /// into the buffer themselves.
+    /// into the buffer themselves (records `shape.storedSize` bytes apart, packed).
     public mutating func withUnsafeMutableStorage<R>(
         _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableBufferPointer<Bool>) throws -> R
     ) rethrows -> R {
@@ -40,21 +58,23 @@ public struct GatheredMemory: Sendable {
 
     @inline(__always)
     public func load<T: FixedWidthInteger>(_ type: T.Type, record: Int, offset: Int) -> T? {
-        guard record >= 0, record < count, buffer.valid[record], offset >= 0,
-              offset + MemoryLayout<T>.size <= recordSize else { return nil }
-        let start = record * recordSize + offset
+        guard record >= 0, record < count, buffer.valid[record],
+              let stored = shape.storedOffset(offset, length: MemoryLayout<T>.size) else { return nil }
+        let start = record * shape.storedSize + stored
         return buffer.bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: T.self)) }
     }
 
     /// Whether record `index`'s first `count` bytes equal record `otherIndex`'s of `other`
-    /// (both read; false otherwise).
+    /// (both read and both keeping those bytes; false otherwise).
     public func prefixEquals(_ index: Int, _ other: GatheredMemory, _ otherIndex: Int, count: Int) -> Bool {
         guard index >= 0, index < self.count, buffer.valid[index], otherIndex >= 0, otherIndex < other.count,
-              other.buffer.valid[otherIndex], count >= 0, count <= recordSize, count <= other.recordSize else { return false }
+              other.buffer.valid[otherIndex], count >= 0, count <= shape.storedPrefix,
+              count <= other.shape.storedPrefix else { return false }
         if count == 0 { return true }
         return buffer.bytes.withUnsafeBytes { mine in
             other.buffer.bytes.withUnsafeBytes { theirs in
-                memcmp(mine.baseAddress! + index * recordSize, theirs.baseAddress! + otherIndex * other.recordSize, count) == 0
+                memcmp(mine.baseAddress! + index * shape.storedSize, theirs.baseAddress! + otherIndex * other.shape.storedSize,
+                       count) == 0
             }
         }
     }
@@ -72,7 +92,12 @@ extension MemoryReader {
     /// Reads `size` bytes at each address. Unreadable records are marked invalid rather than
     /// failing the whole batch. Readers backed by a process override this to batch syscalls.
     public func gather(_ addresses: [UInt64], size: Int) -> GatheredMemory {
-        var gathered = GatheredMemory(addresses: addresses, recordSize: size)
+        gather(addresses, shape: .whole(size), threads: 1)
+    }
+
+    /// `gather` keeping only `shape`'s bytes of each record, in the order given.
+    public func gather(_ addresses: [UInt64], shape: RecordShape, threads: Int) -> GatheredMemory {
+        var gathered = GatheredMemory(addresses: addresses, shape: shape)
         for (index, address) in addresses.enumerated() {
             gathered.fill(index) { try read(from: address, into: $0) }
         }

@@ -12,8 +12,9 @@ public protocol MemoryReader {
     /// backed by a process can batch system calls even when called through `any MemoryReader`.
     func gather(_ addresses: [UInt64], size: Int) -> GatheredMemory
 
-    /// `gather`, with up to `threads` threads reading at once (a reader may use one).
-    func gather(_ addresses: [UInt64], size: Int, threads: Int) -> GatheredMemory
+    /// `gather` keeping only `shape`'s bytes of each record, with up to `threads` threads
+    /// reading at once (a reader may use one).
+    func gather(_ addresses: [UInt64], shape: RecordShape, threads: Int) -> GatheredMemory
 
     /// Reads ranges of different sizes; results in request order.
     func gather(ranges: [MemoryRange]) -> GatheredRanges
@@ -32,7 +33,9 @@ public protocol MemoryReader {
 }
 
 extension MemoryReader {
-    public func gather(_ addresses: [UInt64], size: Int, threads: Int) -> GatheredMemory { gather(addresses, size: size) }
+    public func gather(_ addresses: [UInt64], size: Int, threads: Int) -> GatheredMemory {
+        gather(addresses, shape: .whole(size), threads: threads)
+    }
     public func recycle(_ storage: [UInt8]) {}
     public func reserve(bytes: Int) {}
     public func readerForAnotherThread() -> MemoryReader { self }

@@ -108,17 +108,20 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
     /// sorting plain integers is several times faster than sorting indices, and it is done
     /// while the target is stopped.
     public func gather(_ unsorted: [UInt64], size: Int) -> GatheredMemory {
-        gather(unsorted, size: size, threads: 1)
+        gather(unsorted, shape: .whole(size), threads: 1)
     }
 
     /// `gather` split across up to `threads` threads, each with its own reader and one part of
     /// the sorted addresses, scattering straight into its place in the one result: for the
     /// gs of a large target read while it runs, where the kernel's copy and the destination's
-    /// page faults are the whole cost.
-    public func gather(_ unsorted: [UInt64], size: Int, threads: Int) -> GatheredMemory {
+    /// page faults are the whole cost. Only `shape`'s bytes of each record are kept: the
+    /// remote ranges are the same, the rest of each record is copied to the sink.
+    public func gather(_ unsorted: [UInt64], shape: RecordShape, threads: Int) -> GatheredMemory {
         let addresses = unsorted.sorted()
-        var gathered = GatheredMemory(addresses: addresses, recordSize: size, storage: takeReserved(addresses.count * size))
-        guard !addresses.isEmpty, size > 0 else { return gathered }
+        let size = shape.size
+        var gathered = GatheredMemory(addresses: addresses, shape: shape,
+                                      storage: takeReserved(addresses.count * shape.storedSize))
+        guard !addresses.isEmpty, shape.storedSize > 0 else { return gathered }
         if useProcMem {
             for (index, address) in addresses.enumerated() { gathered.fill(index) { try read(from: address, into: $0) } }
             return gathered
@@ -132,7 +135,8 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
                 let work = { (part: Int) in
                     let range = (part * addresses.count / parts)..<((part + 1) * addresses.count / parts)
                     slots[part] = readers[part].scatter(order: Array(range), addresses: addresses, size: { _ in size },
-                                                        offset: { $0 * size }, gap: Self.coalesceGap, into: records, valid: valid)
+                                                        offset: { $0 * shape.storedSize }, shape: shape,
+                                                        gap: Self.coalesceGap, into: records, valid: valid)
                 }
                 nonisolated(unsafe) let job = work
                 if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts) { job($0) } }
@@ -143,7 +147,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
             if readers.contains(where: \.useProcMem) { useProcMem = true }
         }
         // Refused outright: everything again, through /proc/PID/mem.
-        if useProcMem { return gather(addresses, size: size) }
+        if useProcMem { return gather(addresses, shape: shape, threads: 1) }
         for index in failures.joined() {
             gathered.fill(index) { try read(from: addresses[index], into: $0) }
         }
@@ -178,18 +182,22 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
     /// The common core: reads record `i` (at `addresses[i]`, `size(i)` bytes) to `offset(i)` in
     /// `records`, visiting them in `order` (ascending address). Neighbours share one remote
     /// range; the local side scatters each record straight into place (gaps go to a sink), up
-    /// to IOV_MAX iovecs per side per call. Returns the records to retry one by one (in a
-    /// failed range, or overlapping another).
-    private func scatter(order: [Int], addresses: [UInt64], size: (Int) -> Int, offset: (Int) -> Int, gap coalesceGap: UInt64,
+    /// to IOV_MAX iovecs per side per call. With a `shape`, only its segments of each record
+    /// are stored, packed; the bytes between them go to the sink too. Returns the records to
+    /// retry one by one (in a failed range, or overlapping another).
+    private func scatter(order: [Int], addresses: [UInt64], size: (Int) -> Int, offset: (Int) -> Int,
+                         shape: RecordShape? = nil, gap coalesceGap: UInt64,
                          into records: UnsafeMutableRawBufferPointer, valid: UnsafeMutableBufferPointer<Bool>) -> [Int] {
+        let pieces = shape.flatMap { $0.isWhole ? nil : $0 }
         var failed: [Int] = []
         struct Range { var start: UInt64; var end: UInt64; var first: Int; var count: Int }
         var members: [Int] = []
         members.reserveCapacity(order.count)
         var ranges: [Range] = []
-        // Each member needs up to two local iovecs (record, gap), so a range holds at most
-        // half of IOV_MAX members.
-        let maxMembers = Self.maxIovecs / 2 - 1
+        // Each member needs up to two local iovecs (record, gap), or with a shape one per
+        // segment and one per hole before it, plus the gap after it.
+        let perMember = pieces.map { 2 * $0.segments.count + 2 } ?? 2
+        let maxMembers = max(1, Self.maxIovecs / perMember - 1)
         for index in order {
             let start = addresses[index]
             let (end, overflow) = start.addingReportingOverflow(UInt64(size(index)))
@@ -213,7 +221,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
             ranges.append(Range(start: start, end: end, first: members.count, count: 1))
             members.append(index)
         }
-        var sink = [UInt8](repeating: 0, count: Int(coalesceGap))
+        var sink = [UInt8](repeating: 0, count: max(Int(coalesceGap), pieces?.size ?? 0))
         var locals: [iovec] = []
         var remotes: [iovec] = []
         locals.reserveCapacity(Self.maxIovecs)
@@ -226,7 +234,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
                 remotes.removeAll(keepingCapacity: true)
                 var limit = position
                 while limit < ranges.count, remotes.count < Self.maxIovecs,
-                      locals.count + 2 * ranges[limit].count <= Self.maxIovecs {
+                      locals.count + perMember * ranges[limit].count <= Self.maxIovecs {
                     let range = ranges[limit]
                     remotes.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(range.start)),
                                          iov_len: Int(range.end - range.start)))
@@ -235,7 +243,23 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
                         let member = members[slot]
                         let gap = Int(addresses[member] - cursor)
                         if gap > 0 { locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: gap)) }
-                        locals.append(iovec(iov_base: records.baseAddress! + offset(member), iov_len: size(member)))
+                        if let pieces {
+                            var stored = records.baseAddress! + offset(member)
+                            var inRecord = 0
+                            for segment in pieces.segments {
+                                if segment.lowerBound > inRecord {
+                                    locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: segment.lowerBound - inRecord))
+                                }
+                                locals.append(iovec(iov_base: stored, iov_len: segment.count))
+                                stored += segment.count
+                                inRecord = segment.upperBound
+                            }
+                            if pieces.size > inRecord {
+                                locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: pieces.size - inRecord))
+                            }
+                        } else {
+                            locals.append(iovec(iov_base: records.baseAddress! + offset(member), iov_len: size(member)))
+                        }
                         cursor = addresses[member] + UInt64(size(member))
                     }
                     limit += 1

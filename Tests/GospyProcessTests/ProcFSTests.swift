@@ -105,6 +105,40 @@ import Testing
         #expect(reader.syscalls >= 4)
     }
 
+    /// Records gathered keeping only some of their bytes: every kept field reads as in the
+    /// whole record, fields outside them read as missing, on one thread and on several, and
+    /// through the record-by-record path of a bad neighbour.
+    @Test func aShapedGatherKeepsItsFieldsAsTheWholeRecordHasThem() throws {
+        let count = 2 * LiveMemoryReader.recordsPerThread + 77
+        let size = 400
+        let stride = 456
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * stride, alignment: 16)
+        defer { buffer.deallocate() }
+        for index in 0..<(count * stride) { buffer[index] = UInt8(truncatingIfNeeded: index &* 13 &+ index / 509) }
+        let base = UInt64(UInt(bitPattern: buffer.baseAddress!))
+        // A bad record whose range overlaps a good one's: both are read again one by one.
+        let addresses = (0..<count).map { base + UInt64($0 * stride) }.shuffled() + [base + 8, 24]
+        let shape = RecordShape(size: size, prefix: 192, fields: [208..<216, 280..<288, 288..<296, 320..<328, 352..<360, 392..<400])
+        #expect(shape.segments == [0..<216, 280..<296, 320..<328, 352..<360, 392..<400])
+        #expect(shape.storedSize == 256)
+        let whole = LiveMemoryReader(pid: getpid()).gather(addresses, size: size)
+        for threads in [1, 2] {
+            let shaped = LiveMemoryReader(pid: getpid()).gather(addresses, shape: shape, threads: threads)
+            #expect(shaped.addresses == whole.addresses)
+            #expect(shaped.valid == whole.valid)
+            #expect(shaped.invalidCount == 1)
+            #expect(shaped.bytes.count >= shaped.count * 256 && shaped.bytes.count < shaped.count * 300)
+            for slot in 0..<shaped.count where shaped.valid[slot] {
+                for offset in [0, 8, 184, 208, 280, 288, 320, 352, 392] {
+                    #expect(shaped.u64(slot, offset) == whole.u64(slot, offset), "record \(slot) offset \(offset)")
+                }
+                #expect(shaped.u64(slot, 216) == nil && shaped.u64(slot, 212) == nil && shaped.u64(slot, 300) == nil)
+                #expect(shaped.prefixEquals(slot, whole, slot, count: 216))
+                #expect(!shaped.prefixEquals(slot, whole, slot, count: 217))
+            }
+        }
+    }
+
     @Test func readsAndFailsCleanly() throws {
         var value: UInt64 = 0x1122_3344_5566_7788
         let reader = LiveMemoryReader(pid: getpid())

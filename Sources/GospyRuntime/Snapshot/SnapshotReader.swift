@@ -96,7 +96,7 @@ public struct SnapshotReader {
         if consistent {
             // On every core (up to the validation's limit): a large target's gs are most of
             // this read.
-            raw.records = memory.gather(plausible, size: Self.recordSize(g), threads: min(Self.processors, Self.maxValidationThreads))
+            raw.records = memory.gather(plausible, shape: Self.recordShape(g), threads: min(Self.processors, Self.maxValidationThreads))
         } else {
             var pending = plausible
             var attempt = 0
@@ -560,12 +560,23 @@ public struct SnapshotReader {
             gcWaiting: try view.u8(at: s.gcwaiting) != 0)
     }
 
+    /// The fields of a g that decoding reads.
+    static func decodedFields(_ g: RuntimeLayout.GLayout) -> [Int] {
+        [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
+         g.atomicstatus, g.goid, g.waitsince, g.waitreason, g.lockedm, g.gopc, g.startpc, g.labels,
+         g.waiting, g.parentGoid ?? 0, g.syscallbp ?? 0, g.bubble ?? 0]
+    }
+
     /// The bytes of a g that decoding uses: its prefix up to the last field read.
     public static func recordSize(_ g: RuntimeLayout.GLayout) -> Int {
-        let used = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
-                    g.atomicstatus, g.goid, g.waitsince, g.waitreason, g.lockedm, g.gopc, g.startpc, g.labels,
-                    g.waiting, g.parentGoid ?? 0, g.syscallbp ?? 0, g.bubble ?? 0]
-        return min(g.size, (used.max() ?? g.size) + 8)
+        min(g.size, (decodedFields(g).max() ?? g.size) + 8)
+    }
+
+    /// What a snapshot keeps of each g read while the target runs: the bytes validation
+    /// compares, and the words decoding reads further on (a million gs' other bytes, 120 MB,
+    /// are not kept).
+    public static func recordShape(_ g: RuntimeLayout.GLayout) -> RecordShape {
+        RecordShape(size: recordSize(g), prefix: validationSize(g), fields: decodedFields(g).map { $0..<($0 + 8) })
     }
 
     /// The bytes of a g that validation compares: through every field a walk or a header

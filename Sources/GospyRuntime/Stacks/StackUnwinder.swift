@@ -39,7 +39,7 @@ public struct UnwoundStack: Sendable, Equatable {
         /// Stopped at the frame limit.
         case limit
     }
-    public var frames: [PhysicalFrame]
+    public var frames: FrameList
     public var end: End
     /// Where the walk started, for messages ("registers", "vdso", "syscall", "sched ...").
     public var origin: String
@@ -50,10 +50,14 @@ public struct UnwoundStack: Sendable, Equatable {
     /// unknown layout contribute no words and print "(...)" without being listed.
     public var unreadableArgumentFrames: [Int] = []
 
-    public init(frames: [PhysicalFrame], end: End, origin: String) {
+    public init(frames: FrameList, end: End, origin: String) {
         self.frames = frames
         self.end = end
         self.origin = origin
+    }
+
+    public init(frames: [PhysicalFrame], end: End, origin: String) {
+        self.init(frames: FrameList(frames), end: end, origin: origin)
     }
 }
 
@@ -77,12 +81,14 @@ public struct StackUnwinder {
     }
 
     /// A direct-mapped table of the PCs met (in front of the symbolizer's shared, locked
-    /// cache: a million stacks repeat a few hundred PCs), and the frames of the walk under way.
+    /// cache: a million stacks repeat a few hundred PCs), the frames of the walk under way,
+    /// and the frame chains made so far (stacks of one shape share one).
     private final class Local {
         static let slots = 4096
         var pcs = [UInt64](repeating: 0, count: slots)
         var infos = [TracebackCache.FrameInfo?](repeating: nil, count: slots)
         var frames: [PhysicalFrame] = []
+        let chains = FrameChainInterner()
     }
 
     private func frameInfo(_ pc: UInt64) -> TracebackCache.FrameInfo? {
@@ -105,8 +111,7 @@ public struct StackUnwinder {
         local.frames.removeAll(keepingCapacity: true)
         var stack = walk(pc: startPC, sp: startSP, stackLo: stackLo, stackHi: stackHi, trapped: trapped,
                          fromSyscall: fromSyscall, origin: origin, frames: &local.frames, word: word)
-        // A copy of exactly these frames (`Array(local.frames)` would share the scratch buffer).
-        stack.frames = local.frames.withUnsafeBufferPointer { Array($0) }
+        stack.frames = local.frames.withUnsafeBufferPointer { local.chains.list(for: $0) }
         return stack
     }
 
@@ -114,7 +119,7 @@ public struct StackUnwinder {
     private func walk(pc startPC: UInt64, sp startSP: UInt64, stackLo: UInt64, stackHi: UInt64,
                       trapped: Bool, fromSyscall: Bool, origin: String, frames: inout [PhysicalFrame],
                       word: (UInt64) -> UInt64?) -> UnwoundStack {
-        var stack = UnwoundStack(frames: [], end: .complete, origin: origin)
+        var stack = UnwoundStack(frames: FrameList.empty, end: .complete, origin: origin)
         var pc = startPC
         var sp = startSP
         var trap = trapped
