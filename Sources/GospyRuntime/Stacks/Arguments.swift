@@ -52,7 +52,9 @@ extension Symbolizer {
             }
             if !readable { unreadable.append(index) }
         }
-        stack.argumentWords = words
+        // An exact-size copy: appends leave up to twice the words' room, and a million stacks
+        // keep their words until printed (100 MB of slack at a million goroutines).
+        stack.argumentWords = words.count == words.capacity ? words : words.withUnsafeBufferPointer { Array($0) }
         stack.unreadableArgumentFrames = unreadable
     }
 
