@@ -82,16 +82,21 @@ import Testing
     /// The same records through several threads at once, each scattering its own part of the
     /// sorted addresses into the one result: byte for byte what one thread reads, bad records
     /// (at both ends and inside a part) alone invalid.
+    /// `count` records `stride` bytes apart in this process, each byte a pattern of its offset;
+    /// the addresses of the records, shuffled.
+    static func patternedRecords(count: Int, stride: Int) -> (buffer: UnsafeMutableRawBufferPointer, addresses: [UInt64]) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * stride, alignment: 16)
+        for index in 0..<(count * stride) { buffer[index] = UInt8(truncatingIfNeeded: index &* 7 &+ index / 251) }
+        let base = UInt64(UInt(bitPattern: buffer.baseAddress!))
+        return (buffer, (0..<count).map { base + UInt64($0 * stride) }.shuffled())
+    }
+
     @Test func gathersOnSeveralThreadsAsOneThreadDoes() throws {
         let count = 4 * LiveMemoryReader.recordsPerThread + 123
         let size = 40
-        let stride = 56
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * stride, alignment: 16)
+        let (buffer, records) = Self.patternedRecords(count: count, stride: 56)
         defer { buffer.deallocate() }
-        for index in 0..<(count * stride) { buffer[index] = UInt8(truncatingIfNeeded: index &* 7 &+ index / 251) }
-        let base = UInt64(UInt(bitPattern: buffer.baseAddress!))
-        var addresses = (0..<count).map { base + UInt64($0 * stride) }.shuffled()
-        addresses += [8, 24, UInt64.max - 4]
+        let addresses = records + [8, 24, UInt64.max - 4]
         let reader = LiveMemoryReader(pid: getpid())
         let threaded = reader.gather(addresses, size: size, threads: 4)
         let single = LiveMemoryReader(pid: getpid()).gather(addresses, size: size)
@@ -109,15 +114,12 @@ import Testing
     /// whole record, fields outside them read as missing, on one thread and on several, and
     /// through the record-by-record path of a bad neighbour.
     @Test func aShapedGatherKeepsItsFieldsAsTheWholeRecordHasThem() throws {
-        let count = 2 * LiveMemoryReader.recordsPerThread + 77
         let size = 400
-        let stride = 456
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * stride, alignment: 16)
+        let (buffer, records) = Self.patternedRecords(count: 2 * LiveMemoryReader.recordsPerThread + 77, stride: 456)
         defer { buffer.deallocate() }
-        for index in 0..<(count * stride) { buffer[index] = UInt8(truncatingIfNeeded: index &* 13 &+ index / 509) }
         let base = UInt64(UInt(bitPattern: buffer.baseAddress!))
-        // A bad record whose range overlaps a good one's: both are read again one by one.
-        let addresses = (0..<count).map { base + UInt64($0 * stride) }.shuffled() + [base + 8, 24]
+        // A record that overlaps another (both read again one by one) and a bad one.
+        let addresses = records + [base + 8, 24]
         let shape = RecordShape(size: size, prefix: 192, fields: [208..<216, 280..<288, 288..<296, 320..<328, 352..<360, 392..<400])
         #expect(shape.segments == [0..<216, 280..<296, 320..<328, 352..<360, 392..<400])
         #expect(shape.storedSize == 256)
