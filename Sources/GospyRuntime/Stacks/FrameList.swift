@@ -75,6 +75,15 @@ final class FrameChain: Sendable {
         identityHash = identity.finalize()
         pcsHash = pcs.finalize()
     }
+
+    /// Whether `other` has the same PCs (and, with `trapMarks`, the same trap marks): the
+    /// equality of the stack keys whose hashes these are.
+    func samePCs(as other: FrameChain, trapMarks: Bool) -> Bool {
+        if self === other { return true }
+        guard (trapMarks ? identityHash == other.identityHash : pcsHash == other.pcsHash),
+              frames.count == other.frames.count else { return false }
+        return zip(frames, other.frames).allSatisfy { $0.pc == $1.pc && (!trapMarks || $0.trapped == $1.trapped) }
+    }
 }
 
 /// Finds the chain already made for a walk's frames, or makes and keeps one: one per
