@@ -367,8 +367,17 @@ public struct SnapshotReader {
                     let work = { (part: Int) in
                         let start = part * keys.count / parts
                         var count = 0
+                        // The set's records taken once per run of keys in it, not once per key:
+                        // both threads retaining and releasing the same buffers per record
+                        // fight over their reference counts.
+                        var recordsSet = -1
+                        var records = GatheredMemory(addresses: [], recordSize: 0)
                         for (_, set, index) in keys[start..<((part + 1) * keys.count / parts)] {
-                            switch decodeGoroutine(sets[Int(set)].0, Int(index), g) {
+                            if Int(set) != recordsSet {
+                                recordsSet = Int(set)
+                                records = sets[recordsSet].0
+                            }
+                            switch decodeGoroutine(records, Int(index), g) {
                             case .live(let goroutine):
                                 (base + start + count).initialize(to: goroutine)
                                 count += 1
