@@ -50,10 +50,16 @@ struct SummaryLines {
         var texts: [UInt8] = []
         /// Location text by stack.
         var locations: [TracebackIdentity: Range<Int>] = [:]
+        /// The last few stacks looked up (goroutine indices) and their location texts: goroutines
+        /// next to each other often share a stack, and comparing frames costs less than hashing.
+        var recent: [(index: Int, text: Range<Int>)] = []
+        var nextRecent = 0
         /// "created by" function by go statement PC (nil: none shown).
         var creators: [UInt64: Range<Int>?] = [:]
         /// Whether a goroutine is a system one depends on its start PC and status alone.
         var system: [SystemKey: Bool] = [:]
+        /// The last goroutine's answer (most goroutines share a start PC and a status).
+        var lastSystem: (key: SystemKey, system: Bool)?
 
         init(lines: SummaryLines, machineIDs: [UInt64: Int64], style: TerminalStyle) {
             self.lines = lines
@@ -78,12 +84,20 @@ struct SummaryLines {
                 var madeLocation = ""
                 if let stacks, index < stacks.count {
                     let identity = TracebackIdentity(frames: stacks[index].frames)
-                    if let known = locations[identity] {
-                        location = known
+                    if let known = recent.first(where: { TracebackIdentity(frames: stacks[$0.index].frames) == identity }) {
+                        location = known.text
                     } else {
-                        let made = keep(locationText(of: goroutine, index: index))
-                        locations[identity] = made
-                        location = made
+                        let text: Range<Int>
+                        if let known = locations[identity] {
+                            text = known
+                        } else {
+                            text = keep(locationText(of: goroutine, index: index))
+                            locations[identity] = text
+                        }
+                        location = text
+                        // Four kept, the oldest replaced.
+                        if recent.count < 4 { recent.append((index, text)) } else { recent[nextRecent] = (index, text) }
+                        nextRecent = (nextRecent + 1) % 4
                     }
                 } else {
                     madeLocation = locationText(of: goroutine, index: index)
@@ -112,9 +126,15 @@ struct SummaryLines {
 
         private mutating func isSystem(_ goroutine: Goroutine) -> Bool {
             let key = SystemKey(startPC: goroutine.startPC, status: goroutine.status)
-            if let known = system[key] { return known }
-            let made = image.isSystemGoroutine(goroutine)
-            system[key] = made
+            if let last = lastSystem, last.key == key { return last.system }
+            let made: Bool
+            if let known = system[key] {
+                made = known
+            } else {
+                made = image.isSystemGoroutine(goroutine)
+                system[key] = made
+            }
+            lastSystem = (key, made)
             return made
         }
 
