@@ -32,11 +32,6 @@ struct SummaryLines {
     /// One thread's lines, with its own tables of what it already made: nothing a line needs
     /// is looked up under a lock or counted by another thread.
     private struct LineMaker {
-        struct SystemKey: Hashable {
-            let startPC: UInt64
-            let status: GoroutineStatus
-        }
-
         let lines: SummaryLines
         let machineIDs: [UInt64: Int64]
         let style: TerminalStyle
@@ -56,10 +51,7 @@ struct SummaryLines {
         var nextRecent = 0
         /// "created by" function by go statement PC (nil: none shown).
         var creators: [UInt64: Range<Int>?] = [:]
-        /// Whether a goroutine is a system one depends on its start PC and status alone.
-        var system: [SystemKey: Bool] = [:]
-        /// The last goroutine's answer (most goroutines share a start PC and a status).
-        var lastSystem: (key: SystemKey, system: Bool)?
+        var system: SystemGoroutines
 
         init(lines: SummaryLines, machineIDs: [UInt64: Int64], style: TerminalStyle) {
             self.lines = lines
@@ -70,6 +62,7 @@ struct SummaryLines {
             snapshot = lines.capture.snapshot
             let byStack = lines.locationKind == .user || lines.locationKind == .userCode
             stacks = byStack ? lines.capture.stacks : nil
+            system = SystemGoroutines(image: image)
         }
 
         /// Appends the lines of the shown goroutines among `indices`; returns how many. Each
@@ -78,7 +71,7 @@ struct SummaryLines {
             var shown = 0
             for index in indices {
                 let goroutine = snapshot.goroutines[index]
-                guard lines.showSystem || !isSystem(goroutine) else { continue }
+                guard lines.showSystem || !system.contains(goroutine) else { continue }
                 // Looked up first, made only on a miss, without a closure per goroutine.
                 var location: Range<Int>?
                 var madeLocation = ""
@@ -122,20 +115,6 @@ struct SummaryLines {
                 shown += 1
             }
             return shown
-        }
-
-        private mutating func isSystem(_ goroutine: Goroutine) -> Bool {
-            let key = SystemKey(startPC: goroutine.startPC, status: goroutine.status)
-            if let last = lastSystem, last.key == key { return last.system }
-            let made: Bool
-            if let known = system[key] {
-                made = known
-            } else {
-                made = image.isSystemGoroutine(goroutine)
-                system[key] = made
-            }
-            lastSystem = (key, made)
-            return made
         }
 
         /// Adds `text` to `texts`; returns where it is.
