@@ -159,14 +159,16 @@ extension Inspector {
                 return reusable[position]
             }
             let walk = kept.isEmpty ? snapshot.goroutines : zip(snapshot.goroutines, kept).filter { $0.1 < 0 }.map(\.0)
-            var walked = collector.unwind(walk, taking: &captures, arguments: arguments).makeIterator()
+            let walked = collector.unwind(walk, taking: &captures, arguments: arguments)
             if let previous, !kept.isEmpty {
+                var next = walked.makeIterator()
                 stacks = kept.map { index in
                     index >= 0 ? previous.stacks[Int(index)]
-                        : walked.next() ?? UnwoundStack(frames: [], end: .truncated("stack not walked"), origin: "none")
+                        : next.next() ?? UnwoundStack(frames: [], end: .truncated("stack not walked"), origin: "none")
                 }
             } else {
-                stacks = Array(IteratorSequence(walked))
+                // The walked array itself: copying it would retain and release every stack.
+                stacks = walked
             }
             phases.stacksReused = snapshot.goroutines.count - walk.count
         }

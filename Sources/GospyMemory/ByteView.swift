@@ -85,21 +85,7 @@ public struct ByteView: Sendable {
 
     /// The first offset at or after `start` where `pattern` occurs.
     public func firstIndex(of pattern: [UInt8], from start: Int = 0) -> Int? {
-        guard let first = pattern.first, pattern.count <= bytes.count else { return nil }
-        var index = max(0, start)
-        let last = bytes.count - pattern.count
-        while index <= last {
-            if bytes[index] == first {
-                var matched = true
-                for k in 1..<pattern.count where bytes[index + k] != pattern[k] {
-                    matched = false
-                    break
-                }
-                if matched { return index }
-            }
-            index += 1
-        }
-        return nil
+        bytes.withUnsafeBytes { ByteSearch.firstIndex(of: pattern, in: $0, from: start) }
     }
 }
 

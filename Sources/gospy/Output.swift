@@ -41,6 +41,16 @@ struct BufferedOutput {
         if buffer.count >= Self.blockSize { flush() }
     }
 
+    /// Bytes made elsewhere (a block of lines): written through when they fill a block.
+    mutating func append(bytes: [UInt8]) {
+        if buffer.count + bytes.count < Self.blockSize {
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        flush()
+        Output.write(bytes, to: fd)
+    }
+
     mutating func flush() {
         guard !buffer.isEmpty else { return }
         Output.write(buffer, to: fd)

@@ -9,6 +9,35 @@ import Testing
         #expect(try view.u64(at: 0) == 0x0807_0605_0403_0201)
     }
 
+    /// firstIndex finds what a byte-by-byte search finds: repeated first bytes, partial
+    /// matches, a match ending at the last byte, starts past the end or before 0.
+    @Test func firstIndexAgreesWithAPlainSearch() {
+        func plain(_ bytes: [UInt8], _ pattern: [UInt8], _ start: Int) -> Int? {
+            guard !pattern.isEmpty, pattern.count <= bytes.count else { return nil }
+            var index = max(0, start)
+            while index + pattern.count <= bytes.count {
+                if Array(bytes[index..<(index + pattern.count)]) == pattern { return index }
+                index += 1
+            }
+            return nil
+        }
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        for _ in 0..<2_000 {
+            // Three byte values: first bytes recur and partial matches are common.
+            let bytes = (0..<next(40)).map { _ in UInt8(next(3)) }
+            let pattern = (0..<next(5)).map { _ in UInt8(next(3)) }
+            let start = next(45) - 2
+            #expect(ByteView(bytes: bytes).firstIndex(of: pattern, from: start) == plain(bytes, pattern, start),
+                    "bytes \(bytes) pattern \(pattern) from \(start)")
+        }
+        #expect(ByteView(bytes: [7, 1, 2]).firstIndex(of: [1, 2]) == 1)
+        #expect(ByteView(bytes: [1, 1, 2]).firstIndex(of: [1, 2], from: 2) == nil)
+    }
+
     @Test func outOfBoundsThrowsInsteadOfTrapping() {
         let view = ByteView(bytes: [1, 2, 3])
         #expect(throws: ByteViewError.self) { try view.u32(at: 0) }

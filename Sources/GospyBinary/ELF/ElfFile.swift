@@ -150,6 +150,16 @@ public final class ElfFile: @unchecked Sendable {
         return Array(raw[start..<(start + Int(count))])
     }
 
+    /// File bytes lent to `body` without a copy (valid only during the call).
+    public func withFileBytes<Result>(offset: UInt64, count: UInt64, what: String = "data",
+                                      _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+        guard offset <= UInt64(raw.count), count <= UInt64(raw.count) - offset else {
+            throw BinaryError.truncated(path: path, what: what)
+        }
+        let start = Int(offset)
+        return try body(UnsafeRawBufferPointer(rebasing: raw[start..<(start + Int(count))]))
+    }
+
     /// Copies file bytes into `buffer` (used by the image reader).
     func copyFileBytes(offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         guard offset <= UInt64(raw.count), UInt64(buffer.count) <= UInt64(raw.count) - offset else { return false }

@@ -15,12 +15,13 @@ enum DataScan {
     static func occurrences(of bytes: [UInt8], in executable: GoExecutable) -> [UInt64] {
         var result: [UInt64] = []
         for segment in executable.elf.segments where segment.isLoad && !segment.isExecutable && segment.fileSize > 0 {
-            guard let raw = try? executable.elf.fileBytes(offset: segment.offset, count: segment.fileSize) else { continue }
-            let view = ByteView(bytes: raw, baseAddress: segment.virtualAddress)
-            var start = 0
-            while let index = view.firstIndex(of: bytes, from: start) {
-                result.append(segment.virtualAddress &+ UInt64(index))
-                start = index + 1
+            // Searched where the file is mapped: no copy of the segment.
+            _ = try? executable.elf.withFileBytes(offset: segment.offset, count: segment.fileSize) { raw in
+                var start = 0
+                while let index = ByteSearch.firstIndex(of: bytes, in: raw, from: start) {
+                    result.append(segment.virtualAddress &+ UInt64(index))
+                    start = index + 1
+                }
             }
         }
         return result
@@ -29,10 +30,12 @@ enum DataScan {
     /// 8-aligned addresses in writable data holding the string header (pointer, length).
     static func stringHeaders(pointingAt targets: Set<UInt64>, length: Int, in executable: GoExecutable) -> [UInt64] {
         var result: [UInt64] = []
+        // Most words point nowhere near the few targets: compared before they are hashed.
+        guard let lowest = targets.min(), let highest = targets.max() else { return result }
         for view in writableData(of: executable) {
             var offset = Int((8 - view.baseAddress % 8) % 8)
             while offset + 16 <= view.count {
-                if let pointer = try? view.u64(at: offset), targets.contains(pointer),
+                if let pointer = try? view.u64(at: offset), pointer >= lowest, pointer <= highest, targets.contains(pointer),
                    let count = try? view.u64(at: offset + 8), count == UInt64(length) {
                     result.append(view.baseAddress &+ UInt64(offset))
                 }

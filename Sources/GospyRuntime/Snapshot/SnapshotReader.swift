@@ -310,28 +310,33 @@ public struct SnapshotReader {
         return result
     }
 
+    /// Records decoded per thread at least: below twice this, `decode` uses one thread.
+    public static let decodePartMinimum = 16_384
+
     /// Turns raw bytes into goroutines (run after the target has been resumed).
-    public func decode(_ raw: RawSnapshot) throws -> RuntimeSnapshot {
+    /// `partMinimum`: records per thread at least (tests set it low to decode in parts).
+    public func decode(_ raw: RawSnapshot, partMinimum: Int = decodePartMinimum) throws -> RuntimeSnapshot {
         var goroutines = raw.goroutines
         var unreadable = raw.unreadable
         let g = try image.layout.g
-        // Room for every set at once: growing a million goroutines set by set would copy them.
         let sets = raw.recordSets
-        goroutines.reserveCapacity(goroutines.count + sets.reduce(0) { $0 + $1.0.count })
-        func add(_ records: GatheredMemory, _ index: Int) {
-            switch decodeGoroutine(records, index, g) {
-            case .live(let goroutine): goroutines.append(goroutine)
-            case .dead: break
-            case .unreadable: unreadable += 1
-            }
-        }
         if goroutines.isEmpty {
             // Records only (a consistent read): decoded straight in id order, each goroutine
             // written once, instead of decoded in address order and then moved into id order.
-            for (_, set, index) in Self.recordsByID(sets, g) { add(sets[Int(set)].0, Int(index)) }
+            let decoded = decodeInIDOrder(sets, g, partMinimum: partMinimum)
+            goroutines = decoded.goroutines
+            unreadable += decoded.unreadable
         } else {
+            // Room for every set at once: growing a million goroutines set by set would copy them.
+            goroutines.reserveCapacity(goroutines.count + sets.reduce(0) { $0 + $1.0.count })
             for (records, keep) in sets {
-                for index in 0..<records.count where keep?[index] ?? true { add(records, index) }
+                for index in 0..<records.count where keep?[index] ?? true {
+                    switch decodeGoroutine(records, index, g) {
+                    case .live(let goroutine): goroutines.append(goroutine)
+                    case .dead: break
+                    case .unreadable: unreadable += 1
+                    }
+                }
             }
             Self.sortByID(&goroutines)
         }
@@ -340,6 +345,62 @@ public struct SnapshotReader {
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
             gomaxprocs: raw.gomaxprocs, monotonicNow: raw.monotonicNow, unreadableGoroutines: unreadable,
             retries: raw.retried, allgs: raw.allgs, tracebackLabels: raw.tracebackLabels, heap: raw.heap)
+    }
+
+    /// The standing records of `sets` decoded in id order (`recordsByID`), into one array: in
+    /// parts on several threads when there are many (decoding a million records is tens of
+    /// milliseconds after the target resumed), each part written straight to its place, then
+    /// the parts closed up over the dead and unreadable records between them.
+    func decodeInIDOrder(_ sets: [(GatheredMemory, [Bool]?)], _ g: RuntimeLayout.GLayout,
+                         partMinimum: Int) -> (goroutines: [Goroutine], unreadable: Int) {
+        let keys = Self.recordsByID(sets, g)
+        let parts = max(1, min(Self.processors, Self.maxValidationThreads, keys.count / max(1, partMinimum)))
+        // Per part: live goroutines written, unreadable records.
+        var written = [Int](repeating: 0, count: parts)
+        var unreadable = [Int](repeating: 0, count: parts)
+        let goroutines = [Goroutine](unsafeUninitializedCapacity: keys.count) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            written.withUnsafeMutableBufferPointer { written in
+                unreadable.withUnsafeMutableBufferPointer { unreadable in
+                    // Each part writes only its own range of the buffer and its own counts.
+                    nonisolated(unsafe) let (base, written, unreadable) = (base, written, unreadable)
+                    let work = { (part: Int) in
+                        let start = part * keys.count / parts
+                        var count = 0
+                        // The set's records taken once per run of keys in it, not once per key:
+                        // both threads retaining and releasing the same buffers per record
+                        // fight over their reference counts.
+                        var recordsSet = -1
+                        var records = GatheredMemory(addresses: [], recordSize: 0)
+                        for (_, set, index) in keys[start..<((part + 1) * keys.count / parts)] {
+                            if Int(set) != recordsSet {
+                                recordsSet = Int(set)
+                                records = sets[recordsSet].0
+                            }
+                            switch decodeGoroutine(records, Int(index), g) {
+                            case .live(let goroutine):
+                                (base + start + count).initialize(to: goroutine)
+                                count += 1
+                            case .dead: break
+                            case .unreadable: unreadable[part] += 1
+                            }
+                        }
+                        written[part] = count
+                    }
+                    nonisolated(unsafe) let job = work
+                    if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts) { job($0) } }
+                }
+            }
+            // Close up: each part's goroutines moved down to follow the previous part's.
+            var end = written[0]
+            for part in 1..<parts {
+                let start = part * keys.count / parts
+                if start != end { (base + end).moveInitialize(from: base + start, count: written[part]) }
+                end += written[part]
+            }
+            initialized = end
+        }
+        return (goroutines, unreadable.reduce(0, +))
     }
 
     /// The standing records of `sets` as (set, index), in the order `sortByID` would leave

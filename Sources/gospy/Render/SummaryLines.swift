@@ -1,61 +1,133 @@
 import GospyInspector
 import GospyRuntime
 
-/// summary's goroutine lines, made one at a time from the snapshot as they are written: the
-/// same fields the JSON shows, without a record per goroutine.
+/// summary's goroutine lines, made from the snapshot as they are written: the same fields the
+/// JSON shows, without a record per goroutine. Made in blocks on several threads and written in
+/// order (`OrderedBlockText`): a line depends on its goroutine alone.
 struct SummaryLines {
     let inspector: Inspector
     let capture: Inspector.Capture
     let locationKind: LocationKind
     let showSystem: Bool
 
-    /// Writes every shown goroutine's line. The location and creator texts are made once per
-    /// distinct stack and go statement (a million goroutines share a few hundred), and each
-    /// line is appended piece by piece: no string per goroutine.
+    /// Goroutines per block.
+    static let blockSize = 2_048
+
+    /// Writes every shown goroutine's line.
     func write(style: TerminalStyle, to output: inout BufferedOutput) {
-        let snapshot = capture.snapshot
-        let image = inspector.image
-        let symbolizer = inspector.symbolizer
         var machineIDs: [UInt64: Int64] = [:]
-        for machine in snapshot.machines { machineIDs[machine.address] = machine.id }
-        let byStack = (locationKind == .user || locationKind == .userCode) && capture.stacks != nil
-        var locationTexts: [TracebackIdentity: String] = [:]
-        var creators: [UInt64: String?] = [:]
-        let stacks = byStack ? capture.stacks : nil
-        // Looked up first, made only on a miss, without a closure per goroutine: one would copy
-        // the image, the symbolizer and the goroutine into its context a million times.
-        for (index, goroutine) in snapshot.goroutines.enumerated() {
-            guard showSystem || !image.isSystemGoroutine(goroutine) else { continue }
-            let location: String
-            if let stacks, index < stacks.count {
-                let identity = TracebackIdentity(frames: stacks[index].frames)
-                if let known = locationTexts[identity] {
-                    location = known
-                } else {
-                    location = locationText(of: goroutine, index: index, image: image, symbolizer: symbolizer)
-                    locationTexts[identity] = location
-                }
-            } else {
-                location = locationText(of: goroutine, index: index, image: image, symbolizer: symbolizer)
-            }
-            // "created by" depends on the go statement's PC alone, except for goroutine 1.
-            let creator: String?
-            if goroutine.id != 1, let known = creators[goroutine.creatorPC] {
-                creator = known
-            } else {
-                creator = symbolizer.createdBy(goroutine)?.function
-                if goroutine.id != 1 { creators[goroutine.creatorPC] = creator }
-            }
-            Self.write(id: goroutine.id, m: goroutine.m == 0 ? nil : machineIDs[goroutine.m], state: goroutine.stateText,
-                       waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), locked: goroutine.lockedToThread,
-                       status: goroutine.status.name, location: location, creator: creator, parentID: goroutine.parentID,
-                       style: style, to: &output)
-        }
+        for machine in capture.snapshot.machines { machineIDs[machine.address] = machine.id }
+        OrderedBlockText.render(
+            count: capture.snapshot.goroutines.count, blockSize: Self.blockSize,
+            emptyText: {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(Self.blockSize * 160)
+                return bytes
+            },
+            makeWorker: { _ in LineMaker(lines: self, machineIDs: machineIDs, style: style) },
+            make: { maker, indices, bytes in maker.append(indices, to: &bytes) },
+            sink: { bytes, _ in output.append(bytes: bytes) })
     }
 
-    private func locationText(of goroutine: Goroutine, index: Int, image: RuntimeImage, symbolizer: Symbolizer) -> String {
-        Self.locationText(GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image,
-                                                   symbolizer: symbolizer, kind: locationKind))
+    /// One thread's lines, with its own tables of what it already made: nothing a line needs
+    /// is looked up under a lock or counted by another thread.
+    private struct LineMaker {
+        let lines: SummaryLines
+        let machineIDs: [UInt64: Int64]
+        let style: TerminalStyle
+        let image: RuntimeImage
+        let symbolizer: Symbolizer
+        let snapshot: RuntimeSnapshot
+        /// The walked stacks when the location is read from them.
+        let stacks: [UnwoundStack]?
+        /// The texts made so far (locations, creators), end to end; the tables below hold
+        /// where each is. A million goroutines share a few hundred stacks and go statements.
+        var texts: [UInt8] = []
+        /// Location text by stack.
+        var locations: [TracebackIdentity: Range<Int>] = [:]
+        /// The last few stacks looked up (goroutine indices) and their location texts: goroutines
+        /// next to each other often share a stack, and comparing frames costs less than hashing.
+        var recent: [(index: Int, text: Range<Int>)] = []
+        var nextRecent = 0
+        /// "created by" function by go statement PC (nil: none shown).
+        var creators: [UInt64: Range<Int>?] = [:]
+        var system: SystemGoroutines
+
+        init(lines: SummaryLines, machineIDs: [UInt64: Int64], style: TerminalStyle) {
+            self.lines = lines
+            self.machineIDs = machineIDs
+            self.style = style
+            image = lines.inspector.image
+            symbolizer = lines.inspector.symbolizer
+            snapshot = lines.capture.snapshot
+            let byStack = lines.locationKind == .user || lines.locationKind == .userCode
+            stacks = byStack ? lines.capture.stacks : nil
+            system = SystemGoroutines(image: image)
+        }
+
+        /// Appends the lines of the shown goroutines among `indices`; returns how many. Each
+        /// line is appended piece by piece: no string per goroutine.
+        mutating func append(_ indices: Range<Int>, to bytes: inout [UInt8]) -> Int {
+            var shown = 0
+            for index in indices {
+                let goroutine = snapshot.goroutines[index]
+                guard lines.showSystem || !system.contains(goroutine) else { continue }
+                // Looked up first, made only on a miss, without a closure per goroutine.
+                var location: Range<Int>?
+                var madeLocation = ""
+                if let stacks, index < stacks.count {
+                    let identity = TracebackIdentity(frames: stacks[index].frames)
+                    if let known = recent.first(where: { TracebackIdentity(frames: stacks[$0.index].frames) == identity }) {
+                        location = known.text
+                    } else {
+                        let text: Range<Int>
+                        if let known = locations[identity] {
+                            text = known
+                        } else {
+                            text = keep(locationText(of: goroutine, index: index))
+                            locations[identity] = text
+                        }
+                        location = text
+                        // Four kept, the oldest replaced.
+                        if recent.count < 4 { recent.append((index, text)) } else { recent[nextRecent] = (index, text) }
+                        nextRecent = (nextRecent + 1) % 4
+                    }
+                } else {
+                    madeLocation = locationText(of: goroutine, index: index)
+                }
+                // "created by" depends on the go statement's PC alone, except for goroutine 1.
+                let creator: Range<Int>?
+                if goroutine.id != 1, let known = creators[goroutine.creatorPC] {
+                    creator = known
+                } else {
+                    creator = symbolizer.createdBy(goroutine).map { keep($0.function) }
+                    if goroutine.id != 1 { creators[goroutine.creatorPC] = creator }
+                }
+                let line = SummaryLines.Line(
+                    id: goroutine.id, m: goroutine.m == 0 ? nil : machineIDs[goroutine.m], state: goroutine.stateText,
+                    waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), locked: goroutine.lockedToThread,
+                    status: goroutine.status.name, parentID: goroutine.parentID)
+                texts.withUnsafeBufferPointer { texts in
+                    line.write(location: location.map { UnsafeBufferPointer(rebasing: texts[$0]) },
+                               otherLocation: madeLocation, creator: creator.map { UnsafeBufferPointer(rebasing: texts[$0]) },
+                               style: style, to: &bytes)
+                }
+                shown += 1
+            }
+            return shown
+        }
+
+        /// Adds `text` to `texts`; returns where it is.
+        private mutating func keep(_ text: String) -> Range<Int> {
+            let start = texts.count
+            texts.append(contentsOf: text.utf8)
+            return start..<texts.count
+        }
+
+        private func locationText(of goroutine: Goroutine, index: Int) -> String {
+            SummaryLines.locationText(GoroutineLocation.locate(goroutine, index: index, capture: lines.capture, image: image,
+                                                               symbolizer: symbolizer, kind: lines.locationKind))
+        }
     }
 
     /// "  function (file:line)", or nothing.
@@ -63,39 +135,83 @@ struct SummaryLines {
         location.map { "  \($0.function) (\($0.file):\($0.line))" } ?? ""
     }
 
-    /// One goroutine's line.
-    static func write(id: UInt64, m: Int64?, state: String, waitMinutes: Int?, locked: Bool, status: String,
-                      location: String, creator: String?, parentID: UInt64?, style: TerminalStyle, to output: inout BufferedOutput) {
-        output.append(String(id))
-        if let m {
-            output.append(" M")
-            output.append(String(m))
-        }
-        var state = state
-        if let waitMinutes { state += ", \(waitMinutes) minutes" }
-        if locked { state += ", locked to thread" }
-        output.append(" ")
-        if style.enabled {
-            output.append(style.state("[\(state)]", status: status))
-        } else {
-            output.append("[")
-            output.append(state)
-            output.append("]")
-        }
-        output.append(location)
-        if let creator {
+    /// One goroutine's line, but for its location and creator (texts shared by many lines).
+    struct Line {
+        let id: UInt64
+        let m: Int64?
+        let state: String
+        let waitMinutes: Int?
+        let locked: Bool
+        let status: String
+        let parentID: UInt64?
+
+        /// Appends the line: `location` (a kept text) or else `otherLocation`, then "created by"
+        /// `creator` when there is one.
+        func write(location: UnsafeBufferPointer<UInt8>?, otherLocation: String, creator: UnsafeBufferPointer<UInt8>?,
+                   style: TerminalStyle, to bytes: inout [UInt8]) {
+            Decimal.append(id, to: &bytes)
+            if let m {
+                bytes.append(contentsOf: " M".utf8)
+                Decimal.append(m, to: &bytes)
+            }
+            bytes.append(UInt8(ascii: " "))
             if style.enabled {
-                let parent = parentID.map { " in goroutine \($0)" } ?? ""
-                output.append(style.dim("  created by \(creator)" + parent))
+                var state = state
+                if let waitMinutes { state += ", \(waitMinutes) minutes" }
+                if locked { state += ", locked to thread" }
+                bytes.append(contentsOf: style.state("[\(state)]", status: status).utf8)
             } else {
-                output.append("  created by ")
-                output.append(creator)
-                if let parentID {
-                    output.append(" in goroutine ")
-                    output.append(String(parentID))
+                bytes.append(UInt8(ascii: "["))
+                bytes.append(contentsOf: state.utf8)
+                if let waitMinutes {
+                    bytes.append(contentsOf: ", ".utf8)
+                    Decimal.append(Int64(waitMinutes), to: &bytes)
+                    bytes.append(contentsOf: " minutes".utf8)
+                }
+                if locked { bytes.append(contentsOf: ", locked to thread".utf8) }
+                bytes.append(UInt8(ascii: "]"))
+            }
+            if let location {
+                bytes.append(contentsOf: location)
+            } else {
+                bytes.append(contentsOf: otherLocation.utf8)
+            }
+            if let creator {
+                if style.enabled {
+                    let parent = parentID.map { " in goroutine \($0)" } ?? ""
+                    bytes.append(contentsOf: style.dim("  created by \(String(decoding: creator, as: UTF8.self))" + parent).utf8)
+                } else {
+                    bytes.append(contentsOf: "  created by ".utf8)
+                    bytes.append(contentsOf: creator)
+                    if let parentID {
+                        bytes.append(contentsOf: " in goroutine ".utf8)
+                        Decimal.append(parentID, to: &bytes)
+                    }
                 }
             }
+            bytes.append(UInt8(ascii: "\n"))
         }
-        output.append("\n")
+    }
+
+    /// Integers written as decimal digits straight into bytes (as String(n) spells them).
+    enum Decimal {
+        static func append(_ value: UInt64, to bytes: inout [UInt8]) {
+            // 20 digits hold any UInt64.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+                var rest = value
+                var first = 20
+                repeat {
+                    first -= 1
+                    digits[first] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                } while rest > 0
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[first..<20]))
+            }
+        }
+
+        static func append(_ value: Int64, to bytes: inout [UInt8]) {
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            append(value.magnitude, to: &bytes)
+        }
     }
 }
