@@ -61,24 +61,46 @@ extension Symbolizer {
     /// The text between each physical frame's parentheses ("0xc000012345, 0x1"), or nil for a
     /// frame whose arguments were not read. `wanted` picks the frames to print (the rest nil).
     public func argumentTexts(_ stack: UnwoundStack, wanted: (Int) -> Bool = { _ in true }) -> [String?] {
-        guard let words = stack.argumentWords else { return Array(repeating: nil, count: stack.frames.count) }
-        var position = 0
-        var texts: [String?] = []
-        texts.reserveCapacity(stack.frames.count)
-        for (index, frame) in stack.frames.enumerated() {
-            guard let layout = argumentPlan(at: frame)?.layout else {
-                texts.append(nil)
-                continue
+        let slots = argumentSlots(stack.frames)
+        var bytes: [UInt8] = []
+        return slots.indices.map { index in
+            bytes.removeAll(keepingCapacity: true)
+            guard wanted(index), Self.appendArgumentText(of: stack, frame: index, slot: slots[index], into: &bytes) else {
+                return nil
             }
-            let end = min(words.count, position + layout.wordCount)
-            defer { position = end }
-            guard wanted(index), end - position == layout.wordCount,
-                  !stack.unreadableArgumentFrames.contains(index) else {
-                texts.append(nil)
-                continue
-            }
-            texts.append(layout.render(words[position..<end]))
+            return String(decoding: bytes, as: UTF8.self)
         }
-        return texts
     }
+
+    /// Where each physical frame's arguments sit among a stack's argument words, as
+    /// readArguments lays them out: nil for a frame whose layout is unknown. Depends on the
+    /// frames' PCs alone, so a dump works it out once per distinct stack.
+    public func argumentSlots(_ frames: [PhysicalFrame]) -> [ArgumentSlot?] {
+        var firstWord = 0
+        return frames.map { frame in
+            guard let layout = argumentPlan(at: frame)?.layout else { return nil }
+            defer { firstWord += layout.wordCount }
+            return ArgumentSlot(layout: layout, firstWord: firstWord)
+        }
+    }
+
+    /// Appends physical frame `index`'s argument text (its `slot` from argumentSlots); false,
+    /// with nothing appended, when its arguments were not read.
+    public static func appendArgumentText(of stack: UnwoundStack, frame index: Int, slot: ArgumentSlot?,
+                                          into out: inout [UInt8]) -> Bool {
+        guard let slot, let words = stack.argumentWords else { return false }
+        // Clamped to the words read, as a stack whose words ran short would be.
+        let start = min(words.count, slot.firstWord)
+        let end = min(words.count, slot.firstWord + slot.layout.wordCount)
+        guard end - start == slot.layout.wordCount, !stack.unreadableArgumentFrames.contains(index) else { return false }
+        slot.layout.render(words[start..<end], into: &out)
+        return true
+    }
+}
+
+/// A physical frame's argument layout and the index of its first word in its stack's
+/// argument words.
+public struct ArgumentSlot: Sendable {
+    public let layout: ArgumentLayout
+    public let firstWord: Int
 }

@@ -82,11 +82,10 @@ struct DumpCommand: ParsableCommand {
         var count = items.count
         switch format {
         case .traceback where streamed:
-            let style = headerStyle
             count = DumpBlockRendering.render(inspector: inspector, capture: capture, all: systemGoroutines.included,
-                                              runtimeFrames: runtimeFrames, render: { item, text in
-                TracebackRenderer.render(item, symbolizer: symbolizer, style: style, into: &text)
-            }, sink: sink)
+                                              runtimeFrames: runtimeFrames, style: headerStyle) { bytes in
+                Output.write(bytes, to: file ?? STDOUT_FILENO)
+            }
         case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, style: headerStyle, to: sink)
         case .grouped: sink(GroupedRenderer.render(items, labels: labels, symbolizer: symbolizer))
         case .json:

@@ -44,6 +44,9 @@ struct DumpAssembly {
         let bubbles: SynctestReader
         /// The goroutines' indices in the runtime's own order, so the output diffs against its dumps.
         let order: [Int]
+        /// This maker's own copy of the tracebacks it made (the symbolizer's is shared by every
+        /// thread behind a lock; goroutines share a few hundred stacks).
+        private let bodies = TracebackBodies()
 
         init(inspector: Inspector, capture: Inspector.Capture, all: Bool, runtimeFrames: Bool, order: [Int]? = nil,
              memory: MemoryReader? = nil) {
@@ -66,7 +69,7 @@ struct DumpAssembly {
             let system = image.isSystemGoroutine(goroutine)
             if system && !all { return nil }
             var item = DumpedGoroutine(
-                goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
+                goroutine: goroutine, stack: stack, body: bodies.body(of: stack, symbolizer: symbolizer, showRuntime: runtimeFrames),
                 createdBy: symbolizer.createdBy(goroutine, showRuntime: runtimeFrames),
                 waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system,
                 machineID: goroutine.m == 0 ? nil : snapshot.machine(at: goroutine.m)?.id)
@@ -85,6 +88,21 @@ struct DumpAssembly {
                 }
             }
             return (item, text)
+        }
+    }
+
+    /// Tracebacks by stack for one thread, without a lock.
+    final class TracebackBodies {
+        private var table: [TracebackIdentity: TracebackBody] = [:]
+        /// Bounds the table (distinct stacks are usually a few hundred).
+        static let limit = 20_000
+
+        func body(of stack: UnwoundStack, symbolizer: Symbolizer, showRuntime: Bool) -> TracebackBody {
+            let key = TracebackIdentity(frames: stack.frames)
+            if let body = table[key] { return body }
+            let body = symbolizer.traceback(stack, showRuntime: showRuntime)
+            if table.count < Self.limit { table[key] = body }
+            return body
         }
     }
 }
