@@ -98,6 +98,8 @@ struct DumpCommand: ParsableCommand {
         if process.verbose {
             Output.error("gospy: \(count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
         }
+        // The dump is written: the exit frees the capture and the items wholesale.
+        LeftForExit.keep((capture, items))
         // Printed, marked, and still a failure for scripts: exit 15 names what was cut.
         if let cut = capture.cut { throw cut }
     }
