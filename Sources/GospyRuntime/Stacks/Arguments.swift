@@ -8,6 +8,12 @@ struct ArgumentPlan {
     let argpOffset: UInt64?
 }
 
+/// Every physical frame's plan for one stack, and how many words they read in all.
+struct StackArgumentPlans {
+    let plans: [ArgumentPlan?]
+    let wordCount: Int
+}
+
 /// Function arguments as a traceback prints them (runtime.printArgs): the words at each
 /// frame's argp (the caller's SP: fp on amd64) that the function's ArgInfo names. Read from
 /// the same stack bytes as the walk, so a parked goroutine shows the values the runtime's own
@@ -27,13 +33,26 @@ extension Symbolizer {
         }
     }
 
+    /// The plans of a stack's frames, cached per stack: one lookup per goroutine, not one per
+    /// frame (goroutines share a few hundred stacks).
+    func argumentPlans(of frames: [PhysicalFrame]) -> StackArgumentPlans {
+        cache.stackArgumentPlans.value(TracebackIdentity(frames: frames)) {
+            let plans = frames.map { argumentPlan(at: $0) }
+            return StackArgumentPlans(plans: plans, wordCount: plans.reduce(0) { $0 + ($1?.layout.wordCount ?? 0) })
+        }
+    }
+
     /// Reads every frame's argument words into `stack` with `word` (the walk's reader).
     public func readArguments(of stack: inout UnwoundStack, word: (UInt64) -> UInt64?) {
+        let stackPlans = argumentPlans(of: stack.frames)
+        let plans = stackPlans.plans
+        // Exactly the words the frames name: a million stacks keep theirs.
         var words: [UInt64] = []
+        words.reserveCapacity(stackPlans.wordCount)
         var unreadable: [Int] = []
         for (index, frame) in stack.frames.enumerated() {
             // No plan: no words, and argumentTexts already answers nil for the frame.
-            guard let plan = argumentPlan(at: frame), plan.layout.wordCount > 0 else { continue }
+            guard index < plans.count, let plan = plans[index], plan.layout.wordCount > 0 else { continue }
             guard let argpOffset = plan.argpOffset else {
                 unreadable.append(index)
                 words.append(contentsOf: repeatElement(0, count: plan.layout.wordCount))
@@ -77,8 +96,8 @@ extension Symbolizer {
     /// frames' PCs alone, so a dump works it out once per distinct stack.
     public func argumentSlots(_ frames: [PhysicalFrame]) -> [ArgumentSlot?] {
         var firstWord = 0
-        return frames.map { frame in
-            guard let layout = argumentPlan(at: frame)?.layout else { return nil }
+        return argumentPlans(of: frames).plans.map { plan in
+            guard let layout = plan?.layout else { return nil }
             defer { firstWord += layout.wordCount }
             return ArgumentSlot(layout: layout, firstWord: firstWord)
         }

@@ -79,10 +79,7 @@ enum TracebackRenderer {
     final class Writer {
         let symbolizer: Symbolizer
         let style: TracebackHeaderStyle
-        private var templates: [TracebackIdentity: TracebackTemplate] = [:]
-        /// Bounds the kept texts (distinct stacks are usually a few hundred); past it, stacks
-        /// are formatted each time.
-        static let maxTemplates = 20_000
+        private let templates = LocalMemo<TracebackIdentity, TracebackTemplate>()
 
         init(symbolizer: Symbolizer, style: TracebackHeaderStyle) {
             self.symbolizer = symbolizer
@@ -123,12 +120,10 @@ enum TracebackRenderer {
         }
 
         private func template(_ item: DumpedGoroutine) -> TracebackTemplate {
-            let key = TracebackIdentity(frames: item.stack.frames)
-            if let template = templates[key] { return template }
-            let template = TracebackTemplate(body: item.body, frames: item.stack.frames, symbolizer: symbolizer,
-                                             framePointers: style.framePointers)
-            if templates.count < Self.maxTemplates { templates[key] = template }
-            return template
+            templates.value(TracebackIdentity(frames: item.stack.frames)) {
+                TracebackTemplate(body: item.body, frames: item.stack.frames, symbolizer: symbolizer,
+                                  framePointers: style.framePointers)
+            }
         }
     }
 
