@@ -37,10 +37,13 @@ enum DumpBlockRendering {
             text.removeAll(keepingCapacity: true)
             var count = 0
             let start = block * blockSize
+            // Once per block: a maker copied per goroutine retains all its tables each time.
+            let maker = makers[worker]
+            let writer = writers[worker]
             for position in start..<min(order.count, start + blockSize) {
-                guard let (item, _) = makers[worker].item(order[position]) else { continue }
+                guard let (item, _) = maker.item(order[position]) else { continue }
                 text.append(UInt8(ascii: "\n"))
-                writers[worker].render(item, into: &text)
+                writer.render(item, into: &text)
                 count += 1
             }
             return count

@@ -42,29 +42,39 @@ struct TracebackTemplate {
 
     /// The traceback of `stack` (one with the PCs this template was made for) appended to `out`.
     func write(_ stack: UnwoundStack, into out: inout [UInt8]) {
-        for piece in pieces {
-            switch piece {
-            case let .text(range):
-                out.append(contentsOf: text[range])
-            case let .arguments(index):
-                if !Symbolizer.appendArgumentText(of: stack, frame: index, slot: index < slots.count ? slots[index] : nil,
-                                                  into: &out) {
-                    out.append(contentsOf: "...".utf8)
+        // Through buffer pointers: no reference counting per piece, for every goroutine.
+        text.withUnsafeBufferPointer { text in
+            pieces.withUnsafeBufferPointer { pieces in
+                for piece in pieces {
+                    switch piece {
+                    case let .text(range):
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: text[range]))
+                    case let .arguments(index):
+                        if !Symbolizer.appendArgumentText(of: stack, frame: index, slot: index < slots.count ? slots[index] : nil,
+                                                          into: &out) {
+                            out.append(contentsOf: "...".utf8)
+                        }
+                    case let .framePointers(index):
+                        appendFramePointers(of: stack, frame: index, into: &out)
+                    }
                 }
-            case let .framePointers(index):
-                guard index < stack.frames.count, index < framePointerOffsets.count else { continue }
-                let sp = stack.frames[index].sp
-                out.append(contentsOf: " fp=".utf8)
-                if let offset = framePointerOffsets[index] {
-                    out.append(contentsOf: "0x".utf8)
-                    ASCIINumbers.appendHex(sp &+ offset, to: &out)
-                } else {
-                    out.append(UInt8(ascii: "?"))
-                }
-                out.append(contentsOf: " sp=0x".utf8)
-                ASCIINumbers.appendHex(sp, to: &out)
             }
         }
+    }
+
+    /// " fp=0x... sp=0x..." for physical frame `index` of `stack`.
+    private func appendFramePointers(of stack: UnwoundStack, frame index: Int, into out: inout [UInt8]) {
+        guard index < stack.frames.count, index < framePointerOffsets.count else { return }
+        let sp = stack.frames[index].sp
+        out.append(contentsOf: " fp=".utf8)
+        if let offset = framePointerOffsets[index] {
+            out.append(contentsOf: "0x".utf8)
+            ASCIINumbers.appendHex(sp &+ offset, to: &out)
+        } else {
+            out.append(UInt8(ascii: "?"))
+        }
+        out.append(contentsOf: " sp=0x".utf8)
+        ASCIINumbers.appendHex(sp, to: &out)
     }
 
     /// One frame as runtime.traceback prints it: inlined calls print "(...)"; a physical frame
