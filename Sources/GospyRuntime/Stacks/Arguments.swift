@@ -35,7 +35,7 @@ extension Symbolizer {
 
     /// The plans of a stack's frames, cached per stack: one lookup per goroutine, not one per
     /// frame (goroutines share a few hundred stacks).
-    func argumentPlans(of frames: [PhysicalFrame]) -> StackArgumentPlans {
+    func argumentPlans(of frames: FrameList) -> StackArgumentPlans {
         cache.stackArgumentPlans.value(TracebackIdentity(frames: frames)) {
             let plans = frames.map { argumentPlan(at: $0) }
             return StackArgumentPlans(plans: plans, wordCount: plans.reduce(0) { $0 + ($1?.layout.wordCount ?? 0) })
@@ -46,7 +46,7 @@ extension Symbolizer {
     public func readArguments(of stack: inout UnwoundStack, word: (UInt64) -> UInt64?) {
         let stackPlans = argumentPlans(of: stack.frames)
         let plans = stackPlans.plans
-        // Exactly the words the frames name: a million stacks keep theirs.
+        // Room for exactly the words the frames name: no growth on the way.
         var words: [UInt64] = []
         words.reserveCapacity(stackPlans.wordCount)
         var unreadable: [Int] = []
@@ -94,7 +94,7 @@ extension Symbolizer {
     /// Where each physical frame's arguments sit among a stack's argument words, as
     /// readArguments lays them out: nil for a frame whose layout is unknown. Depends on the
     /// frames' PCs alone, so a dump works it out once per distinct stack.
-    public func argumentSlots(_ frames: [PhysicalFrame]) -> [ArgumentSlot?] {
+    public func argumentSlots(_ frames: FrameList) -> [ArgumentSlot?] {
         var firstWord = 0
         return argumentPlans(of: frames).plans.map { plan in
             guard let layout = plan?.layout else { return nil }

@@ -26,7 +26,7 @@ struct TracebackTemplate {
     private var pending = 0
 
     /// The text of `body`, the traceback of a stack with these `frames`.
-    init(body: TracebackBody, frames: [PhysicalFrame], symbolizer: Symbolizer, framePointers: Bool) {
+    init(body: TracebackBody, frames: FrameList, symbolizer: Symbolizer, framePointers: Bool) {
         slots = symbolizer.argumentSlots(frames)
         framePointerOffsets = framePointers ? frames.map { symbolizer.framePointerOffset(of: $0) } : []
         for frame in body.frames { append(frame, framePointers: framePointers) }
