@@ -11,6 +11,10 @@ enum Output {
     static func error(_ text: String) { write(text, to: STDERR_FILENO) }
 
     static func write(_ bytes: [UInt8], to fd: Int32 = STDOUT_FILENO) {
+        write(bytes[...], to: fd)
+    }
+
+    static func write(_ bytes: ArraySlice<UInt8>, to fd: Int32 = STDOUT_FILENO) {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

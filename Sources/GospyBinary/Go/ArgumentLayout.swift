@@ -78,36 +78,48 @@ public struct ArgumentLayout: Sendable, Equatable {
     /// The text between the parentheses, from the words this layout reads (in order), exactly
     /// as runtime.printArgs prints it: "0xc000012345, {0x1, 0x2}, 0x0?".
     public func render(_ words: ArraySlice<UInt64>) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        render(words, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same text appended to `out` (a dump renders a frame's arguments per goroutine).
+    public func render(_ words: ArraySlice<UInt64>, into out: inout [UInt8]) {
         var start = true
         var wordIndex = words.startIndex
-        func comma() { if !start { out += ", " } }
+        func comma() {
+            if !start {
+                out.append(UInt8(ascii: ","))
+                out.append(UInt8(ascii: " "))
+            }
+        }
         for item in items {
             switch item {
             case .startAggregate:
                 comma()
-                out += "{"
+                out.append(UInt8(ascii: "{"))
                 start = true
                 continue
             case .endAggregate:
-                out += "}"
+                out.append(UInt8(ascii: "}"))
             case .ellipsis:
                 comma()
-                out += "..."
+                out.append(contentsOf: "...".utf8)
             case .offsetTooLarge:
                 comma()
-                out += "_"
+                out.append(UInt8(ascii: "_"))
             case let .word(_, size, live):
                 comma()
                 var value: UInt64 = wordIndex < words.endIndex ? words[wordIndex] : 0
                 wordIndex += 1
                 if size < 8 { value &= (UInt64(1) << (UInt64(size) * 8)) - 1 }
-                out += "0x" + String(value, radix: 16)
-                if !live { out += "?" }
+                out.append(UInt8(ascii: "0"))
+                out.append(UInt8(ascii: "x"))
+                ASCIINumbers.appendHex(value, to: &out)
+                if !live { out.append(UInt8(ascii: "?")) }
             }
             start = false
         }
-        return out
     }
 }
 

@@ -180,15 +180,4 @@ public struct RuntimeSnapshot: Sendable {
     public func machine(at address: UInt64) -> Machine? {
         machines.first { $0.address == address }
     }
-
-    /// The positions of `addresses` in allgs order (the order of the runtime's own
-    /// tracebacks); any not in allgs keep their order after the rest. Positions, not items,
-    /// so that a million large items are never copied through a sort.
-    public func allgsOrder(of addresses: [UInt64]) -> [Int] {
-        var rank: [UInt64: Int] = [:]
-        rank.reserveCapacity(allgs.count)
-        for (index, pointer) in allgs.enumerated() where rank[pointer] == nil { rank[pointer] = index }
-        let ranks = addresses.enumerated().map { rank[$0.element] ?? allgs.count &+ $0.offset }
-        return ranks.indices.sorted { ranks[$0] < ranks[$1] }
-    }
 }

@@ -8,6 +8,12 @@ struct ArgumentPlan {
     let argpOffset: UInt64?
 }
 
+/// Every physical frame's plan for one stack, and how many words they read in all.
+struct StackArgumentPlans {
+    let plans: [ArgumentPlan?]
+    let wordCount: Int
+}
+
 /// Function arguments as a traceback prints them (runtime.printArgs): the words at each
 /// frame's argp (the caller's SP: fp on amd64) that the function's ArgInfo names. Read from
 /// the same stack bytes as the walk, so a parked goroutine shows the values the runtime's own
@@ -27,13 +33,26 @@ extension Symbolizer {
         }
     }
 
+    /// The plans of a stack's frames, cached per stack: one lookup per goroutine, not one per
+    /// frame (goroutines share a few hundred stacks).
+    func argumentPlans(of frames: FrameList) -> StackArgumentPlans {
+        cache.stackArgumentPlans.value(TracebackIdentity(frames: frames)) {
+            let plans = frames.map { argumentPlan(at: $0) }
+            return StackArgumentPlans(plans: plans, wordCount: plans.reduce(0) { $0 + ($1?.layout.wordCount ?? 0) })
+        }
+    }
+
     /// Reads every frame's argument words into `stack` with `word` (the walk's reader).
     public func readArguments(of stack: inout UnwoundStack, word: (UInt64) -> UInt64?) {
+        let stackPlans = argumentPlans(of: stack.frames)
+        let plans = stackPlans.plans
+        // Room for exactly the words the frames name: no growth on the way.
         var words: [UInt64] = []
+        words.reserveCapacity(stackPlans.wordCount)
         var unreadable: [Int] = []
         for (index, frame) in stack.frames.enumerated() {
             // No plan: no words, and argumentTexts already answers nil for the frame.
-            guard let plan = argumentPlan(at: frame), plan.layout.wordCount > 0 else { continue }
+            guard index < plans.count, let plan = plans[index], plan.layout.wordCount > 0 else { continue }
             guard let argpOffset = plan.argpOffset else {
                 unreadable.append(index)
                 words.append(contentsOf: repeatElement(0, count: plan.layout.wordCount))
@@ -61,24 +80,46 @@ extension Symbolizer {
     /// The text between each physical frame's parentheses ("0xc000012345, 0x1"), or nil for a
     /// frame whose arguments were not read. `wanted` picks the frames to print (the rest nil).
     public func argumentTexts(_ stack: UnwoundStack, wanted: (Int) -> Bool = { _ in true }) -> [String?] {
-        guard let words = stack.argumentWords else { return Array(repeating: nil, count: stack.frames.count) }
-        var position = 0
-        var texts: [String?] = []
-        texts.reserveCapacity(stack.frames.count)
-        for (index, frame) in stack.frames.enumerated() {
-            guard let layout = argumentPlan(at: frame)?.layout else {
-                texts.append(nil)
-                continue
+        let slots = argumentSlots(stack.frames)
+        var bytes: [UInt8] = []
+        return slots.indices.map { index in
+            bytes.removeAll(keepingCapacity: true)
+            guard wanted(index), Self.appendArgumentText(of: stack, frame: index, slot: slots[index], into: &bytes) else {
+                return nil
             }
-            let end = min(words.count, position + layout.wordCount)
-            defer { position = end }
-            guard wanted(index), end - position == layout.wordCount,
-                  !stack.unreadableArgumentFrames.contains(index) else {
-                texts.append(nil)
-                continue
-            }
-            texts.append(layout.render(words[position..<end]))
+            return String(decoding: bytes, as: UTF8.self)
         }
-        return texts
     }
+
+    /// Where each physical frame's arguments sit among a stack's argument words, as
+    /// readArguments lays them out: nil for a frame whose layout is unknown. Depends on the
+    /// frames' PCs alone, so a dump works it out once per distinct stack.
+    public func argumentSlots(_ frames: FrameList) -> [ArgumentSlot?] {
+        var firstWord = 0
+        return argumentPlans(of: frames).plans.map { plan in
+            guard let layout = plan?.layout else { return nil }
+            defer { firstWord += layout.wordCount }
+            return ArgumentSlot(layout: layout, firstWord: firstWord)
+        }
+    }
+
+    /// Appends physical frame `index`'s argument text (its `slot` from argumentSlots); false,
+    /// with nothing appended, when its arguments were not read.
+    public static func appendArgumentText(of stack: UnwoundStack, frame index: Int, slot: ArgumentSlot?,
+                                          into out: inout [UInt8]) -> Bool {
+        guard let slot, let words = stack.argumentWords else { return false }
+        // Clamped to the words read, as a stack whose words ran short would be.
+        let start = min(words.count, slot.firstWord)
+        let end = min(words.count, slot.firstWord + slot.layout.wordCount)
+        guard end - start == slot.layout.wordCount, !stack.unreadableArgumentFrames.contains(index) else { return false }
+        slot.layout.render(words[start..<end], into: &out)
+        return true
+    }
+}
+
+/// A physical frame's argument layout and the index of its first word in its stack's
+/// argument words.
+public struct ArgumentSlot: Sendable {
+    public let layout: ArgumentLayout
+    public let firstWord: Int
 }

@@ -79,5 +79,6 @@ final class TracebackCache: Sendable {
     let logicalFrames = Memo<FrameKey, [LogicalFrame]>()
     let tracebacks = Memo<StackKey, TracebackBody>(limit: 100_000)
     let argumentPlans = Memo<FrameKey, ArgumentPlan?>()
+    let stackArgumentPlans = Memo<TracebackIdentity, StackArgumentPlans>(limit: 100_000)
     let creatorSites = Memo<UInt64, CreatorSite?>()
 }

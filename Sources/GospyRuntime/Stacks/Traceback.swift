@@ -112,8 +112,14 @@ extension Symbolizer {
     /// return address): what GOTRACEBACK=system prints as " fp=... sp=... pc=...". Nil when
     /// the SP delta is unknown.
     public func framePointer(of frame: PhysicalFrame) -> UInt64? {
+        framePointerOffset(of: frame).map { frame.sp &+ $0 }
+    }
+
+    /// fp - sp for a frame at this PC (its SP delta plus the return address), nil when the
+    /// SP delta is unknown: the same for every frame at the PC.
+    public func framePointerOffset(of frame: PhysicalFrame) -> UInt64? {
         guard let delta = frameInfo(frame.pc)?.spDelta, delta >= 0 else { return nil }
-        return frame.sp &+ UInt64(delta) &+ 8
+        return UInt64(delta) &+ 8
     }
 
     /// The "created by" line, as runtime.printcreatedby decides: not for goroutine 1, and not

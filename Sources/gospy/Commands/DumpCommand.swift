@@ -82,11 +82,10 @@ struct DumpCommand: ParsableCommand {
         var count = items.count
         switch format {
         case .traceback where streamed:
-            let style = headerStyle
             count = DumpBlockRendering.render(inspector: inspector, capture: capture, all: systemGoroutines.included,
-                                              runtimeFrames: runtimeFrames, render: { item, text in
-                TracebackRenderer.render(item, symbolizer: symbolizer, style: style, into: &text)
-            }, sink: sink)
+                                              runtimeFrames: runtimeFrames, style: headerStyle) { bytes in
+                Output.write(bytes, to: file ?? STDOUT_FILENO)
+            }
         case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, style: headerStyle, to: sink)
         case .grouped: sink(GroupedRenderer.render(items, labels: labels, symbolizer: symbolizer))
         case .json:
@@ -99,6 +98,8 @@ struct DumpCommand: ParsableCommand {
         if process.verbose {
             Output.error("gospy: \(count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
         }
+        // The dump is written: the exit frees the capture and the items wholesale.
+        LeftForExit.keep((capture, items))
         // Printed, marked, and still a failure for scripts: exit 15 names what was cut.
         if let cut = capture.cut { throw cut }
     }

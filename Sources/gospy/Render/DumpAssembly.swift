@@ -44,6 +44,25 @@ struct DumpAssembly {
         let bubbles: SynctestReader
         /// The goroutines' indices in the runtime's own order, so the output diffs against its dumps.
         let order: [Int]
+        /// This maker's own copies of what it looked up per goroutine: the symbolizer's and the
+        /// image's tables are shared by every thread behind a lock, and goroutines share a few
+        /// hundred stacks, start functions and go statements.
+        private let bodies = LocalMemo<TracebackIdentity, TracebackBody>()
+        private let systemKinds = LocalMemo<SystemKey, Bool>()
+        private let creators = LocalMemo<CreatorKey, CreatedBy?>()
+
+        /// What isSystemGoroutine decides on: the start function, and whether the goroutine runs.
+        private struct SystemKey: Hashable {
+            let startPC: UInt64
+            let runningOrRunnable: Bool
+        }
+
+        /// What createdBy decides on.
+        private struct CreatorKey: Hashable {
+            let creatorPC: UInt64
+            let isMain: Bool
+            let parentID: UInt64?
+        }
 
         init(inspector: Inspector, capture: Inspector.Capture, all: Bool, runtimeFrames: Bool, order: [Int]? = nil,
              memory: MemoryReader? = nil) {
@@ -63,11 +82,16 @@ struct DumpAssembly {
         func item(_ index: Int) -> (DumpedGoroutine, [(String, String)]?)? {
             let goroutine = snapshot.goroutines[index]
             let stack = stacks[index]
-            let system = image.isSystemGoroutine(goroutine)
+            let running = goroutine.status == .running || goroutine.status == .runnable
+            let system = systemKinds.value(SystemKey(startPC: goroutine.startPC, runningOrRunnable: running)) {
+                image.isSystemGoroutine(goroutine)
+            }
             if system && !all { return nil }
+            let creatorKey = CreatorKey(creatorPC: goroutine.creatorPC, isMain: goroutine.id == 1, parentID: goroutine.parentID)
             var item = DumpedGoroutine(
-                goroutine: goroutine, stack: stack, body: symbolizer.traceback(stack, showRuntime: runtimeFrames),
-                createdBy: symbolizer.createdBy(goroutine, showRuntime: runtimeFrames),
+                goroutine: goroutine, stack: stack,
+                body: bodies.value(TracebackIdentity(frames: stack.frames)) { symbolizer.traceback(stack, showRuntime: runtimeFrames) },
+                createdBy: creators.value(creatorKey) { symbolizer.createdBy(goroutine, showRuntime: runtimeFrames) },
                 waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow), system: system,
                 machineID: goroutine.m == 0 ? nil : snapshot.machine(at: goroutine.m)?.id)
             var text: [(String, String)]?

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import GospyBinary
 import GospyInspector
 import GospyRuntime
 
@@ -50,43 +51,10 @@ struct TracebackHeaderStyle {
 
 /// The runtime's traceback format (`debug=2`, SIGQUIT, runtime.Stack).
 enum TracebackRenderer {
-    static func header(_ item: DumpedGoroutine, style: TracebackHeaderStyle) -> String {
-        TracebackHeader.line(item.goroutine, waitMinutes: item.waitMinutes, labels: item.labels, style: style.labels,
-                             machine: style.namesMachines ? .shown(machineID: item.machineID) : .none,
-                             synctest: item.synctest)
-    }
-
-    /// One frame: inlined calls print "(...)" as the runtime's do; a physical frame its
-    /// arguments, or "(...)" when they could not be read. Appended piece by piece to `out`.
-    /// `addresses`: with GOTRACEBACK=system's " fp=... sp=... pc=...", each physical frame's
-    /// (nil fp: unknown, printed as "?").
-    static func frame(_ frame: LogicalFrame, arguments: [String?], addresses: [(fp: UInt64?, sp: UInt64)]? = nil,
-                      into out: inout String) {
-        out += frame.function
-        if frame.inlined {
-            out += "(...)\n\t"
-            out += frame.file
-            out += ":"
-            out += String(frame.line)
-            out += "\n"
-            return
-        }
-        out += "("
-        out += frame.physicalIndex < arguments.count ? arguments[frame.physicalIndex] ?? "..." : "..."
-        out += ")\n\t"
-        out += frame.file
-        out += ":"
-        out += String(frame.line)
-        if frame.pc > frame.entry {
-            out += " +0x"
-            out += String(frame.offset, radix: 16)
-        }
-        if let addresses, frame.physicalIndex < addresses.count {
-            let (fp, sp) = addresses[frame.physicalIndex]
-            out += " fp=" + (fp.map { "0x" + String($0, radix: 16) } ?? "?")
-                + " sp=0x" + String(sp, radix: 16) + " pc=0x" + String(frame.pc, radix: 16)
-        }
-        out += "\n"
+    static func header(_ item: DumpedGoroutine, style: TracebackHeaderStyle, into out: inout [UInt8]) {
+        TracebackHeader.append(item.goroutine, waitMinutes: item.waitMinutes, labels: item.labels, style: style.labels,
+                               machine: style.namesMachines ? .shown(machineID: item.machineID) : .none,
+                               synctest: item.synctest, into: &out)
     }
 
     /// The --annotate line: "# waits on: OBJECT", "# waits on: nothing (running)" or, for a wait
@@ -100,83 +68,79 @@ enum TracebackRenderer {
     }
 
     static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, style: TracebackHeaderStyle = TracebackHeaderStyle()) -> String {
-        var out = ""
-        render(item, symbolizer: symbolizer, style: style, into: &out)
-        return out
+        var out: [UInt8] = []
+        Writer(symbolizer: symbolizer, style: style).render(item, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// One goroutine's traceback, appended to `out`.
-    static func render(_ item: DumpedGoroutine, symbolizer: Symbolizer, style: TracebackHeaderStyle, into out: inout String) {
-        out += header(item, style: style)
-        if style.annotate { out += annotation(item) }
-        // Only the frames a traceback shows are printed.
-        var shown = [Bool](repeating: false, count: item.stack.frames.count)
-        for f in item.body.frames where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
-        for f in item.body.tail where f.physicalIndex < shown.count { shown[f.physicalIndex] = true }
-        let arguments = symbolizer.argumentTexts(item.stack) { shown[$0] }
-        let addresses = style.framePointers ? item.stack.frames.map { (symbolizer.framePointer(of: $0), $0.sp) } : nil
-        for f in item.body.frames { frame(f, arguments: arguments, addresses: addresses, into: &out) }
-        if let elided = item.body.elidedCount {
-            out += "...\(elided) frames elided...\n"
-            for f in item.body.tail { frame(f, arguments: arguments, addresses: addresses, into: &out) }
+    /// Renders goroutines' tracebacks as bytes; one writer per thread. It keeps each distinct
+    /// stack's text (a TracebackTemplate), so goroutines that share a stack share its
+    /// formatting: render items made with one showRuntime setting through one writer.
+    final class Writer {
+        let symbolizer: Symbolizer
+        let style: TracebackHeaderStyle
+        private let templates = LocalMemo<TracebackIdentity, TracebackTemplate>()
+
+        init(symbolizer: Symbolizer, style: TracebackHeaderStyle) {
+            self.symbolizer = symbolizer
+            self.style = style
         }
-        if item.body.additionalElided { out += "...additional frames elided...\n" }
-        if case let .truncated(reason) = item.stack.end {
-            out += "...stack truncated: \(reason)\n"
+
+        /// One goroutine's traceback, appended to `out`.
+        func render(_ item: DumpedGoroutine, into out: inout [UInt8]) {
+            header(item, style: style, into: &out)
+            if style.annotate { out.append(contentsOf: annotation(item).utf8) }
+            template(item).write(item.stack, into: &out)
+            if case let .truncated(reason) = item.stack.end {
+                out.append(contentsOf: "...stack truncated: \(reason)\n".utf8)
+            }
+            if let reason = item.labelsUnreadable {
+                out.append(contentsOf: "...labels unreadable: \(reason)\n".utf8)
+            }
+            if item.goroutine.status == .running && item.stack.origin.hasPrefix("sched") {
+                out.append(contentsOf: "...running goroutine: stack read from its last saved state, not its thread (may be stale)\n".utf8)
+            }
+            if let creator = item.createdBy {
+                out.append(contentsOf: "created by ".utf8)
+                out.append(contentsOf: creator.function.utf8)
+                if let parent = creator.parentID {
+                    out.append(contentsOf: " in goroutine ".utf8)
+                    ASCIINumbers.appendDecimal(parent, to: &out)
+                }
+                out.append(contentsOf: "\n\t".utf8)
+                out.append(contentsOf: creator.file.utf8)
+                out.append(UInt8(ascii: ":"))
+                ASCIINumbers.appendDecimal(Int64(creator.line), to: &out)
+                if let offset = creator.offset {
+                    out.append(contentsOf: " +0x".utf8)
+                    ASCIINumbers.appendHex(offset, to: &out)
+                }
+                out.append(UInt8(ascii: "\n"))
+            }
         }
-        if let reason = item.labelsUnreadable {
-            out += "...labels unreadable: \(reason)\n"
-        }
-        if item.goroutine.status == .running && item.stack.origin.hasPrefix("sched") {
-            out += "...running goroutine: stack read from its last saved state, not its thread (may be stale)\n"
-        }
-        if let creator = item.createdBy {
-            out += "created by \(creator.function)"
-            if let parent = creator.parentID { out += " in goroutine \(parent)" }
-            out += "\n\t\(creator.file):\(creator.line)"
-            if let offset = creator.offset { out += " +0x\(String(offset, radix: 16))" }
-            out += "\n"
+
+        private func template(_ item: DumpedGoroutine) -> TracebackTemplate {
+            templates.value(TracebackIdentity(frames: item.stack.frames)) {
+                TracebackTemplate(body: item.body, frames: item.stack.frames, symbolizer: symbolizer,
+                                  framePointers: style.framePointers)
+            }
         }
     }
 
     /// Streams the dump to `sink` in chunks, so a million goroutines never sit in one string.
     static func render(_ items: [DumpedGoroutine], symbolizer: Symbolizer, style: TracebackHeaderStyle,
                        to sink: (String) -> Void) {
-        withoutActuallyEscaping(sink) { sink in
-            var stream = Stream(symbolizer: symbolizer, style: style, sink: sink)
-            for item in items { stream.append(item) }
-            stream.finish()
-        }
-    }
-
-    /// Goroutines rendered one at a time into chunks handed to `sink` (blank lines between).
-    struct Stream {
-        let symbolizer: Symbolizer
-        let style: TracebackHeaderStyle
-        let sink: (String) -> Void
-        private var chunk = ""
-        private(set) var count = 0
-
-        init(symbolizer: Symbolizer, style: TracebackHeaderStyle, sink: @escaping (String) -> Void) {
-            self.symbolizer = symbolizer
-            self.style = style
-            self.sink = sink
-            chunk.reserveCapacity(1 << 17)
-        }
-
-        mutating func append(_ item: DumpedGoroutine) {
-            if count > 0 { chunk += "\n" }
-            count += 1
-            render(item, symbolizer: symbolizer, style: style, into: &chunk)
-            if chunk.utf8.count >= 1 << 16 {
-                sink(chunk)
+        let writer = Writer(symbolizer: symbolizer, style: style)
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(1 << 17)
+        for (index, item) in items.enumerated() {
+            if index > 0 { chunk.append(UInt8(ascii: "\n")) }
+            writer.render(item, into: &chunk)
+            if chunk.count >= 1 << 16 {
+                sink(String(decoding: chunk, as: UTF8.self))
                 chunk.removeAll(keepingCapacity: true)
             }
         }
-
-        mutating func finish() {
-            if !chunk.isEmpty { sink(chunk) }
-            chunk = ""
-        }
+        if !chunk.isEmpty { sink(String(decoding: chunk, as: UTF8.self)) }
     }
 }

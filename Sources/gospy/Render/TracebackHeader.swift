@@ -1,3 +1,4 @@
+import GospyBinary
 import GospyRuntime
 
 /// A goroutine's header line as runtime.goroutineheader prints it, per release.
@@ -66,38 +67,57 @@ enum TracebackHeader {
 
     static func line(_ goroutine: Goroutine, waitMinutes: Int?, labels: [(key: [UInt8], value: [UInt8])],
                      style: LabelStyle, machine: MachineNote = .none, synctest: SynctestNote? = nil) -> String {
-        var out = "goroutine \(goroutine.id)"
+        var out: [UInt8] = []
+        append(goroutine, waitMinutes: waitMinutes, labels: labels, style: style, machine: machine, synctest: synctest, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same line appended to `out` (a dump writes one per goroutine).
+    static func append(_ goroutine: Goroutine, waitMinutes: Int?, labels: [(key: [UInt8], value: [UInt8])],
+                       style: LabelStyle, machine: MachineNote = .none, synctest: SynctestNote? = nil,
+                       into out: inout [UInt8]) {
+        out.append(contentsOf: "goroutine ".utf8)
+        ASCIINumbers.appendDecimal(goroutine.id, to: &out)
         if case let .shown(machineID) = machine {
-            out += " gp=0x" + String(goroutine.address, radix: 16)
+            out.append(contentsOf: " gp=0x".utf8)
+            ASCIINumbers.appendHex(goroutine.address, to: &out)
             if goroutine.m == 0 {
-                out += " m=nil"
+                out.append(contentsOf: " m=nil".utf8)
             } else {
-                out += " m=" + (machineID.map(String.init) ?? "?") + " mp=0x" + String(goroutine.m, radix: 16)
+                out.append(contentsOf: " m=".utf8)
+                if let machineID { ASCIINumbers.appendDecimal(machineID, to: &out) } else { out.append(UInt8(ascii: "?")) }
+                out.append(contentsOf: " mp=0x".utf8)
+                ASCIINumbers.appendHex(goroutine.m, to: &out)
             }
         }
-        out += " [\(goroutine.stateText)"
-        if synctest?.durable == true { out += " (durable)" }
-        if let waitMinutes { out += ", \(waitMinutes) minutes" }
-        if goroutine.lockedToThread { out += ", locked to thread" }
-        if let synctest { out += synctest.text }
+        out.append(contentsOf: " [".utf8)
+        out.append(contentsOf: goroutine.stateText.utf8)
+        if synctest?.durable == true { out.append(contentsOf: " (durable)".utf8) }
+        if let waitMinutes {
+            out.append(contentsOf: ", ".utf8)
+            ASCIINumbers.appendDecimal(Int64(waitMinutes), to: &out)
+            out.append(contentsOf: " minutes".utf8)
+        }
+        if goroutine.lockedToThread { out.append(contentsOf: ", locked to thread".utf8) }
+        if let synctest { out.append(contentsOf: synctest.text.utf8) }
         switch style {
         case .none:
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .insideBrackets:
             if !labels.isEmpty {
                 // Go 1.26's printquoted prints an invalid byte as the U+FFFD it decodes to.
                 let text = { (s: [UInt8]) in quoted(s, invalidBytesAsHex: false) }
-                out += " labels:{" + labels.map { text($0.key) + ": " + text($0.value) }.joined(separator: ", ") + "}"
+                out.append(contentsOf: (" labels:{" + labels.map { text($0.key) + ": " + text($0.value) }.joined(separator: ", ") + "}").utf8)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .afterBrackets:
-            out += "]"
+            out.append(UInt8(ascii: "]"))
             if !labels.isEmpty {
                 let text = { (s: [UInt8]) in needsQuoting(s) ? quoted(s, invalidBytesAsHex: true) : String(decoding: s, as: UTF8.self) }
-                out += " {" + labels.map { text($0.key) + ": " + text($0.value) }.joined(separator: ", ") + "}"
+                out.append(contentsOf: (" {" + labels.map { text($0.key) + ": " + text($0.value) }.joined(separator: ", ") + "}").utf8)
             }
         }
-        return out + ":\n"
+        out.append(contentsOf: ":\n".utf8)
     }
 
     /// runtime.tracebackStringNeedsQuoting (Go 1.27): any rune but [a-zA-Z0-9./_].
