@@ -43,7 +43,7 @@ struct SummaryCommand: ParsableCommand {
                              to: &output)
             output.flush()
         }
-        ExitLeftovers.keep(capture)
+        LeftForExit.keep(capture)
         if let cut = capture.cut { throw cut }
     }
 }

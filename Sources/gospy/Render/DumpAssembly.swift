@@ -48,14 +48,8 @@ struct DumpAssembly {
         /// image's tables are shared by every thread behind a lock, and goroutines share a few
         /// hundred stacks, start functions and go statements.
         private let bodies = LocalMemo<TracebackIdentity, TracebackBody>()
-        private let systemKinds = LocalMemo<SystemKey, Bool>()
         private let creators = LocalMemo<CreatorKey, CreatedBy?>()
-
-        /// What isSystemGoroutine decides on: the start function, and whether the goroutine runs.
-        private struct SystemKey: Hashable {
-            let startPC: UInt64
-            let runningOrRunnable: Bool
-        }
+        private let systemGoroutines: SystemGoroutines
 
         /// What createdBy decides on.
         private struct CreatorKey: Hashable {
@@ -74,6 +68,7 @@ struct DumpAssembly {
             self.runtimeFrames = runtimeFrames
             labelReader = LabelReader(image: image, memory: memory ?? inspector.memory)
             bubbles = SynctestReader(image: image, memory: memory ?? inspector.memory)
+            systemGoroutines = SystemGoroutines(image: image)
             let stackCount = stacks.count
             self.order = order ?? capture.snapshot.allgsOrder(of: capture.snapshot.goroutines.map(\.address)).filter { $0 < stackCount }
         }
@@ -82,10 +77,7 @@ struct DumpAssembly {
         func item(_ index: Int) -> (DumpedGoroutine, [(String, String)]?)? {
             let goroutine = snapshot.goroutines[index]
             let stack = stacks[index]
-            let running = goroutine.status == .running || goroutine.status == .runnable
-            let system = systemKinds.value(SystemKey(startPC: goroutine.startPC, runningOrRunnable: running)) {
-                image.isSystemGoroutine(goroutine)
-            }
+            let system = systemGoroutines.contains(goroutine)
             if system && !all { return nil }
             let creatorKey = CreatorKey(creatorPC: goroutine.creatorPC, isMain: goroutine.id == 1, parentID: goroutine.parentID)
             var item = DumpedGoroutine(

@@ -1,3 +1,4 @@
+import GospyBinary
 import GospyInspector
 import GospyRuntime
 
@@ -18,12 +19,7 @@ struct SummaryLines {
         var machineIDs: [UInt64: Int64] = [:]
         for machine in capture.snapshot.machines { machineIDs[machine.address] = machine.id }
         OrderedBlockText.render(
-            count: capture.snapshot.goroutines.count, blockSize: Self.blockSize,
-            emptyText: {
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity(Self.blockSize * 160)
-                return bytes
-            },
+            count: capture.snapshot.goroutines.count, blockSize: Self.blockSize, bytesPerItem: 160,
             makeWorker: { _ in LineMaker(lines: self, machineIDs: machineIDs, style: style) },
             make: { maker, indices, bytes in maker.append(indices, to: &bytes) },
             sink: { bytes, _ in output.append(bytes: bytes) })
@@ -51,7 +47,7 @@ struct SummaryLines {
         var nextRecent = 0
         /// "created by" function by go statement PC (nil: none shown).
         var creators: [UInt64: Range<Int>?] = [:]
-        var system: SystemGoroutines
+        let system: SystemGoroutines
 
         init(lines: SummaryLines, machineIDs: [UInt64: Int64], style: TerminalStyle) {
             self.lines = lines
@@ -149,10 +145,10 @@ struct SummaryLines {
         /// `creator` when there is one.
         func write(location: UnsafeBufferPointer<UInt8>?, otherLocation: String, creator: UnsafeBufferPointer<UInt8>?,
                    style: TerminalStyle, to bytes: inout [UInt8]) {
-            Decimal.append(id, to: &bytes)
+            ASCIINumbers.appendDecimal(id, to: &bytes)
             if let m {
                 bytes.append(contentsOf: " M".utf8)
-                Decimal.append(m, to: &bytes)
+                ASCIINumbers.appendDecimal(m, to: &bytes)
             }
             bytes.append(UInt8(ascii: " "))
             if style.enabled {
@@ -165,7 +161,7 @@ struct SummaryLines {
                 bytes.append(contentsOf: state.utf8)
                 if let waitMinutes {
                     bytes.append(contentsOf: ", ".utf8)
-                    Decimal.append(Int64(waitMinutes), to: &bytes)
+                    ASCIINumbers.appendDecimal(Int64(waitMinutes), to: &bytes)
                     bytes.append(contentsOf: " minutes".utf8)
                 }
                 if locked { bytes.append(contentsOf: ", locked to thread".utf8) }
@@ -185,33 +181,11 @@ struct SummaryLines {
                     bytes.append(contentsOf: creator)
                     if let parentID {
                         bytes.append(contentsOf: " in goroutine ".utf8)
-                        Decimal.append(parentID, to: &bytes)
+                        ASCIINumbers.appendDecimal(parentID, to: &bytes)
                     }
                 }
             }
             bytes.append(UInt8(ascii: "\n"))
-        }
-    }
-
-    /// Integers written as decimal digits straight into bytes (as String(n) spells them).
-    enum Decimal {
-        static func append(_ value: UInt64, to bytes: inout [UInt8]) {
-            // 20 digits hold any UInt64.
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-                var rest = value
-                var first = 20
-                repeat {
-                    first -= 1
-                    digits[first] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                    rest /= 10
-                } while rest > 0
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[first..<20]))
-            }
-        }
-
-        static func append(_ value: Int64, to bytes: inout [UInt8]) {
-            if value < 0 { bytes.append(UInt8(ascii: "-")) }
-            append(value.magnitude, to: &bytes)
         }
     }
 }

@@ -104,7 +104,7 @@ struct SummaryReport: JSONOutput {
         var shownCount = 0
         // Counted per status value, named once: no string hashing per goroutine.
         var byStatus = [Int](repeating: 0, count: 16)
-        var systemGoroutines = SystemGoroutines(image: image)
+        let systemGoroutines = SystemGoroutines(image: image)
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             let system = systemGoroutines.contains(goroutine)
             byStatus[Int(goroutine.status.rawValue) & 15] += 1
