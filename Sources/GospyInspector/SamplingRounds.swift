@@ -83,7 +83,7 @@ public final class SamplingRounds {
         var round = Round()
         let reader = SnapshotReader(image: inspector.image, memory: inspector.memory)
         let g = try inspector.image.layout.g
-        let compared = SnapshotReader.validationSize(g)
+        let compared = SnapshotReader.validatedFields(g)
         let readStarted = PerfSampler.now()
         let pointers = try reader.allgPointers()
         let sameAllgs = pointers == allgs
@@ -108,8 +108,9 @@ public final class SamplingRounds {
             previousIndex = previous.map { AddressIndex($0.addresses) }
             allgs = pointers
         }
-        let now = inspector.memory.gather(order.map { allgs[$0] }, size: compared)
+        let now = inspector.memory.gather(order.map { allgs[$0] }, size: compared.span)
         round.compared = now.count
+        let unchangedSince = previous.map { RecordMatcher(now, $0, by: compared) }
 
         // Positions (in `order`) of the gs to read whole.
         var wanted: [Int] = []
@@ -140,9 +141,9 @@ public final class SamplingRounds {
                 wanted.append(position)
                 continue
             }
-            if !forced[slot], let previous,
+            if !forced[slot], let unchangedSince,
                let before = sameAllgs ? position : previousIndex?.position(of: now.addresses[position]),
-               now.prefixEquals(position, previous, before, count: compared) {
+               unchangedSince.matches(position, before) {
                 continue  // has not run since: its stack stands
             }
             wanted.append(position)
@@ -152,6 +153,7 @@ public final class SamplingRounds {
         if !wanted.isEmpty {
             // Both in ascending address order: the whole records line up with `wanted`.
             let whole = try reader.readGoroutines(at: wanted.map { now.addresses[$0] })
+            let sameAsPrefix = RecordMatcher(whole.records, now, by: compared)
             var live: [Goroutine] = []
             var liveSlots: [Int] = []
             for (index, position) in wanted.enumerated() where index < whole.goroutines.count {
@@ -170,7 +172,7 @@ public final class SamplingRounds {
                 }
                 // Changed between the two reads: what is walked now is newer than the prefix
                 // kept, so the next round must read it again whatever its prefix says.
-                if !whole.records.prefixEquals(index, now, position, count: compared) { forced[slot] = true }
+                if !sameAsPrefix.matches(index, position) { forced[slot] = true }
                 live.append(goroutine)
                 liveSlots.append(slot)
             }

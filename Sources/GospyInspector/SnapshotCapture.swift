@@ -107,7 +107,7 @@ extension Inspector {
         if wantStacks {
             var extents = try reader.stackExtents(early, .parked)
             if let previous, let earlyIndex, let records = early.readRecords {
-                reusable = previous.unchangedStacks(in: records, compared: SnapshotReader.validationSize(try image.layout.g))
+                reusable = previous.unchangedStacks(in: records, compared: SnapshotReader.validatedFields(try image.layout.g))
                 extents.removeAll { extent in earlyIndex.position(of: extent.address).map { reusable[$0] >= 0 } ?? false }
             }
             // Walked batch by batch as read: their bytes never pile up.
@@ -278,14 +278,15 @@ struct Baseline {
 
     /// For each record of `current`: the index in `stacks` of the baseline's stack when that g
     /// still holds the validation bytes it held at the baseline's stop, else -1.
-    func unchangedStacks(in current: GatheredMemory, compared: Int) -> [Int32] {
+    func unchangedStacks(in current: GatheredMemory, compared: RecordComparison) -> [Int32] {
         var unchanged = [Int32](repeating: -1, count: current.count)
+        let matchers = parts.map { RecordMatcher($0.records, current, by: compared) }
         for position in 0..<current.count {
             let address = current.addresses[position]
-            for part in parts {
+            for (part, matcher) in zip(parts, matchers) {
                 guard let previous = part.position(of: address) else { continue }
                 let stack = part.stackIndex[previous]
-                if stack >= 0, part.records.prefixEquals(previous, current, position, count: compared) {
+                if stack >= 0, matcher.matches(previous, position) {
                     unchanged[position] = stack
                 }
                 break

@@ -64,21 +64,6 @@ public struct GatheredMemory: Sendable {
         return buffer.bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: T.self)) }
     }
 
-    /// Whether record `index`'s first `count` bytes equal record `otherIndex`'s of `other`
-    /// (both read and both keeping those bytes; false otherwise).
-    public func prefixEquals(_ index: Int, _ other: GatheredMemory, _ otherIndex: Int, count: Int) -> Bool {
-        guard index >= 0, index < self.count, buffer.valid[index], otherIndex >= 0, otherIndex < other.count,
-              other.buffer.valid[otherIndex], count >= 0, count <= shape.storedPrefix,
-              count <= other.shape.storedPrefix else { return false }
-        if count == 0 { return true }
-        return buffer.bytes.withUnsafeBytes { mine in
-            other.buffer.bytes.withUnsafeBytes { theirs in
-                memcmp(mine.baseAddress! + index * shape.storedSize, theirs.baseAddress! + otherIndex * other.shape.storedSize,
-                       count) == 0
-            }
-        }
-    }
-
     @inline(__always)
     public func u64(_ record: Int, _ offset: Int) -> UInt64? { load(UInt64.self, record: record, offset: offset) }
     @inline(__always)

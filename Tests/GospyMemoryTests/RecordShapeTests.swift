@@ -8,7 +8,6 @@ import Testing
         let shape = RecordShape(size: 100, prefix: 24, fields: [30..<38, 40..<48, 80..<88, 96..<104, 200..<208, 4..<8])
         #expect(shape.segments == [0..<48, 80..<100])
         #expect(shape.storedSize == 68)
-        #expect(shape.storedPrefix == 48)
         #expect(shape.storedOffset(40, length: 8) == 40)
         #expect(shape.storedOffset(80, length: 8) == 48)
         #expect(shape.storedOffset(92, length: 8) == 60)
@@ -20,7 +19,7 @@ import Testing
 
     @Test func theWholeRecordIsOneSegment() {
         let whole = RecordShape.whole(64)
-        #expect(whole.isWhole && whole.segments == [0..<64] && whole.storedPrefix == 64)
+        #expect(whole.isWhole && whole.segments == [0..<64])
         #expect(whole.storedOffset(56, length: 8) == 56 && whole.storedOffset(57, length: 8) == nil)
         #expect(RecordShape.whole(0).storedSize == 0 && RecordShape(size: -5, prefix: 10, fields: []).storedSize == 0)
     }

@@ -103,8 +103,9 @@ import Testing
         #expect(threaded.addresses == single.addresses)
         #expect(threaded.valid == single.valid)
         #expect(threaded.invalidCount == 3)
+        let same = RecordMatcher(threaded, single, by: RecordComparison(fields: [0..<size]))
         for slot in 0..<threaded.count where threaded.valid[slot] {
-            #expect(threaded.prefixEquals(slot, single, slot, count: size), "record \(slot)")
+            #expect(same.matches(slot, slot), "record \(slot)")
         }
         // Several threads' calls, counted on the reader that was asked.
         #expect(reader.syscalls >= 4)
@@ -130,13 +131,15 @@ import Testing
             #expect(shaped.valid == whole.valid)
             #expect(shaped.invalidCount == 1)
             #expect(shaped.bytes.count >= shaped.count * 256 && shaped.bytes.count < shaped.count * 300)
+            let keptPrefix = RecordMatcher(shaped, whole, by: RecordComparison(fields: [0..<216]))
+            let pastIt = RecordMatcher(shaped, whole, by: RecordComparison(fields: [0..<217]))
             for slot in 0..<shaped.count where shaped.valid[slot] {
                 for offset in [0, 8, 184, 208, 280, 288, 320, 352, 392] {
                     #expect(shaped.u64(slot, offset) == whole.u64(slot, offset), "record \(slot) offset \(offset)")
                 }
                 #expect(shaped.u64(slot, 216) == nil && shaped.u64(slot, 212) == nil && shaped.u64(slot, 300) == nil)
-                #expect(shaped.prefixEquals(slot, whole, slot, count: 216))
-                #expect(!shaped.prefixEquals(slot, whole, slot, count: 217))
+                #expect(keptPrefix.matches(slot, slot))
+                #expect(!pastIt.matches(slot, slot))
             }
         }
     }

@@ -85,6 +85,11 @@ public struct ArgumentLayout: Sendable, Equatable {
 
     /// The same text appended to `out` (a dump renders a frame's arguments per goroutine).
     public func render(_ words: ArraySlice<UInt64>, into out: inout [UInt8]) {
+        words.withUnsafeBufferPointer { render($0, into: &out) }
+    }
+
+    /// The same, from words in place (a stack's share of its arena).
+    public func render(_ words: UnsafeBufferPointer<UInt64>, into out: inout [UInt8]) {
         var start = true
         var wordIndex = words.startIndex
         func comma() {

@@ -192,21 +192,21 @@ public struct SnapshotReader {
     }
 
     /// Checks a snapshot `collect`ed while the target ran against the target as it is now
-    /// (call while it is stopped): re-reads allgs and only the first `validationSize` bytes of
-    /// every g, the fields a walk and a header depend on up to `trackingSeq`, which the runtime
-    /// bumps whenever a goroutine stops running. A g whose bytes are identical has not run
-    /// since: its record and its stack, read while it ran, stand. Every other g (new, changed,
+    /// (call while it is stopped): re-reads allgs and the first `validationSize` bytes of every
+    /// g, and compares its `validatedFields`: the fields a walk and a header depend on, and
+    /// `trackingSeq`, which the runtime bumps whenever a goroutine stops running. A g whose
+    /// fields are identical has not run since: its record and its stack, read while it ran, stand. Every other g (new, changed,
     /// unreadable before, or running or in a system call now) is re-read whole while stopped.
     /// The result decodes to exactly what a snapshot read wholly while stopped decodes to.
     public func validate(_ early: RawSnapshot, plan: ValidationPlan) throws -> RawSnapshot {
         let g = try image.layout.g
         let (pointers, plausible) = try readAllgs()
-        let compared = Self.validationSize(g)
+        let compared = Self.validatedFields(g)
         let before = early.records ?? GatheredMemory(addresses: [], recordSize: Self.recordSize(g))
         let beforeIndex = AddressIndex(before.addresses)
         var keep = [Bool](repeating: false, count: before.count)
         var stale: [UInt64] = []
-        var counts = ValidationCounts(goroutines: plausible.count, comparedBytes: compared)
+        var counts = ValidationCounts(goroutines: plausible.count, comparedBytes: compared.comparedBytes)
         let check = { (now: GatheredMemory) -> ChunkCheck in
             Self.check(now, against: before, standing: early.keep, index: beforeIndex, g: g, compared: compared)
         }
@@ -226,7 +226,7 @@ public struct SnapshotReader {
                 while chunk < chunks {
                     let start = chunk * Self.validationChunk
                     let end = min(plausible.count, start + Self.validationChunk)
-                    let now = readers[worker].gather(Array(plausible[start..<end]), size: compared)
+                    let now = readers[worker].gather(Array(plausible[start..<end]), size: compared.span)
                     slots[chunk] = check(now)
                     readers[worker].recycle(now.bytes)
                     chunk += workers
@@ -277,8 +277,9 @@ public struct SnapshotReader {
     /// Compares each g of `now` (validation prefixes read while stopped) with its record read
     /// while running.
     static func check(_ now: GatheredMemory, against before: GatheredMemory, standing: [Bool]?, index: AddressIndex,
-                      g: RuntimeLayout.GLayout, compared: Int) -> ChunkCheck {
+                      g: RuntimeLayout.GLayout, compared: RecordComparison) -> ChunkCheck {
         var result = ChunkCheck()
+        let unchanged = RecordMatcher(before, now, by: compared)
         for position in 0..<now.count {
             let address = now.addresses[position]
             guard let status = now.u32(position, g.atomicstatus).flatMap({ GoroutineStatus(rawValue: $0 & ~0x1000) }) else {
@@ -299,7 +300,7 @@ public struct SnapshotReader {
                 result.stale.append(address)
                 continue
             }
-            if before.prefixEquals(previous, now, position, count: compared) {
+            if unchanged.matches(previous, position) {
                 result.standing.append(previous)
                 result.counts.unchanged += 1
             } else {
@@ -621,35 +622,43 @@ public struct SnapshotReader {
             gcWaiting: try view.u8(at: s.gcwaiting) != 0)
     }
 
-    /// The fields of a g that decoding reads.
-    static func decodedFields(_ g: RuntimeLayout.GLayout) -> [Int] {
-        [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
-         g.atomicstatus, g.goid, g.waitsince, g.waitreason, g.lockedm, g.gopc, g.startpc, g.labels,
-         g.waiting, g.parentGoid ?? 0, g.syscallbp ?? 0, g.bubble ?? 0]
+    /// The fields of a g that decoding reads, each as wide as it is read.
+    static func decodedFields(_ g: RuntimeLayout.GLayout) -> [Range<Int>] {
+        let words = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
+                     g.goid, g.waitsince, g.lockedm, g.gopc, g.startpc, g.labels, g.waiting]
+            + [g.parentGoid, g.syscallbp, g.bubble].compactMap { $0 }
+        return words.map { $0..<($0 + 8) } + [g.atomicstatus..<(g.atomicstatus + 4), g.waitreason..<(g.waitreason + 1)]
     }
 
     /// The bytes of a g that decoding uses: its prefix up to the last field read.
     public static func recordSize(_ g: RuntimeLayout.GLayout) -> Int {
-        min(g.size, (decodedFields(g).max() ?? g.size) + 8)
+        min(g.size, decodedFields(g).map(\.upperBound).max() ?? g.size)
     }
 
     /// What a snapshot keeps of each g read while the target runs: the bytes validation
-    /// compares, and the words decoding reads further on (a million gs' other bytes, 120 MB,
-    /// are not kept).
+    /// compares and those decoding reads (a million gs' other bytes, over 200 MB, are not kept).
     public static func recordShape(_ g: RuntimeLayout.GLayout) -> RecordShape {
-        RecordShape(size: recordSize(g), prefix: validationSize(g), fields: decodedFields(g).map { $0..<($0 + 8) })
+        RecordShape(size: recordSize(g), prefix: 0, fields: validatedFields(g).fields + decodedFields(g), gap: 0)
     }
 
-    /// The bytes of a g that validation compares: through every field a walk or a header
-    /// depends on that the runtime changes while the g is parked (status, stack bounds, saved
-    /// registers, wait reason and time), up to `trackingSeq`, which changes whenever it ran.
-    /// Without `trackingSeq` in the layout, the whole record.
+    /// The bytes of a g that validation compares: every field a walk or a header depends on
+    /// that the runtime changes while the g is parked (stack bounds, m, saved registers, status,
+    /// goid, wait reason and time, and `param`, which a waker sets before it readies the g),
+    /// and `trackingSeq`, which changes whenever it ran. Without `trackingSeq` in the layout,
+    /// the whole record.
+    public static func validatedFields(_ g: RuntimeLayout.GLayout) -> RecordComparison {
+        guard let trackingSeq = g.trackingSeq else { return RecordComparison(fields: [0..<recordSize(g)]) }
+        let words = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
+                     g.param, g.goid, g.waitsince] + [g.syscallbp].compactMap { $0 }
+        let fields = words.map { $0..<($0 + 8) }
+            + [g.atomicstatus..<(g.atomicstatus + 4), g.waitreason..<(g.waitreason + 1), trackingSeq..<(trackingSeq + 1)]
+        return RecordComparison(fields: fields.map { min($0.lowerBound, g.size)..<min($0.upperBound, g.size) })
+    }
+
+    /// The bytes of each g read while stopped to validate it: its prefix through the last
+    /// compared byte (one range a g, which the kernel copies fastest).
     public static func validationSize(_ g: RuntimeLayout.GLayout) -> Int {
-        guard let trackingSeq = g.trackingSeq else { return recordSize(g) }
-        let used = [g.stackLo + 8, g.stackHi + 8, g.m + 8, g.schedSP + 8, g.schedPC + 8, g.schedG + 8, g.schedBP + 8,
-                    g.syscallsp + 8, g.syscallpc + 8, (g.syscallbp ?? 0) + 8, g.atomicstatus + 4, g.goid + 8,
-                    g.waitsince + 8, g.waitreason + 1, trackingSeq + 1]
-        return min(recordSize(g), used.max() ?? recordSize(g))
+        validatedFields(g).span
     }
 
     /// gs validated per gather: bounds each thread's buffer to ~6 MB.

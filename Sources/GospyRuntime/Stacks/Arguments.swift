@@ -42,8 +42,9 @@ extension Symbolizer {
         }
     }
 
-    /// Reads every frame's argument words into `stack` with `word` (the walk's reader).
-    public func readArguments(of stack: inout UnwoundStack, word: (UInt64) -> UInt64?) {
+    /// Reads every frame's argument words into `stack` with `word` (the walk's reader), kept in
+    /// `arena` (one per walking thread; without, in room of their own).
+    public func readArguments(of stack: inout UnwoundStack, arena: ArgumentWordArena? = nil, word: (UInt64) -> UInt64?) {
         let stackPlans = argumentPlans(of: stack.frames)
         let plans = stackPlans.plans
         // Room for exactly the words the frames name: no growth on the way.
@@ -71,9 +72,8 @@ extension Symbolizer {
             }
             if !readable { unreadable.append(index) }
         }
-        // An exact-size copy: appends leave up to twice the words' room, and a million stacks
-        // keep their words until printed (100 MB of slack at a million goroutines).
-        stack.argumentWords = words.count == words.capacity ? words : words.withUnsafeBufferPointer { Array($0) }
+        // Copied into the arena: a million stacks keep their words until printed.
+        stack.argumentWords = (arena ?? ArgumentWordArena(chunkWords: 0)).store(words)
         stack.unreadableArgumentFrames = unreadable
     }
 
@@ -112,7 +112,7 @@ extension Symbolizer {
         let start = min(words.count, slot.firstWord)
         let end = min(words.count, slot.firstWord + slot.layout.wordCount)
         guard end - start == slot.layout.wordCount, !stack.unreadableArgumentFrames.contains(index) else { return false }
-        slot.layout.render(words[start..<end], into: &out)
+        words.withUnsafeBufferPointer { slot.layout.render(UnsafeBufferPointer(rebasing: $0[start..<end]), into: &out) }
         return true
     }
 }

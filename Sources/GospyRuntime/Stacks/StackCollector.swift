@@ -200,7 +200,7 @@ public struct StackCollector {
         var stack = unwinder.unwind(
             pc: start.pc, sp: start.sp, stackLo: stackLo, stackHi: stackHi,
             trapped: start.trapped, fromSyscall: start.syscall, origin: start.origin, word: word)
-        if arguments { symbolizer.readArguments(of: &stack, word: word) }
+        if arguments { symbolizer.readArguments(of: &stack, arena: unwinder.argumentArena, word: word) }
         return stack
     }
 

@@ -45,7 +45,7 @@ public struct UnwoundStack: Sendable, Equatable {
     public var origin: String
     /// The argument words of every physical frame in frame order, as each frame's argument
     /// layout (Symbolizer.readArguments) names them; nil when arguments were not read.
-    public var argumentWords: [UInt64]?
+    public var argumentWords: ArgumentWords?
     /// Frames whose words could not be read (unknown frame size, or memory); frames with an
     /// unknown layout contribute no words and print "(...)" without being listed.
     public var unreadableArgumentFrames: [Int] = []
@@ -89,7 +89,11 @@ public struct StackUnwinder {
         var infos = [TracebackCache.FrameInfo?](repeating: nil, count: slots)
         var frames: [PhysicalFrame] = []
         let chains = FrameChainInterner()
+        let arguments = ArgumentWordArena()
     }
+
+    /// Where this unwinder's thread keeps the argument words of the stacks it walks.
+    public var argumentArena: ArgumentWordArena { local.arguments }
 
     private func frameInfo(_ pc: UInt64) -> TracebackCache.FrameInfo? {
         guard pc != 0 else { return symbolizer.frameInfo(pc) }
