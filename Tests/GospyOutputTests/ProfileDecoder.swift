@@ -1,6 +1,5 @@
-/// The Profile fields gospy writes, read back from the wire so that tests can check what the
-/// writers put in them (field names as in profile.proto). Only the test side: `go tool pprof`
-/// (PprofWriterTests) is the real reader.
+/// The Profile fields the tests check, read back from the wire (names as in profile.proto).
+/// Only the test side: `go tool pprof` (PprofWriterTests) is the real reader, of every field.
 struct DecodedProfile {
     struct ValueType { var type: Int64, unit: Int64 }
     struct Label { var key: Int64, str: Int64 }
@@ -9,8 +8,8 @@ struct DecodedProfile {
     struct Location { var id: UInt64, mappingID: UInt64, address: UInt64, line: [Line] }
     struct Function { var id: UInt64, name: Int64, systemName: Int64, filename: Int64, startLine: Int64 }
     struct Mapping {
-        var id: UInt64, memoryStart: UInt64, memoryLimit: UInt64, fileOffset: UInt64, filename: Int64, buildID: Int64
-        var hasFunctions: Bool, hasFilenames: Bool, hasLineNumbers: Bool, hasInlineFrames: Bool
+        var id: UInt64, memoryStart: UInt64, memoryLimit: UInt64, filename: Int64, buildID: Int64
+        var hasFunctions: Bool, hasInlineFrames: Bool
     }
 
     var sampleType: [ValueType]
@@ -20,7 +19,6 @@ struct DecodedProfile {
     var function: [Function]
     var stringTable: [String]
     var timeNanos: Int64
-    var durationNanos: Int64
     var periodType: ValueType
     var period: Int64
     var comment: [Int64]
@@ -39,9 +37,8 @@ struct DecodedProfile {
         mapping = try profile.messages(3).map { mapping in
             Mapping(
                 id: try mapping.uint64(1), memoryStart: try mapping.uint64(2), memoryLimit: try mapping.uint64(3),
-                fileOffset: try mapping.uint64(4), filename: try mapping.int64(5), buildID: try mapping.int64(6),
-                hasFunctions: try mapping.uint64(7) == 1, hasFilenames: try mapping.uint64(8) == 1,
-                hasLineNumbers: try mapping.uint64(9) == 1, hasInlineFrames: try mapping.uint64(10) == 1
+                filename: try mapping.int64(5), buildID: try mapping.int64(6),
+                hasFunctions: try mapping.uint64(7) == 1, hasInlineFrames: try mapping.uint64(10) == 1
             )
         }
         location = try profile.messages(4).map { location in
@@ -58,7 +55,6 @@ struct DecodedProfile {
         }
         stringTable = try profile.lengthDelimited(6).map { String(decoding: $0, as: UTF8.self) }
         timeNanos = try profile.int64(9)
-        durationNanos = try profile.int64(10)
         periodType = try valueType(profile.messages(11).last ?? WireMessage([]))
         period = try profile.int64(12)
         comment = try profile.packed(13).map { Int64(bitPattern: $0) }
