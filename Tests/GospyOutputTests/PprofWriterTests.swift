@@ -1,23 +1,21 @@
 import CZlib
 import Foundation
-import SwiftProtobuf
 import Testing
 
 @testable import GospyOutput
 
-/// GoroutineProfileWriter: decoded back with the generated types, and read by `go tool pprof`.
+/// GoroutineProfileWriter: decoded back (DecodedProfile), and read by `go tool pprof`.
 @Suite struct PprofWriterTests {
     @Test func gzipHeaderAndRoundTrip() throws {
         let bytes = try Fixture.encode()
         #expect(Array(bytes.prefix(3)) == [0x1f, 0x8b, 8])  // gzip magic, deflate
         let plain = try gunzip(bytes)
-        let expected = try GoroutineProfileWriter.profile(Fixture.samples, mainBinary: Fixture.binary, timeNanos: Fixture.time)
-            .serializedBytes() as [UInt8]
+        let expected = GoroutineProfileWriter.profile(Fixture.samples, mainBinary: Fixture.binary, timeNanos: Fixture.time)
         #expect(plain == expected)
     }
 
     @Test func decodedProfileHasTheRuntimeShape() throws {
-        let profile = try Perftools_Profiles_Profile(serializedBytes: gunzip(try Fixture.encode()))
+        let profile = try DecodedProfile(gunzip(try Fixture.encode()))
         let strings = profile.stringTable
         func s(_ index: Int64) -> String { strings[Int(index)] }
 
@@ -38,7 +36,7 @@ import Testing
         let mapping = try #require(profile.mapping.first)
         #expect(mapping.id == 1 && mapping.memoryStart == 0x400000 && mapping.memoryLimit == 0x500000)
         #expect(s(mapping.filename) == "/srv/bin/app" && s(mapping.buildID) == "0123abcd")
-        #expect(mapping.hasFunctions_p && mapping.hasInlineFrames_p)
+        #expect(mapping.hasFunctions && mapping.hasInlineFrames)
 
         // One Function per (name, file, startLine); ids 1...n.
         #expect(profile.function.map(\.id) == Array(1...UInt64(profile.function.count)))
@@ -73,7 +71,7 @@ import Testing
     }
 
     @Test func emptyProfileWithoutBinary() throws {
-        let profile = try Perftools_Profiles_Profile(serializedBytes: gunzip(
+        let profile = try DecodedProfile(gunzip(
             try GoroutineProfileWriter.encode([], mainBinary: nil, timeNanos: 0)))
         #expect(profile.stringTable == ["", "goroutine", "count"])
         #expect(profile.sample.isEmpty && profile.mapping.isEmpty && profile.location.isEmpty)

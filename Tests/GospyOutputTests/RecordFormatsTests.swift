@@ -2,7 +2,6 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import SwiftProtobuf
 import Testing
 
 @testable import GospyOutput
@@ -84,7 +83,7 @@ import Testing
 
     @Test func pprofHasWallAndSampleTotalsAndStateLabels() throws {
         let profile = Self.fixture()
-        let message = SampledPprofWriter.message(profile, mainBinary: nil, nominalRate: 100)
+        let message = try DecodedProfile(SampledPprofWriter.message(profile, mainBinary: nil, nominalRate: 100))
         let strings = message.stringTable
         func s(_ index: Int64) -> String { strings[Int(index)] }
         #expect(message.sampleType.map { [s($0.type), s($0.unit)] } == [["samples", "count"], ["wall", "nanoseconds"]])

@@ -61,8 +61,6 @@ public struct ProfileMapping: Hashable, Sendable {
 }
 
 public enum GoroutineProfileError: Error, Equatable, Sendable {
-    /// SwiftProtobuf refused to serialize the profile.
-    case serialization(String)
     /// zlib failed; the status is zlib's (Z_STREAM_ERROR, Z_MEM_ERROR, ...).
     case compression(zlibStatus: Int32)
     /// More than zlib takes in one call (4 GiB).
@@ -82,36 +80,20 @@ public enum GoroutineProfileWriter {
     public static func encode(
         _ samples: [ProfileSample], mainBinary: ProfileMapping?, timeNanos: Int64
     ) throws(GoroutineProfileError) -> [UInt8] {
-        try profile(samples, mainBinary: mainBinary, timeNanos: timeNanos).gzippedFile()
+        try Gzip.compress(profile(samples, mainBinary: mainBinary, timeNanos: timeNanos))
     }
 
-    /// The profile message before serialization.
-    static func profile(
-        _ samples: [ProfileSample], mainBinary: ProfileMapping?, timeNanos: Int64
-    ) -> Perftools_Profiles_Profile {
-        var builder = Builder()
-        var profile = Perftools_Profiles_Profile()
-        let goroutine = builder.string("goroutine"), count = builder.string("count")
-        profile.sampleType = [.with { $0.type = goroutine; $0.unit = count }]
-        profile.periodType = .with { $0.type = goroutine; $0.unit = count }
-        profile.period = 1
-        profile.timeNanos = timeNanos
-
-        if let binary = mainBinary { profile.mapping = [builder.mapping(binary)] }
-
+    /// The serialized message, before gzip.
+    static func profile(_ samples: [ProfileSample], mainBinary: ProfileMapping?, timeNanos: Int64) -> [UInt8] {
+        var message = ProfileMessage()
+        let goroutines = ProfileMessage.ValueType(type: message.string("goroutine"), unit: message.string("count"))
+        if let binary = mainBinary { message.addMapping(binary) }
         for (key, count) in merged(samples) {
-            profile.sample.append(.with {
-                $0.locationID = key.locations.map { builder.location($0, in: mainBinary) }
-                $0.value = [count]
-                $0.label = key.labels.map { label in
-                    .with { $0.key = builder.string(label.key); $0.str = builder.string(label.value) }
-                }
-            })
+            let locationIDs = key.locations.map { message.location($0, in: mainBinary) }
+            let labels = key.labels.map { (key: message.string($0.key), value: message.string($0.value)) }
+            message.addSample(locationIDs: locationIDs, values: [count], labels: labels)
         }
-        profile.location = builder.locations
-        profile.function = builder.functions
-        profile.stringTable = builder.strings
-        return profile
+        return message.serialized(sampleTypes: [goroutines], periodType: goroutines, period: 1, timeNanos: timeNanos)
     }
 
     private struct Label: Hashable, Comparable {
@@ -144,78 +126,5 @@ public enum GoroutineProfileWriter {
         return merged.enumerated().filter { $0.element.count != 0 }
             .sorted { a, b in a.element.count != b.element.count ? a.element.count > b.element.count : a.offset < b.offset }
             .map(\.element)
-    }
-
-    /// Interns strings, functions and locations; ids are 1-based, in order of first use.
-    struct Builder {
-        private struct FunctionKey: Hashable { var name: String, file: String, startLine: Int64 }
-
-        private(set) var strings: [String] = [""]
-        private var stringIndex: [String: Int64] = ["": 0]
-        private(set) var functions: [Perftools_Profiles_Function] = []
-        private var functionIDs: [FunctionKey: UInt64] = [:]
-        private(set) var locations: [Perftools_Profiles_Location] = []
-        private var locationIDs: [ProfileLocation: UInt64] = [:]
-
-        mutating func string(_ s: String) -> Int64 {
-            if let index = stringIndex[s] { return index }
-            let index = Int64(strings.count)
-            strings.append(s)
-            stringIndex[s] = index
-            return index
-        }
-
-        /// The main binary's mapping (id 1). Every location comes symbolized: pprof must not try
-        /// to symbolize it again.
-        mutating func mapping(_ binary: ProfileMapping) -> Perftools_Profiles_Mapping {
-            let path = string(binary.path), buildID = string(binary.buildID ?? "")
-            return .with {
-                $0.id = 1
-                $0.memoryStart = binary.start
-                $0.memoryLimit = binary.limit
-                $0.fileOffset = binary.offset
-                $0.filename = path
-                $0.buildID = buildID
-                $0.hasFunctions_p = true
-                $0.hasFilenames_p = true
-                $0.hasLineNumbers_p = true
-                $0.hasInlineFrames_p = true
-            }
-        }
-
-        mutating func function(_ line: ProfileLine) -> UInt64 {
-            let key = FunctionKey(name: line.function, file: line.file, startLine: line.startLine)
-            if let id = functionIDs[key] { return id }
-            let id = UInt64(functions.count + 1)
-            let name = string(line.function), file = string(line.file)
-            functions.append(.with {
-                $0.id = id
-                $0.name = name
-                $0.systemName = name  // Go has no mangled names; the runtime writes the name twice.
-                $0.filename = file
-                $0.startLine = line.startLine
-            })
-            functionIDs[key] = id
-            return id
-        }
-
-        mutating func location(_ location: ProfileLocation, in mapping: ProfileMapping?) -> UInt64 {
-            if let id = locationIDs[location] { return id }
-            let id = UInt64(locations.count + 1)
-            let lines = location.lines.map { line in
-                let functionID = function(line)
-                return Perftools_Profiles_Line.with { $0.functionID = functionID; $0.line = line.line }
-            }
-            locations.append(.with {
-                $0.id = id
-                $0.address = location.address
-                if let mapping, mapping.start <= location.address, location.address < mapping.limit {
-                    $0.mappingID = 1
-                }
-                $0.line = lines
-            })
-            locationIDs[location] = id
-            return id
-        }
     }
 }

@@ -27,16 +27,3 @@ enum Gzip {
         return output
     }
 }
-
-extension Perftools_Profiles_Profile {
-    /// The message as a pprof file holds it: serialized, then gzipped.
-    func gzippedFile() throws(GoroutineProfileError) -> [UInt8] {
-        let bytes: [UInt8]
-        do {
-            bytes = try serializedBytes()
-        } catch {
-            throw .serialization(String(describing: error))
-        }
-        return try Gzip.compress(bytes)
-    }
-}
