@@ -12,6 +12,11 @@ public struct RecordShape: Sendable, Equatable {
     public let storedSize: Int
     /// Where each segment starts in the stored record.
     private let storedStarts: [Int]
+    /// Each record byte's stored offset (-1: not kept), for records of up to `tableLimit`
+    /// bytes: a field read (a snapshot's decode makes twenty a goroutine) is two lookups, not
+    /// a scan of the segments.
+    private let storedAt: [Int32]
+    static let tableLimit = 1 << 16
 
     /// The whole record.
     public static func whole(_ size: Int) -> RecordShape {
@@ -29,6 +34,14 @@ public struct RecordShape: Sendable, Equatable {
         }
         storedStarts = starts
         storedSize = total
+        var table: [Int32] = []
+        if size <= Self.tableLimit, segments.count > 1 {
+            table = [Int32](repeating: -1, count: size)
+            for (segment, start) in zip(segments, starts) {
+                for offset in segment { table[offset] = Int32(start + offset - segment.lowerBound) }
+            }
+        }
+        storedAt = table
     }
 
     /// Keeps `fields` (clamped to the record) and bytes [0, prefix); kept ranges closer than
@@ -61,6 +74,13 @@ public struct RecordShape: Sendable, Equatable {
     @inline(__always)
     public func storedOffset(_ offset: Int, length: Int) -> Int? {
         if isWhole { return offset >= 0 && length >= 0 && offset <= size - length ? offset : nil }
+        if !storedAt.isEmpty, length > 0 {
+            // Kept through its last byte without a hole between: the stored offsets run on.
+            guard offset >= 0, offset <= size - length else { return nil }
+            let first = storedAt[offset]
+            guard first >= 0, storedAt[offset + length - 1] == first + Int32(length - 1) else { return nil }
+            return Int(first)
+        }
         for (index, segment) in segments.enumerated() where offset >= segment.lowerBound && offset < segment.upperBound {
             guard length >= 0, offset <= segment.upperBound - length else { return nil }
             return storedStarts[index] + (offset - segment.lowerBound)

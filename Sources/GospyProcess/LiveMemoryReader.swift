@@ -182,22 +182,138 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
     /// The common core: reads record `i` (at `addresses[i]`, `size(i)` bytes) to `offset(i)` in
     /// `records`, visiting them in `order` (ascending address). Neighbours share one remote
     /// range; the local side scatters each record straight into place (gaps go to a sink), up
-    /// to IOV_MAX iovecs per side per call. With a `shape`, only its segments of each record
-    /// are stored, packed; the bytes between them go to the sink too. Returns the records to
-    /// retry one by one (in a failed range, or overlapping another).
+    /// to IOV_MAX iovecs per side per call. With a `shape` that keeps part of each record, see
+    /// `scatterPacked`. Returns the records to retry one by one (in a failed range, or
+    /// overlapping another).
     private func scatter(order: [Int], addresses: [UInt64], size: (Int) -> Int, offset: (Int) -> Int,
                          shape: RecordShape? = nil, gap coalesceGap: UInt64,
                          into records: UnsafeMutableRawBufferPointer, valid: UnsafeMutableBufferPointer<Bool>) -> [Int] {
-        let pieces = shape.flatMap { $0.isWhole ? nil : $0 }
-        var failed: [Int] = []
-        struct Range { var start: UInt64; var end: UInt64; var first: Int; var count: Int }
-        var members: [Int] = []
+        if let shape, !shape.isWhole {
+            return scatterPacked(order: order, addresses: addresses, shape: shape, offset: offset, gap: coalesceGap,
+                                 into: records, valid: valid)
+        }
+        // Each member needs up to two local iovecs (record, gap).
+        var plan = CoalescedRanges(order: order, addresses: addresses, size: size, gap: coalesceGap,
+                                   maxMembers: Self.maxIovecs / 2 - 1, maxBytes: 1 << 22)
+        var sink = [UInt8](repeating: 0, count: Int(coalesceGap))
+        var locals: [iovec] = []
+        var remotes: [iovec] = []
+        locals.reserveCapacity(Self.maxIovecs)
+        remotes.reserveCapacity(Self.maxIovecs)
+        let firstCall = syscalls
+        sink.withUnsafeMutableBytes { sinkBuffer in
+            var position = 0
+            while position < plan.ranges.count {
+                locals.removeAll(keepingCapacity: true)
+                remotes.removeAll(keepingCapacity: true)
+                var limit = position
+                while limit < plan.ranges.count, remotes.count < Self.maxIovecs,
+                      locals.count + 2 * plan.ranges[limit].count <= Self.maxIovecs {
+                    let range = plan.ranges[limit]
+                    remotes.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(range.start)),
+                                         iov_len: Int(range.end - range.start)))
+                    var cursor = range.start
+                    for member in plan.members(of: range) {
+                        let gap = Int(addresses[member] - cursor)
+                        if gap > 0 { locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: gap)) }
+                        locals.append(iovec(iov_base: records.baseAddress! + offset(member), iov_len: size(member)))
+                        cursor = addresses[member] + UInt64(size(member))
+                    }
+                    limit += 1
+                }
+                guard let completed = call(locals: locals, remotes: remotes, ranges: plan.ranges[position..<limit], firstCall: firstCall)
+                else { return }
+                plan.settle(position..<limit, completed: completed, valid: valid)
+                position = completed == limit - position ? limit : position + completed + 1
+            }
+        }
+        return plan.failed
+    }
+
+    /// Records of which `shape` keeps only some bytes: each call reads its remote ranges whole
+    /// into one scratch buffer (one local iovec a range), and the kept segments are copied out
+    /// of it. Scattering a record's segments and holes straight from the kernel costs two local
+    /// iovecs a segment, and the kernel's per-iovec work made that slower than the copy.
+    private func scatterPacked(order: [Int], addresses: [UInt64], shape: RecordShape, offset: (Int) -> Int,
+                               gap coalesceGap: UInt64, into records: UnsafeMutableRawBufferPointer,
+                               valid: UnsafeMutableBufferPointer<Bool>) -> [Int] {
+        let scratchSize = max(Self.packedScratch, shape.size)
+        var plan = CoalescedRanges(order: order, addresses: addresses, size: { _ in shape.size }, gap: coalesceGap,
+                                   maxMembers: Int.max, maxBytes: UInt64(scratchSize))
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: scratchSize, alignment: 16)
+        defer { scratch.deallocate() }
+        var locals: [iovec] = []
+        var remotes: [iovec] = []
+        var scratchStarts: [Int] = []
+        let firstCall = syscalls
+        var position = 0
+        while position < plan.ranges.count {
+            locals.removeAll(keepingCapacity: true)
+            remotes.removeAll(keepingCapacity: true)
+            scratchStarts.removeAll(keepingCapacity: true)
+            var used = 0
+            var limit = position
+            while limit < plan.ranges.count, remotes.count < Self.maxIovecs {
+                let range = plan.ranges[limit]
+                let length = Int(range.end - range.start)
+                guard used + length <= scratchSize else { break }
+                remotes.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(range.start)), iov_len: length))
+                locals.append(iovec(iov_base: scratch.baseAddress! + used, iov_len: length))
+                scratchStarts.append(used)
+                used += length
+                limit += 1
+            }
+            guard let completed = call(locals: locals, remotes: remotes, ranges: plan.ranges[position..<limit], firstCall: firstCall)
+            else { return [] }
+            for (index, range) in plan.ranges[position..<(position + completed)].enumerated() {
+                for member in plan.members(of: range) {
+                    let from = UnsafeRawBufferPointer(rebasing: scratch[(scratchStarts[index] + Int(addresses[member] - range.start))...])
+                    shape.pack(from, into: UnsafeMutableRawBufferPointer(rebasing: records[offset(member)...]))
+                }
+            }
+            plan.settle(position..<limit, completed: completed, valid: valid)
+            position = completed == limit - position ? limit : position + completed + 1
+        }
+        return plan.failed
+    }
+
+    /// Scratch for one packed call (fits in a core's L2 cache, where the segments are copied
+    /// out of it).
+    static let packedScratch = 256 * 1024
+
+    /// One process_vm_readv of `locals` from `remotes` (the `ranges` in order): how many of the
+    /// ranges were read whole (a partial transfer stops at the first remote range that failed);
+    /// nil when process_vm_readv is refused outright (the caller starts again on /proc/PID/mem).
+    private func call(locals: [iovec], remotes: [iovec], ranges: ArraySlice<CoalescedRanges.Range>, firstCall: Int) -> Int? {
+        syscalls += 1
+        let result = gospy_process_vm_readv(pid, locals, UInt(locals.count), remotes, UInt(remotes.count))
+        if result < 0 && (errno == EPERM || errno == ENOSYS) && syscalls == firstCall + 1 {
+            useProcMem = true
+            return nil
+        }
+        var readBytes = max(0, result)
+        var completed = 0
+        for range in ranges {
+            let length = Int(range.end - range.start)
+            guard length <= readBytes else { break }
+            readBytes -= length
+            completed += 1
+        }
+        return completed
+    }
+}
+
+/// Records in ascending address order grouped into remote ranges: neighbours closer than a gap
+/// share one range (fewer iovecs, a few wasted bytes), up to a number of members and bytes.
+private struct CoalescedRanges {
+    struct Range { var start: UInt64; var end: UInt64; var first: Int; var count: Int }
+    private(set) var ranges: [Range] = []
+    private var members: [Int] = []
+    /// Records to read one by one: in a failed range, overlapping another, or past the address space.
+    private(set) var failed: [Int] = []
+
+    init(order: [Int], addresses: [UInt64], size: (Int) -> Int, gap: UInt64, maxMembers: Int, maxBytes: UInt64) {
         members.reserveCapacity(order.count)
-        var ranges: [Range] = []
-        // Each member needs up to two local iovecs (record, gap), or with a shape one per
-        // segment and one per hole before it, plus the gap after it.
-        let perMember = pieces.map { 2 * $0.segments.count + 2 } ?? 2
-        let maxMembers = max(1, Self.maxIovecs / perMember - 1)
         for index in order {
             let start = addresses[index]
             let (end, overflow) = start.addingReportingOverflow(UInt64(size(index)))
@@ -210,8 +326,7 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
                     failed.append(index)  // overlaps the previous record
                     continue
                 }
-                if start - ranges[last].end <= coalesceGap, ranges[last].count < maxMembers,
-                   end - ranges[last].start <= 1 << 22 {
+                if start - ranges[last].end <= gap, ranges[last].count < maxMembers, end - ranges[last].start <= maxBytes {
                     ranges[last].end = end
                     ranges[last].count += 1
                     members.append(index)
@@ -221,75 +336,16 @@ public final class LiveMemoryReader: MemoryReader, @unchecked Sendable {
             ranges.append(Range(start: start, end: end, first: members.count, count: 1))
             members.append(index)
         }
-        var sink = [UInt8](repeating: 0, count: max(Int(coalesceGap), pieces?.size ?? 0))
-        var locals: [iovec] = []
-        var remotes: [iovec] = []
-        locals.reserveCapacity(Self.maxIovecs)
-        remotes.reserveCapacity(Self.maxIovecs)
-        let firstCall = syscalls
-        sink.withUnsafeMutableBytes { sinkBuffer in
-            var position = 0
-            while position < ranges.count {
-                locals.removeAll(keepingCapacity: true)
-                remotes.removeAll(keepingCapacity: true)
-                var limit = position
-                while limit < ranges.count, remotes.count < Self.maxIovecs,
-                      locals.count + perMember * ranges[limit].count <= Self.maxIovecs {
-                    let range = ranges[limit]
-                    remotes.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(range.start)),
-                                         iov_len: Int(range.end - range.start)))
-                    var cursor = range.start
-                    for slot in range.first..<(range.first + range.count) {
-                        let member = members[slot]
-                        let gap = Int(addresses[member] - cursor)
-                        if gap > 0 { locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: gap)) }
-                        if let pieces {
-                            var stored = records.baseAddress! + offset(member)
-                            var inRecord = 0
-                            for segment in pieces.segments {
-                                if segment.lowerBound > inRecord {
-                                    locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: segment.lowerBound - inRecord))
-                                }
-                                locals.append(iovec(iov_base: stored, iov_len: segment.count))
-                                stored += segment.count
-                                inRecord = segment.upperBound
-                            }
-                            if pieces.size > inRecord {
-                                locals.append(iovec(iov_base: sinkBuffer.baseAddress, iov_len: pieces.size - inRecord))
-                            }
-                        } else {
-                            locals.append(iovec(iov_base: records.baseAddress! + offset(member), iov_len: size(member)))
-                        }
-                        cursor = addresses[member] + UInt64(size(member))
-                    }
-                    limit += 1
-                }
-                syscalls += 1
-                let result = gospy_process_vm_readv(pid, locals, UInt(locals.count), remotes, UInt(remotes.count))
-                if result < 0 && (errno == EPERM || errno == ENOSYS) && syscalls == firstCall + 1 {
-                    useProcMem = true  // refused outright: the caller starts again on /proc/PID/mem
-                    return
-                }
-                // A partial transfer stops at the first remote range that failed.
-                var readBytes = max(0, result)
-                var completed = position
-                while completed < limit {
-                    let length = Int(ranges[completed].end - ranges[completed].start)
-                    guard length <= readBytes else { break }
-                    readBytes -= length
-                    let range = ranges[completed]
-                    for slot in range.first..<(range.first + range.count) { valid[members[slot]] = true }
-                    completed += 1
-                }
-                if completed < limit {
-                    let range = ranges[completed]
-                    failed.append(contentsOf: members[range.first..<(range.first + range.count)])
-                    position = completed + 1
-                } else {
-                    position = limit
-                }
-            }
+    }
+
+    func members(of range: Range) -> ArraySlice<Int> { members[range.first..<(range.first + range.count)] }
+
+    /// After a call over `called`: the first `completed` ranges' records are valid; the next
+    /// one failed (its records are retried one by one).
+    mutating func settle(_ called: Swift.Range<Int>, completed: Int, valid: UnsafeMutableBufferPointer<Bool>) {
+        for range in ranges[called.lowerBound..<(called.lowerBound + completed)] {
+            for member in members(of: range) { valid[member] = true }
         }
-        return failed
+        if completed < called.count { failed.append(contentsOf: members(of: ranges[called.lowerBound + completed])) }
     }
 }
