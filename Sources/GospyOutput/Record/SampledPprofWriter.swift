@@ -16,11 +16,12 @@ public enum SampledPprofWriter {
         let comments = profile.notes.map { message.string($0) }
         if let binary = mainBinary { message.addMapping(binary) }
         let stateKey = message.string("state"), goroutineKey = message.string("goroutine")
-        // Largest first, then by stack: the same samples give the same file.
-        let ordered = profile.counts.sorted { a, b in
-            a.value != b.value ? a.value > b.value : profile.folded(a.key).lexicographicallyPrecedes(profile.folded(b.key))
+        // Largest first, then in the profile's own order (by stack): the same samples give the
+        // same file. Offsets break ties: sort is not documented to be stable.
+        let ordered = profile.orderedStacks().enumerated().sorted { a, b in
+            a.element.count != b.element.count ? a.element.count > b.element.count : a.offset < b.offset
         }
-        for (key, samplesSeen) in ordered {
+        for (key, samplesSeen, _) in ordered.map(\.element) {
             var labels = [(key: stateKey, value: message.string(key.state))]
             if let goroutine = key.goroutine {
                 labels.append((goroutineKey, message.string(String(goroutine))))

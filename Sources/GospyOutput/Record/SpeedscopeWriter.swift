@@ -44,10 +44,10 @@ public enum SpeedscopeWriter {
             return frames.count - 1
         }
         let seconds = Double(profile.sampleNanos(nominalRate: nominalRate)) / 1e9
-        // Keys are sorted by their folded frames, so the file is the same for the same samples.
-        var stacks: [(frames: [Int], weight: Double, folded: [String])] = []
-        for (key, count) in profile.counts {
-            let folded = profile.folded(key)
+        // Stacks in the profile's own order (by folded frames), frames interned in that order
+        // and keys sorted, so the file is the same for the same samples.
+        var stacks: [(frames: [Int], weight: Double)] = []
+        for (key, count, folded) in profile.orderedStacks() {
             let roots = folded.count - key.locations.reduce(0) { $0 + profile.locations[Int($1)].lines.count }
             var indices = folded.prefix(roots).map { intern(Frame(name: $0, file: nil)) }
             for location in key.locations.reversed() {
@@ -55,9 +55,8 @@ public enum SpeedscopeWriter {
                     indices.append(intern(Frame(name: line.function, file: line.file.isEmpty ? nil : line.file)))
                 }
             }
-            stacks.append((indices, Double(count) * seconds, folded))
+            stacks.append((indices, Double(count) * seconds))
         }
-        stacks.sort { $0.folded.lexicographicallyPrecedes($1.folded) }
         let total = stacks.reduce(0) { $0 + $1.weight }
         let name = ([name] + profile.notes).joined(separator: "; ")
         let file = File(
@@ -65,7 +64,8 @@ public enum SpeedscopeWriter {
             profiles: [Profile(name: name, startValue: 0, endValue: total, samples: stacks.map(\.frames), weights: stacks.map(\.weight))],
             name: name)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // Sorted keys: without them the encoder's key order changes from run to run.
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return Array(try encoder.encode(file))
     }
 }
