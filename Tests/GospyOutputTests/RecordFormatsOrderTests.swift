@@ -91,4 +91,24 @@ extension RecordFormatsTests {
         #expect(innermost == [0x401010, 0x401010, 0x401020, 0x401030, 0x401040])
         #expect(tied[0][0].line[0].line == 10 && tied[1][0].line[0].line == 12)
     }
+
+    /// A key naming locations the profile never interned (negative, or past the end) is
+    /// written as if it named only the ones it has: no format traps on it.
+    @Test func indicesNamingNoLocationArePassedOver() throws {
+        let clean = SampleProfile()
+        let damaged = SampleProfile()
+        for profile in [clean, damaged] {
+            let f = profile.intern(Self.location(0x401010, "main.f"))
+            let main = profile.intern(Self.location(0x402000, "main.main"))
+            profile.add(SampleProfile.Key(locations: profile === damaged ? [-1, f, 99, main, Int32.max] : [f, main], state: "running"),
+                        count: 3)
+            profile.samples = 3
+            profile.durationNanos = 30_000_000
+        }
+        let expected = try Self.outputs(clean)
+        let written = try Self.outputs(damaged)
+        for (format, bytes) in expected {
+            #expect(written[format] == bytes, "\(format)")
+        }
+    }
 }

@@ -21,8 +21,8 @@ extension SampleProfile {
     /// For keys whose folded frames are equal: the one that sorts first, comparing what the
     /// keys hold rather than their interning indices (which follow the order of first sight).
     private func tieBreak(_ a: Key, _ b: Key) -> Bool {
-        let placesA = a.locations.filter { Int($0) < locations.count }.map { locations[Int($0)] }
-        let placesB = b.locations.filter { Int($0) < locations.count }.map { locations[Int($0)] }
+        let placesA = places(of: a)
+        let placesB = places(of: b)
         if placesA != placesB { return placesA.lexicographicallyPrecedes(placesB, by: Self.precedes) }
         if a.state != b.state { return a.state < b.state }
         if a.goroutine != b.goroutine {

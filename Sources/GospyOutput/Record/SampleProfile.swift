@@ -89,6 +89,12 @@ public final class SampleProfile {
         return Int64(1e9 / max(nominalRate, 0.001))
     }
 
+    /// The locations `key` names, innermost first; an index that names none (a key made
+    /// by hand) is passed over, never trusted.
+    public func places(of key: Key) -> [ProfileLocation] {
+        key.locations.compactMap { index in index >= 0 && Int(index) < locations.count ? locations[Int(index)] : nil }
+    }
+
     /// The frames a flame graph draws for `key`, root first: the state, then the goroutine and
     /// labels when kept, then the functions outermost first (inlined calls as their own frames).
     public func folded(_ key: Key) -> [String] {
@@ -97,8 +103,8 @@ public final class SampleProfile {
         if !key.labels.isEmpty {
             frames.append("[labels " + key.labels.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "]")
         }
-        for index in key.locations.reversed() where Int(index) < locations.count {
-            for line in locations[Int(index)].lines.reversed() { frames.append(line.function) }
+        for place in places(of: key).reversed() {
+            for line in place.lines.reversed() { frames.append(line.function) }
         }
         return frames
     }

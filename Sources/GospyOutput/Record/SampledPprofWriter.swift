@@ -29,7 +29,7 @@ public enum SampledPprofWriter {
             for label in key.labels {
                 labels.append((message.string(label.key), message.string(label.value)))
             }
-            let ids = key.locations.map { message.location(profile.locations[Int($0)], in: mainBinary) }
+            let ids = profile.places(of: key).map { message.location($0, in: mainBinary) }
             let (product, overflow) = samplesSeen.multipliedReportingOverflow(by: period)
             message.addSample(locationIDs: ids, values: [samplesSeen, overflow ? Int64.max : product], labels: labels)
         }

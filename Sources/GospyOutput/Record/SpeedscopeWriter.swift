@@ -48,10 +48,11 @@ public enum SpeedscopeWriter {
         // and keys sorted, so the file is the same for the same samples.
         var stacks: [(frames: [Int], weight: Double)] = []
         for (key, count, folded) in profile.orderedStacks() {
-            let roots = folded.count - key.locations.reduce(0) { $0 + profile.locations[Int($1)].lines.count }
+            let places = profile.places(of: key)
+            let roots = folded.count - places.reduce(0) { $0 + $1.lines.count }
             var indices = folded.prefix(roots).map { intern(Frame(name: $0, file: nil)) }
-            for location in key.locations.reversed() {
-                for line in profile.locations[Int(location)].lines.reversed() {
+            for place in places.reversed() {
+                for line in place.lines.reversed() {
                     indices.append(intern(Frame(name: line.function, file: line.file.isEmpty ? nil : line.file)))
                 }
             }
