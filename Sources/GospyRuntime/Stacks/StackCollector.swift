@@ -218,6 +218,10 @@ public struct StackCollector {
         return unwind(goroutines, taking: &captures, arguments: arguments)
     }
 
+    /// What a capture's slot holds once its stack was taken: one shared value, not a new
+    /// (allocated) empty stack per goroutine.
+    private static let taken = UnwoundStack(frames: [], end: .truncated("stack taken twice"), origin: "none")
+
     /// `unwind`, moving each stack walked when read out of `captures` (which hold none
     /// afterwards) instead of copying it: pass captures the caller no longer holds elsewhere,
     /// or their stacks are copied once anyway.
@@ -243,7 +247,7 @@ public struct StackCollector {
             // whose stack bounds validated unchanged). Each slot is taken at most once: a g
             // appears once in a snapshot.
             if captures[set].walked != nil {
-                var stack = UnwoundStack(frames: [], end: .truncated("stack taken twice"), origin: "none")
+                var stack = Self.taken
                 swap(&stack, &captures[set].walked![index])
                 return stack
             }
