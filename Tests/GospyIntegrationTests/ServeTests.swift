@@ -64,6 +64,28 @@ import Testing
         #expect(gone.status == 404)
     }
 
+    /// Several processes, more than a scrape snapshots at once: each is up with the counts its
+    /// own summary gives, and the figures come in pid order whatever order they finished in.
+    @Test func metricsOfSeveralProcessesAreEachTheirOwn() throws {
+        let binary = try #require(Self.binary, "no test targets")
+        let targets = try (0..<6).map { _ in try RunningTarget(binary) }  // more than the 4 a scrape snapshots at once
+        defer { for target in targets { target.stop() } }
+        let server = try GospyServer(targets.flatMap { ["--pid", String($0.pid)] } + ["--interval", "0.5"])
+        defer { server.stop() }
+        let reply = try server.get("/metrics")
+        #expect(reply.status == 200)
+        let samples = PrometheusText.samples(reply.text)
+        let upPids = samples.filter { $0.name == "gospy_target_up" }.compactMap { $0.labels["pid"].flatMap { Int32($0) } }
+        #expect(upPids == targets.map(\.pid).sorted())
+        for target in targets {
+            let up = samples.first { $0.name == "gospy_target_up" && $0.labels["pid"] == String(target.pid) }
+            #expect(up?.value == 1, "pid \(target.pid)")
+            let mine = Self.goroutineCounts(reply.text, pid: target.pid)
+            let summary = try Self.summaryCounts(target.pid)
+            #expect(Self.stableCounts(mine) == Self.stableCounts(summary), "pid \(target.pid): serve \(mine), summary \(summary)")
+        }
+    }
+
     /// 100 scrapes in a row within one interval: one snapshot.
     @Test func scrapesShareOneSnapshotPerInterval() throws {
         let binary = try #require(Self.binary, "no test targets")

@@ -105,13 +105,35 @@ final class ServeRouter: @unchecked Sendable {
         }
     }
 
+    /// Processes whose snapshots a scrape of /metrics takes at once, at most: a scrape takes
+    /// about as long as its slowest targets rather than all of them in turn, and gospy holds
+    /// the buffers of only a few snapshots at a time.
+    static let metricsSnapshotsAtOnce = 4
+
     private func metrics(_ request: Request) async -> ServeResponse {
+        let served = processes.all()
+        let (interval, blocking) = (processes.interval, processes.blocking)
+        let results = await withTaskGroup(of: (Int, Result<ServedSnapshot, ServeFailure>).self) { group in
+            var results = [Result<ServedSnapshot, ServeFailure>?](repeating: nil, count: served.count)
+            var next = 0
+            func start() {
+                guard next < served.count else { return }
+                let (position, process) = (next, served[next])
+                group.addTask { (position, await process.snapshot(interval: interval, blocking: blocking)) }
+                next += 1
+            }
+            for _ in 0..<Self.metricsSnapshotsAtOnce { start() }
+            for await (position, result) in group {
+                results[position] = result
+                start()
+            }
+            return results
+        }
         var figures: [MetricsExposition.ProcessFigures] = []
-        for process in processes.all() {
-            let result = await process.snapshot(interval: processes.interval, blocking: processes.blocking)
+        for (process, result) in zip(served, results) {
             var counts: [String: Int] = [:]
             var figure: MetricsExposition.ProcessFigures
-            switch result {
+            switch result ?? .failure(ServeFailure(status: 500, message: "no snapshot")) {
             case let .success(snapshot):
                 // Every goroutine, system ones included: the counts `gospy summary` prints.
                 for goroutine in snapshot.capture.snapshot.goroutines { counts[goroutine.status.name, default: 0] += 1 }
