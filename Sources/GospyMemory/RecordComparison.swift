@@ -7,15 +7,7 @@ public struct RecordComparison: Sendable, Equatable {
     public let fields: [Range<Int>]
 
     public init(fields: [Range<Int>]) {
-        var joined: [Range<Int>] = []
-        for field in fields.filter({ $0.lowerBound >= 0 && !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = joined.last, field.lowerBound <= last.upperBound {
-                joined[joined.count - 1] = last.lowerBound..<max(last.upperBound, field.upperBound)
-            } else {
-                joined.append(field)
-            }
-        }
-        self.fields = joined
+        self.fields = RecordShape.joined(fields.filter { $0.lowerBound >= 0 }, gap: 0)
     }
 
     /// Bytes from a record's start through its last compared byte: what a gather made only to
@@ -26,18 +18,14 @@ public struct RecordComparison: Sendable, Equatable {
     public var comparedBytes: Int { fields.reduce(0) { $0 + $1.count } }
 
     /// Where each compared field lies in the stored records of `mine` and `theirs`; nil when
-    /// either shape does not keep all of a field.
+    /// either shape does not keep all of a field. (A shape's segments are maximal runs of kept
+    /// bytes, so a field kept whole lies in one of them.)
     func pieces(_ mine: RecordShape, _ theirs: RecordShape) -> [ComparedPiece]? {
         var pieces: [ComparedPiece] = []
         for field in fields {
-            // A field may cross from one kept segment to the next: compare it in parts.
-            var start = field.lowerBound
-            while start < field.upperBound {
-                guard let a = mine.keptRun(from: start), let b = theirs.keptRun(from: start) else { return nil }
-                let length = min(field.upperBound - start, a.length, b.length)
-                pieces.append(ComparedPiece(mine: a.stored, theirs: b.stored, length: length))
-                start += length
-            }
+            guard let a = mine.storedOffset(field.lowerBound, length: field.count),
+                  let b = theirs.storedOffset(field.lowerBound, length: field.count) else { return nil }
+            pieces.append(ComparedPiece(mine: a, theirs: b, length: field.count))
         }
         return pieces
     }
@@ -48,18 +36,6 @@ struct ComparedPiece {
     let mine: Int
     let theirs: Int
     let length: Int
-}
-
-extension RecordShape {
-    /// Where record byte `offset` is stored, and how many bytes from it are stored in one run.
-    func keptRun(from offset: Int) -> (stored: Int, length: Int)? {
-        if isWhole { return offset >= 0 && offset < size ? (offset, size - offset) : nil }
-        for segment in segments where offset >= segment.lowerBound && offset < segment.upperBound {
-            guard let stored = storedOffset(offset, length: 1) else { return nil }
-            return (stored, segment.upperBound - offset)
-        }
-        return nil
-    }
 }
 
 /// Compares records of one gather with records of another by a `RecordComparison`, resolved

@@ -1,6 +1,6 @@
 /// Which bytes of each fixed-size record a gather keeps. A g is 400-odd bytes of which a
 /// snapshot compares and decodes about 170: keeping only those (the rest of each record goes
-/// to a sink as it is copied) saves over 200 MB at a million goroutines, with the same remote
+/// out of each range read) saves over 200 MB at a million goroutines, with the same remote
 /// ranges read. Records are stored packed, segment after segment; reads by the
 /// record's own offsets are mapped, and a field outside the kept bytes reads as missing.
 public struct RecordShape: Sendable, Equatable {
@@ -44,25 +44,27 @@ public struct RecordShape: Sendable, Equatable {
         storedAt = table
     }
 
-    /// Keeps `fields` (clamped to the record) and bytes [0, prefix); kept ranges closer than
-    /// `gap` bytes are joined (each segment costs a copy descriptor per record).
-    public init(size: Int, prefix: Int, fields: [Range<Int>], gap: Int = 16) {
+    /// Keeps `fields` (clamped to the record); kept ranges closer than `gap` bytes are joined.
+    public init(size: Int, fields: [Range<Int>], gap: Int = 16) {
         let size = max(0, size)
-        let clamped = ([0..<max(0, min(prefix, size))] + fields)
-            .map { max(0, min($0.lowerBound, size))..<max(0, min($0.upperBound, size)) }
-            .filter { !$0.isEmpty }
-            .sorted { $0.lowerBound < $1.lowerBound }
+        let joined = Self.joined(fields.map { max(0, min($0.lowerBound, size))..<max(0, min($0.upperBound, size)) }, gap: gap)
+        // Each segment costs a copy per record when a gather packs it: past a few, the whole
+        // record is cheaper (and a hostile layout cannot make a gather's work per record grow).
+        self.init(size: size, segments: joined.count > Self.maxSegments ? (size > 0 ? [0..<size] : []) : joined)
+    }
+
+    /// `ranges` sorted, empty ones dropped, and those at most `gap` bytes apart (touching, for
+    /// 0) joined into one.
+    static func joined(_ ranges: [Range<Int>], gap: Int) -> [Range<Int>] {
         var joined: [Range<Int>] = []
-        for range in clamped {
+        for range in ranges.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = joined.last, range.lowerBound <= last.upperBound + gap {
                 joined[joined.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
             } else {
                 joined.append(range)
             }
         }
-        // Each segment costs two copy descriptors per record in a gather: past a few, the
-        // whole record is cheaper (and a hostile layout cannot make a gather's calls tiny).
-        self.init(size: size, segments: joined.count > Self.maxSegments ? (size > 0 ? [0..<size] : []) : joined)
+        return joined
     }
 
     static let maxSegments = 16

@@ -121,7 +121,7 @@ import Testing
         let base = UInt64(UInt(bitPattern: buffer.baseAddress!))
         // A record that overlaps another (both read again one by one) and a bad one.
         let addresses = records + [base + 8, 24]
-        let shape = RecordShape(size: size, prefix: 192, fields: [208..<216, 280..<288, 288..<296, 320..<328, 352..<360, 392..<400])
+        let shape = RecordShape(size: size, fields: [0..<192, 208..<216, 280..<288, 288..<296, 320..<328, 352..<360, 392..<400])
         #expect(shape.segments == [0..<216, 280..<296, 320..<328, 352..<360, 392..<400])
         #expect(shape.storedSize == 256)
         let whole = LiveMemoryReader(pid: getpid()).gather(addresses, size: size)

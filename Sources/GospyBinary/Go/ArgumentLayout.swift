@@ -79,16 +79,12 @@ public struct ArgumentLayout: Sendable, Equatable {
     /// as runtime.printArgs prints it: "0xc000012345, {0x1, 0x2}, 0x0?".
     public func render(_ words: ArraySlice<UInt64>) -> String {
         var out: [UInt8] = []
-        render(words, into: &out)
+        words.withUnsafeBufferPointer { render($0, into: &out) }
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The same text appended to `out` (a dump renders a frame's arguments per goroutine).
-    public func render(_ words: ArraySlice<UInt64>, into out: inout [UInt8]) {
-        words.withUnsafeBufferPointer { render($0, into: &out) }
-    }
-
-    /// The same, from words in place (a stack's share of its arena).
+    /// The same text appended to `out`, from words in place (a dump renders a frame's
+    /// arguments per goroutine, from its stack's share of an arena).
     public func render(_ words: UnsafeBufferPointer<UInt64>, into out: inout [UInt8]) {
         var start = true
         var wordIndex = words.startIndex

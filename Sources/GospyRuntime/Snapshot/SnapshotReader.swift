@@ -195,8 +195,9 @@ public struct SnapshotReader {
     /// (call while it is stopped): re-reads allgs and the first `validationSize` bytes of every
     /// g, and compares its `validatedFields`: the fields a walk and a header depend on, and
     /// `trackingSeq`, which the runtime bumps whenever a goroutine stops running. A g whose
-    /// fields are identical has not run since: its record and its stack, read while it ran, stand. Every other g (new, changed,
-    /// unreadable before, or running or in a system call now) is re-read whole while stopped.
+    /// fields are identical has not run since: its record and its stack, read while it ran,
+    /// stand. Every other g (new, changed, unreadable before, or running or in a system call
+    /// now) is re-read whole while stopped.
     /// The result decodes to exactly what a snapshot read wholly while stopped decodes to.
     public func validate(_ early: RawSnapshot, plan: ValidationPlan) throws -> RawSnapshot {
         let g = try image.layout.g
@@ -622,12 +623,18 @@ public struct SnapshotReader {
             gcWaiting: try view.u8(at: s.gcwaiting) != 0)
     }
 
+    /// The fields of a g a walk and a goroutine's header read that the runtime changes while
+    /// the g is parked, each as wide as it is read: decoded, and compared by validation.
+    static func walkAndHeaderFields(_ g: RuntimeLayout.GLayout) -> [Range<Int>] {
+        let words = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
+                     g.goid, g.waitsince] + [g.syscallbp].compactMap { $0 }
+        return words.map { $0..<($0 + 8) } + [g.atomicstatus..<(g.atomicstatus + 4), g.waitreason..<(g.waitreason + 1)]
+    }
+
     /// The fields of a g that decoding reads, each as wide as it is read.
     static func decodedFields(_ g: RuntimeLayout.GLayout) -> [Range<Int>] {
-        let words = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
-                     g.goid, g.waitsince, g.lockedm, g.gopc, g.startpc, g.labels, g.waiting]
-            + [g.parentGoid, g.syscallbp, g.bubble].compactMap { $0 }
-        return words.map { $0..<($0 + 8) } + [g.atomicstatus..<(g.atomicstatus + 4), g.waitreason..<(g.waitreason + 1)]
+        let words = [g.lockedm, g.gopc, g.startpc, g.labels, g.waiting] + [g.parentGoid, g.bubble].compactMap { $0 }
+        return walkAndHeaderFields(g) + words.map { $0..<($0 + 8) }
     }
 
     /// The bytes of a g that decoding uses: its prefix up to the last field read.
@@ -638,7 +645,7 @@ public struct SnapshotReader {
     /// What a snapshot keeps of each g read while the target runs: the bytes validation
     /// compares and those decoding reads (a million gs' other bytes, over 200 MB, are not kept).
     public static func recordShape(_ g: RuntimeLayout.GLayout) -> RecordShape {
-        RecordShape(size: recordSize(g), prefix: 0, fields: validatedFields(g).fields + decodedFields(g), gap: 0)
+        RecordShape(size: recordSize(g), fields: validatedFields(g).fields + decodedFields(g), gap: 0)
     }
 
     /// The bytes of a g that validation compares: every field a walk or a header depends on
@@ -648,10 +655,7 @@ public struct SnapshotReader {
     /// the whole record.
     public static func validatedFields(_ g: RuntimeLayout.GLayout) -> RecordComparison {
         guard let trackingSeq = g.trackingSeq else { return RecordComparison(fields: [0..<recordSize(g)]) }
-        let words = [g.stackLo, g.stackHi, g.m, g.schedSP, g.schedPC, g.schedG, g.schedBP, g.syscallsp, g.syscallpc,
-                     g.param, g.goid, g.waitsince] + [g.syscallbp].compactMap { $0 }
-        let fields = words.map { $0..<($0 + 8) }
-            + [g.atomicstatus..<(g.atomicstatus + 4), g.waitreason..<(g.waitreason + 1), trackingSeq..<(trackingSeq + 1)]
+        let fields = walkAndHeaderFields(g) + [g.param..<(g.param + 8), trackingSeq..<(trackingSeq + 1)]
         return RecordComparison(fields: fields.map { min($0.lowerBound, g.size)..<min($0.upperBound, g.size) })
     }
 

@@ -52,8 +52,8 @@ public final class ArgumentWordArena {
         self.chunkWords = max(0, chunkWords)
     }
 
-    /// A copy of `words` in the current chunk (or a new one; a stack with more words than a
-    /// chunk holds gets a chunk of its own).
+    /// A copy of `words` in the current chunk (or a new one; a stack with more than a quarter
+    /// of a chunk's words gets a chunk of its own, so that no chunk is left mostly empty).
     public func store(_ words: [UInt64]) -> ArgumentWords {
         words.withUnsafeBufferPointer { source in
             let count = source.count
