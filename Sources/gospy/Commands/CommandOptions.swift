@@ -60,6 +60,12 @@ struct SystemGoroutinesOption: ParsableArguments {
     var included = false
 }
 
+/// `--json` for the commands whose report is one JSON object (info, summary, waits).
+struct JSONReportOption: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+}
+
 /// `--no-color` for the commands that colour a terminal.
 struct ColorOption: ParsableArguments {
     @Flag(name: .long, help: "No colours, even on a terminal.")

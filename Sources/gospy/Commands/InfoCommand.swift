@@ -9,11 +9,10 @@ struct InfoCommand: ParsableCommand {
 
     @OptionGroup var executable: ExecutableOption
 
-    @Flag(name: .long, help: "Print one JSON object.")
-    var json = false
+    @OptionGroup var format: JSONReportOption
 
     func run() throws {
         let report = try InfoReport(path: executable.bin)
-        Output.write(json ? try report.json() : report.text())
+        Output.write(format.json ? try report.json() : report.text())
     }
 }

@@ -18,8 +18,7 @@ struct SummaryCommand: ParsableCommand {
 
     @OptionGroup var systemGoroutines: SystemGoroutinesOption
 
-    @Flag(name: .long, help: "Print one JSON object.")
-    var json = false
+    @OptionGroup var format: JSONReportOption
 
     @OptionGroup var color: ColorOption
 
@@ -29,10 +28,10 @@ struct SummaryCommand: ParsableCommand {
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user || pc == .userCode)
         // Each goroutine's wait object in the JSON (read after the capture, while the target runs).
-        let waits = json ? try inspector.readWaits(capture.snapshot, stacks: capture.stacks) : nil
+        let waits = format.json ? try inspector.readWaits(capture.snapshot, stacks: capture.stacks) : nil
         let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included,
-                                   waits: waits, details: json)
-        if json {
+                                   waits: waits, details: format.json)
+        if format.json {
             Output.write(try report.json())
         } else {
             var output = BufferedOutput()

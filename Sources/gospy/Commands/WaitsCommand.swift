@@ -11,8 +11,7 @@ struct WaitsCommand: ParsableCommand {
 
     @OptionGroup var systemGoroutines: SystemGoroutinesOption
 
-    @Flag(name: .long, help: "Print one JSON object.")
-    var json = false
+    @OptionGroup var format: JSONReportOption
 
     @Option(name: .long, help: "Which location groups the waiters: user-code (innermost frame of the program's own code), user (innermost frame a traceback shows), start, caller, current.")
     var pc: LocationKind = .userCode
@@ -22,7 +21,7 @@ struct WaitsCommand: ParsableCommand {
         let capture = try inspector.capture(blocking: !process.nonBlocking, holdStopped: process.testHoldStopped,
                                             stacks: pc == .user || pc == .userCode)
         let report = try WaitsReport(inspector: inspector, capture: capture, showSystem: systemGoroutines.included, locationKind: pc)
-        Output.write(json ? try report.json() : report.text())
+        Output.write(format.json ? try report.json() : report.text())
         if process.verbose {
             Output.error("gospy: \(capture.snapshot.goroutines.count) goroutines\n" + CapturePhasesText.lines(capture).joined(separator: "\n") + "\n")
         }
