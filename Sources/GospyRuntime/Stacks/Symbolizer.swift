@@ -65,12 +65,10 @@ final class TracebackCache: Sendable {
         let trapped: Bool
     }
 
-    /// Where a go statement is, as "created by" prints it.
+    /// Where a go statement is, as "created by" prints it (its `parentID` is nil: the parent
+    /// is each goroutine's own).
     struct CreatorSite {
-        let function: String
-        let file: String
-        let line: Int
-        let offset: UInt64?
+        let createdBy: CreatedBy
         /// Whether a default traceback shows it (runtime.showfuncinfo at level 1).
         let shown: Bool
     }

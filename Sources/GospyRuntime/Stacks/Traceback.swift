@@ -46,7 +46,7 @@ public struct CreatedBy: Sendable, Equatable, Codable {
     public let file: String
     public let line: Int
     public let offset: UInt64?
-    public let parentID: UInt64?
+    public internal(set) var parentID: UInt64?
     public let pc: UInt64
 }
 
@@ -130,9 +130,9 @@ extension Symbolizer {
     public func createdBy(_ goroutine: Goroutine, showRuntime: Bool = false) -> CreatedBy? {
         let pc = goroutine.creatorPC
         guard goroutine.id != 1, let site = creatorSite(pc), site.shown || showRuntime else { return nil }
-        let parent = version.atLeast(1, 21) ? goroutine.parentID.flatMap { $0 == 0 ? nil : $0 } : nil
-        return CreatedBy(function: site.function, file: site.file, line: site.line,
-                         offset: site.offset, parentID: parent, pc: pc)
+        var createdBy = site.createdBy
+        createdBy.parentID = version.atLeast(1, 21) ? goroutine.parentID.flatMap { $0 == 0 ? nil : $0 } : nil
+        return createdBy
     }
 
     /// The go statement's site, cached per PC: goroutines started by one statement share it.
@@ -146,8 +146,9 @@ extension Symbolizer {
             let lookup = PhysicalFrame.symbolizationPC(pc: linkPC, entry: function.entry, trapped: false)
             let position = pclntab.fileLine(function: function, pc: lookup)
             let offset = linkPC > function.entry ? linkPC - function.entry : nil
-            return TracebackCache.CreatorSite(function: Self.printedName(raw), file: position.file, line: position.line,
-                                              offset: offset, shown: shown)
+            let createdBy = CreatedBy(function: Self.printedName(raw), file: position.file, line: position.line,
+                                      offset: offset, parentID: nil, pc: pc)
+            return TracebackCache.CreatorSite(createdBy: createdBy, shown: shown)
         }
     }
 }
