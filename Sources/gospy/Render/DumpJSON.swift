@@ -2,10 +2,8 @@ import GospyRuntime
 
 /// One JSON object per goroutine.
 struct DumpJSON: JSONOutput {
-    struct Frame: Encodable {
-        let function: String
-        let file: String
-        let line: Int
+    /// A frame's fields beside its source line.
+    struct FrameDetails: Encodable {
         let pc: String
         let offset: String
         let inlined: Bool
@@ -13,12 +11,12 @@ struct DumpJSON: JSONOutput {
         /// where they could not be read.
         let arguments: String?
     }
-    struct Creator: Encodable {
-        let function: String
-        let file: String
-        let line: Int
+    /// The creator's fields beside its go statement's source line.
+    struct CreatorDetails: Encodable {
         let goroutine: UInt64?
     }
+    typealias Frame = MergedJSON<SourceLineJSON, FrameDetails>
+    typealias Creator = MergedJSON<SourceLineJSON, CreatorDetails>
     /// Dump's fields of a goroutine, beside the header fields every JSON view shares.
     struct Details: Encodable {
         let labels: [String: String]
@@ -49,17 +47,20 @@ struct DumpJSON: JSONOutput {
             case .limit: truncated = "more than \(StackUnwinder.maxFrames) frames: the outer ones were not walked"
             case .complete: break
             }
-            return GoroutineJSON(header: GoroutineHeaderJSON(item.goroutine, waitMinutes: item.waitMinutes), details: Details(
+            return GoroutineJSON(shared: GoroutineHeaderJSON(item.goroutine, waitMinutes: item.waitMinutes), own: Details(
                 labels: Dictionary((labels[item.goroutine.address] ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { $1 }),
                 labelsUnreadable: item.labelsUnreadable,
                 frames: frames.map {
-                    Frame(function: $0.function, file: $0.file, line: $0.line, pc: "0x" + String($0.pc, radix: 16),
-                          offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined,
-                          arguments: $0.inlined || $0.physicalIndex >= arguments.count ? nil : arguments[$0.physicalIndex])
+                    Frame(shared: SourceLineJSON(function: $0.function, file: $0.file, line: $0.line), own: FrameDetails(
+                        pc: "0x" + String($0.pc, radix: 16), offset: "0x" + String($0.offset, radix: 16), inlined: $0.inlined,
+                        arguments: $0.inlined || $0.physicalIndex >= arguments.count ? nil : arguments[$0.physicalIndex]))
                 },
                 truncated: truncated,
                 stackFrom: String(item.stack.origin.prefix { $0 != " " }),
-                createdBy: item.createdBy.map { Creator(function: $0.function, file: $0.file, line: $0.line, goroutine: $0.parentID) },
+                createdBy: item.createdBy.map {
+                    Creator(shared: SourceLineJSON(function: $0.function, file: $0.file, line: $0.line),
+                            own: CreatorDetails(goroutine: $0.parentID))
+                },
                 wait: item.wait))
         }
     }

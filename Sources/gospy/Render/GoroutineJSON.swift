@@ -24,12 +24,4 @@ struct GoroutineHeaderJSON: Encodable {
 
 /// One goroutine's JSON object: the shared header fields and a view's own fields side by side
 /// in one object (JSON readers see no nesting).
-struct GoroutineJSON<Details: Encodable>: Encodable {
-    let header: GoroutineHeaderJSON
-    let details: Details
-
-    func encode(to encoder: any Encoder) throws {
-        try header.encode(to: encoder)
-        try details.encode(to: encoder)
-    }
-}
+typealias GoroutineJSON<Details: Encodable> = MergedJSON<GoroutineHeaderJSON, Details>

@@ -10,3 +10,15 @@ extension JSONOutput {
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 }
+
+/// Fields several JSON views share and one view's own, side by side in one object (JSON readers
+/// see no nesting): each shared group is declared and filled in one place.
+struct MergedJSON<Shared: Encodable, Own: Encodable>: Encodable {
+    let shared: Shared
+    let own: Own
+
+    func encode(to encoder: any Encoder) throws {
+        try shared.encode(to: encoder)
+        try own.encode(to: encoder)
+    }
+}

@@ -22,18 +22,12 @@ struct SummaryReport: JSONOutput {
         let other: Int
     }
 
-    struct Location: Encodable {
-        let function: String
-        let file: String
-        let line: Int
-    }
-
     /// Summary's fields of a goroutine, beside the header fields every JSON view shares.
     struct GoroutineDetails: Encodable {
         let m: Int64?
-        let location: Location?
+        let location: SourceLineJSON?
         let startFunction: String?
-        let createdBy: Location?
+        let createdBy: SourceLineJSON?
         let parentId: UInt64?
         let system: Bool
         /// What it waits on (summary --json reads waits; absent when not read or none).
@@ -113,11 +107,11 @@ struct SummaryReport: JSONOutput {
             guard details else { continue }
             let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: inspector.symbolizer, kind: locationKind)
             let creator = inspector.symbolizer.createdBy(goroutine)
-            shown.append(GoroutineJSON(header: GoroutineHeaderJSON(goroutine, waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow)), details: GoroutineDetails(
+            shown.append(GoroutineJSON(shared: GoroutineHeaderJSON(goroutine, waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow)), own: GoroutineDetails(
                 m: goroutine.m == 0 ? nil : machineIDs[goroutine.m],
-                location: location.map { Location(function: $0.function, file: $0.file, line: $0.line) },
+                location: location.map { SourceLineJSON(function: $0.function, file: $0.file, line: $0.line) },
                 startFunction: image.startFunction(at: goroutine.startPC)?.function,
-                createdBy: creator.map { Location(function: $0.function, file: $0.file, line: $0.line) },
+                createdBy: creator.map { SourceLineJSON(function: $0.function, file: $0.file, line: $0.line) },
                 parentId: goroutine.parentID, system: system,
                 wait: waits.flatMap { waits in waits.objects[goroutine.address].map { WaitDescription($0, waits: waits) } })))
         }
