@@ -93,15 +93,11 @@ struct SummaryReport: JSONOutput {
                       globalRunQueue: $0.globalRunQueue, gcWaiting: $0.gcWaiting)
         }
         heap = snapshot.heap.map(HeapReport.init)
-        var counts: [String: Int] = [:]
         var shown: [GoroutineJSON<GoroutineDetails>] = []
         var shownCount = 0
-        // Counted per status value, named once: no string hashing per goroutine.
-        var byStatus = [Int](repeating: 0, count: 16)
         let systemGoroutines = SystemGoroutines(image: image)
         for (index, goroutine) in snapshot.goroutines.enumerated() {
             let system = systemGoroutines.contains(goroutine)
-            byStatus[Int(goroutine.status.rawValue) & 15] += 1
             guard showSystem || !system else { continue }
             shownCount += 1
             guard details else { continue }
@@ -115,10 +111,7 @@ struct SummaryReport: JSONOutput {
                 parentId: goroutine.parentID, system: system,
                 wait: waits.flatMap { waits in waits.objects[goroutine.address].map { WaitDescription($0, waits: waits) } })))
         }
-        for status in GoroutineStatus.allCases where byStatus[Int(status.rawValue)] > 0 {
-            counts[status.name, default: 0] += byStatus[Int(status.rawValue)]
-        }
-        goroutineCounts = counts
+        goroutineCounts = snapshot.goroutineCountsByStatus
         totalGoroutines = snapshot.goroutines.count
         shownGoroutines = shownCount
         unreadableGoroutines = snapshot.unreadableGoroutines

@@ -131,16 +131,13 @@ final class ServeRouter: @unchecked Sendable {
         }
         var figures: [MetricsExposition.ProcessFigures] = []
         for (process, result) in zip(served, results) {
-            var counts: [String: Int] = [:]
             var figure: MetricsExposition.ProcessFigures
             switch result ?? .failure(ServeFailure(status: 500, message: "no snapshot")) {
             case let .success(snapshot):
-                // Every goroutine, system ones included: the counts `gospy summary` prints.
-                for goroutine in snapshot.capture.snapshot.goroutines { counts[goroutine.status.name, default: 0] += 1 }
                 let threads = snapshot.capture.threadStates.values.reduce(0, +)
                 figure = .init(pid: process.pid, executable: snapshot.inspector.executableName,
                                goVersion: snapshot.inspector.image.executable.buildInfo.goVersion, up: true,
-                               goroutinesByState: counts, unreadableGoroutines: snapshot.capture.snapshot.unreadableGoroutines,
+                               goroutinesByState: snapshot.capture.snapshot.goroutineCountsByStatus, unreadableGoroutines: snapshot.capture.snapshot.unreadableGoroutines,
                                threads: threads, snapshotSeconds: snapshot.capture.elapsedSeconds,
                                pauseSeconds: snapshot.capture.stoppedSeconds ?? 0, snapshotAgeSeconds: snapshot.ageSeconds,
                                snapshots: process.snapshotsTaken, errors: process.snapshotErrors)

@@ -110,12 +110,10 @@ final class TopSession {
     }
 
     func status() -> TopView.Status {
-        var counts: [String: Int] = [:]
-        for goroutine in lastCapture?.snapshot.goroutines ?? [] { counts[goroutine.status.name, default: 0] += 1 }
         return TopView.Status(
             pid: inspector.pid, binary: inspector.executableName, goVersion: inspector.image.executable.buildInfo.goVersion,
             uptime: inspector.procfs.uptime(), gomaxprocs: lastCapture?.snapshot.gomaxprocs ?? 0,
-            goroutineCounts: counts, total: lastCapture?.snapshot.goroutines.count ?? 0,
+            goroutineCounts: lastCapture?.snapshot.goroutineCountsByStatus ?? [:], total: lastCapture?.snapshot.goroutines.count ?? 0,
             threads: lastCapture?.threadStates ?? [:], snapshotSeconds: lastCapture?.elapsedSeconds,
             stoppedSeconds: lastCapture?.stoppedSeconds, interval: command.interval, paused: paused,
             grouping: model.grouping.description, sort: sort, filter: editingFilter.map { $0 + "_" } ?? filter,
