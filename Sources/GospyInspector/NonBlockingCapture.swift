@@ -29,10 +29,12 @@ extension Inspector {
                            incremental: Bool, readStarted: UInt64) throws -> ([UnwoundStack], Phases) {
         var phases = Phases()
         guard samplesRunningThreads else {
-            // dump, top: every stack read live, a running goroutine's from its saved state.
-            let captured = captureStacks(goroutines.map(\.stackExtent), machines: allMachines, whileStopped: false)
-            phases.stacksReadWhileRunning = goroutines.count
-            let stacks = stackCollector().unwind(goroutines, captured, arguments: arguments)
+            // dump, top: every stack read live, a running goroutine's from its saved state;
+            // each batch walked as it is read, on several threads (as a blocking capture does).
+            let collector = stackCollector()
+            var captures = [collector.capture(goroutines.map(\.stackExtent), walking: true, arguments: arguments)]
+            phases.stacksReadWhileRunning = captures[0].count
+            let stacks = collector.unwind(goroutines, taking: &captures, arguments: arguments)
             return (stacks, phases)
         }
         // Argument words are not kept per stack in the baseline: tracebacks walk afresh.
@@ -62,11 +64,11 @@ extension Inspector {
         var clock = DispatchTime.now()
         if !parked.isEmpty {
             let extents = parked.map { goroutines[$0].stackExtent }
-            let captured = captureStacks(extents, machines: allMachines, whileStopped: false)
+            var captures = [collector.capture(extents, walking: true, arguments: arguments)]
             // A g whose walk-relevant fields changed after its stack was read may have been
             // read half old, half new: void it.
             let now = try SnapshotReader(image: image, memory: memory).currentExtents(of: extents.map(\.address))
-            let walked = collector.unwind(parked.map { goroutines[$0] }, captured, arguments: arguments)
+            let walked = collector.unwind(parked.map { goroutines[$0] }, taking: &captures, arguments: arguments)
             for (position, index) in parked.enumerated() {
                 guard now[position] == extents[position] else {
                     phases.inconsistent += 1

@@ -48,6 +48,23 @@ public struct GatheredMemory: Sendable {
         }
     }
 
+    /// Record `index` replaced by record `source` of `other`, its validity included: a record
+    /// read again (gathered with the same shape) put in the place of its earlier read. False,
+    /// and nothing changed, when the shapes differ or an index is out of range.
+    @discardableResult
+    public mutating func replaceRecord(_ index: Int, with other: GatheredMemory, _ source: Int) -> Bool {
+        guard other.shape == shape, index >= 0, index < count, source >= 0, source < other.count else { return false }
+        let stride = shape.storedSize
+        other.buffer.bytes.withUnsafeBytes { from in
+            buffer.withUnsafeMutableStorage { bytes, valid in
+                valid[index] = other.buffer.valid[source]
+                guard stride > 0, let to = bytes.baseAddress, let from = from.baseAddress else { return }
+                (to + index * stride).copyMemory(from: from + source * stride, byteCount: stride)
+            }
+        }
+        return true
+    }
+
     /// Direct access to the record bytes and validity flags at once, for readers that scatter
     /// into the buffer themselves (records `shape.storedSize` bytes apart, packed).
     public mutating func withUnsafeMutableStorage<R>(

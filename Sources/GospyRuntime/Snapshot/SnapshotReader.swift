@@ -27,14 +27,13 @@ public struct SnapshotReader {
 
     /// What must be read while the target is stopped; decoding can wait until it runs again.
     public struct RawSnapshot: Sendable {
-        /// Every g of allgs, as bytes (blocking reads), or
+        /// Every g of allgs, as bytes,
         fileprivate var records: GatheredMemory?
-        /// which of `records` still hold at the stop (nil: all of them; see `validate`), and
+        /// which of `records` still hold at the stop (nil: all of them; see `validate`) or
+        /// passed their checks in a read that never stopped (`collect(consistent: false)`), and
         fileprivate var keep: [Bool]?
-        /// the records re-read while stopped because they had changed (see `validate`), or
+        /// the records re-read while stopped because they had changed (see `validate`).
         fileprivate var fresh: GatheredMemory?
-        /// the goroutines already validated one by one (non-blocking reads).
-        fileprivate var goroutines: [Goroutine]
         fileprivate var unreadable: Int
         fileprivate var retried: Int
         fileprivate var processors: [Processor]
@@ -84,43 +83,52 @@ public struct SnapshotReader {
     }
 
     /// Reads the runtime's state. With `consistent` (the target stopped) only raw bytes are
-    /// taken, to keep the pause short; otherwise each goroutine is validated as it is read and
-    /// inconsistent ones re-read up to `retries` times. Without `scheduling`, only the gs (for
+    /// taken, to keep the pause short; otherwise each g record is checked as decode will check
+    /// it and one that fails is re-read up to `retries` times. Without `scheduling`, only the gs (for
     /// a read `validate` completes while stopped).
     public func collect(consistent: Bool = true, retries: Int = 3, scheduling: Bool = true) throws -> RawSnapshot {
         let g = try image.layout.g
         let (pointers, plausible) = try readAllgs()
         var raw = RawSnapshot(
-            records: nil, keep: nil, fresh: nil, goroutines: [], unreadable: pointers.count - plausible.count, retried: 0,
+            records: nil, keep: nil, fresh: nil, unreadable: pointers.count - plausible.count, retried: 0,
             processors: [], machines: [], scheduler: nil, heap: nil, gomaxprocs: 0, monotonicNow: Self.monotonicNow(), allgs: plausible)
-        if consistent {
-            // On every core (up to the validation's limit): a large target's gs are most of
-            // this read.
-            raw.records = memory.gather(plausible, shape: Self.recordShape(g), threads: min(Self.processors, Self.maxValidationThreads))
-        } else {
-            var pending = plausible
-            var attempt = 0
-            while !pending.isEmpty {
-                let gathered = memory.gather(pending, size: Self.recordSize(g))
-                var again: [UInt64] = []
-                for index in 0..<gathered.count {
-                    switch decodeGoroutine(gathered, index, g) {
-                    case .live(let goroutine): raw.goroutines.append(goroutine)
-                    case .dead: break
-                    case .unreadable: again.append(gathered.addresses[index])
-                    }
-                }
-                if again.isEmpty || attempt >= retries {
-                    raw.unreadable += again.count
-                    break
-                }
-                raw.retried += again.count
-                attempt += 1
-                pending = again
-            }
+        // On every core (up to the validation's limit): a large target's gs are most of
+        // this read.
+        var records = memory.gather(plausible, shape: Self.recordShape(g), threads: min(Self.processors, Self.maxValidationThreads))
+        if !consistent {
+            let checked = recheck(&records, g, retries: retries)
+            raw.keep = checked.keep
+            raw.unreadable += checked.unreadable
+            raw.retried = checked.retried
         }
+        raw.records = records
         if scheduling { readScheduling(into: &raw) }
         return raw
+    }
+
+    /// A read while the target runs, record by record: a record that fails decode's checks
+    /// (its g read while it changed) is read again, in its place, up to `retries` times.
+    /// `keep` leaves out those that never passed (nil when every record did).
+    private func recheck(_ records: inout GatheredMemory, _ g: RuntimeLayout.GLayout,
+                         retries: Int) -> (keep: [Bool]?, unreadable: Int, retried: Int) {
+        var pending = (0..<records.count).filter { if case .unreadable = check(records, $0, g) { true } else { false } }
+        var retried = 0
+        var attempt = 0
+        while !pending.isEmpty, attempt < retries {
+            attempt += 1
+            retried += pending.count
+            let again = memory.gather(pending.map { records.addresses[$0] }, shape: records.shape, threads: 1)
+            var still: [Int] = []
+            for (position, index) in pending.enumerated() {
+                records.replaceRecord(index, with: again, position)
+                if case .unreadable = check(records, index, g) { still.append(index) }
+            }
+            pending = still
+        }
+        guard !pending.isEmpty else { return (nil, 0, retried) }
+        var keep = [Bool](repeating: true, count: records.count)
+        for index in pending { keep[index] = false }
+        return (keep, pending.count, retried)
     }
 
     /// GOMAXPROCS, the Ps, the Ms, the scheduler's counters and the heap and GC figures.
@@ -240,7 +248,6 @@ public struct SnapshotReader {
         var raw = early
         raw.keep = keep
         raw.fresh = memory.gather(stale, size: Self.recordSize(g))
-        raw.goroutines = []
         raw.unreadable = pointers.count - plausible.count
         raw.allgs = plausible
         raw.monotonicNow = Self.monotonicNow()
@@ -318,30 +325,11 @@ public struct SnapshotReader {
     /// Turns raw bytes into goroutines (run after the target has been resumed).
     /// `partMinimum`: records per thread at least (tests set it low to decode in parts).
     public func decode(_ raw: RawSnapshot, partMinimum: Int = decodePartMinimum) throws -> RuntimeSnapshot {
-        var goroutines = raw.goroutines
-        var unreadable = raw.unreadable
-        let g = try image.layout.g
-        let sets = raw.recordSets
-        if goroutines.isEmpty {
-            // Records only (a consistent read): decoded straight in id order, each goroutine
-            // written once, instead of decoded in address order and then moved into id order.
-            let decoded = decodeInIDOrder(sets, g, partMinimum: partMinimum)
-            goroutines = decoded.goroutines
-            unreadable += decoded.unreadable
-        } else {
-            // Room for every set at once: growing a million goroutines set by set would copy them.
-            goroutines.reserveCapacity(goroutines.count + sets.reduce(0) { $0 + $1.0.count })
-            for (records, keep) in sets {
-                for index in 0..<records.count where keep?[index] ?? true {
-                    switch decodeGoroutine(records, index, g) {
-                    case .live(let goroutine): goroutines.append(goroutine)
-                    case .dead: break
-                    case .unreadable: unreadable += 1
-                    }
-                }
-            }
-            Self.sortByID(&goroutines)
-        }
+        // Decoded straight in id order, each goroutine written once, instead of decoded in
+        // address order and then moved into id order.
+        let decoded = decodeInIDOrder(raw.recordSets, try image.layout.g, partMinimum: partMinimum)
+        var goroutines = decoded.goroutines
+        var unreadable = raw.unreadable + decoded.unreadable
         unreadable += Self.removeRepeatedGs(&goroutines)
         return RuntimeSnapshot(
             goroutines: goroutines, processors: raw.processors, machines: raw.machines, scheduler: raw.scheduler,
@@ -420,33 +408,6 @@ public struct SnapshotReader {
         return keys
     }
 
-    /// Sorts goroutines by id, equal ids in their present order (as a stable sort would): the
-    /// (id, position) pairs are sorted, then each goroutine moved once along the permutation's
-    /// cycles, in place. Sorting the goroutines themselves would move a million large values
-    /// tens of times each.
-    static func sortByID(_ goroutines: inout [Goroutine]) {
-        var keys = goroutines.enumerated().map { (id: $0.element.id, position: $0.offset) }
-        keys.sort { ($0.id, $0.position) < ($1.id, $1.position) }
-        var placed = [Bool](repeating: false, count: keys.count)
-        for start in keys.indices where !placed[start] {
-            placed[start] = true
-            guard keys[start].position != start else { continue }
-            // Position k receives the goroutine now at keys[k].position.
-            let first = goroutines[start]
-            var k = start
-            while true {
-                let next = keys[k].position
-                if next == start {
-                    goroutines[k] = first
-                    break
-                }
-                goroutines[k] = goroutines[next]
-                placed[next] = true
-                k = next
-            }
-        }
-    }
-
     /// Drops all but the first of goroutines with the same g address (goroutines sorted by id,
     /// so repeats are in one run of equal ids): allgs never lists a g twice, so a repeat is
     /// damage, counted as unreadable rather than shown as another goroutine. Returns how many.
@@ -475,7 +436,6 @@ public struct SnapshotReader {
     /// snapshot read while running) only the parked ones, whose stacks can be read before the
     /// stop.
     public func stackExtents(_ raw: RawSnapshot, _ which: ExtentSelection = .all) throws -> [StackExtent] {
-        guard raw.records != nil else { return raw.goroutines.map(\.stackExtent) }
         let g = try image.layout.g
         var extents: [StackExtent] = []
         let sets = which == .reread ? (raw.fresh.map { [($0, nil)] } ?? []) : raw.recordSets
@@ -519,16 +479,34 @@ public struct SnapshotReader {
         case unreadable
     }
 
-    private func decodeGoroutine(_ records: GatheredMemory, _ index: Int, _ g: RuntimeLayout.GLayout) -> DecodedRecord {
-        let address = records.addresses[index]
+    /// What decode makes of record `index` before reading the rest: whether it is a plausible
+    /// live g (its sched.g points back at it, a known status, an id, stack bounds in order).
+    private enum RecordCheck {
+        case unreadable
+        case dead
+        case live(status: GoroutineStatus, scanning: Bool, id: UInt64, stackLo: UInt64, stackHi: UInt64)
+    }
+
+    private func check(_ records: GatheredMemory, _ index: Int, _ g: RuntimeLayout.GLayout) -> RecordCheck {
         guard let rawStatus = records.u32(index, g.atomicstatus),
-              let schedG = records.u64(index, g.schedG), schedG == address else { return .unreadable }
-        let scanning = rawStatus & 0x1000 != 0
+              let schedG = records.u64(index, g.schedG), schedG == records.addresses[index] else { return .unreadable }
         guard let status = GoroutineStatus(rawValue: rawStatus & ~0x1000) else { return .unreadable }
         if status.isDead { return .dead }
         guard let id = records.u64(index, g.goid), id > 0, id < 1 << 62,
               let stackLo = records.u64(index, g.stackLo), let stackHi = records.u64(index, g.stackHi),
               stackLo < stackHi else { return .unreadable }
+        return .live(status: status, scanning: rawStatus & 0x1000 != 0, id: id, stackLo: stackLo, stackHi: stackHi)
+    }
+
+    private func decodeGoroutine(_ records: GatheredMemory, _ index: Int, _ g: RuntimeLayout.GLayout) -> DecodedRecord {
+        let address = records.addresses[index]
+        let status: GoroutineStatus, scanning: Bool, id: UInt64, stackLo: UInt64, stackHi: UInt64
+        switch check(records, index, g) {
+        case .unreadable: return .unreadable
+        case .dead: return .dead
+        case let .live(checkedStatus, checkedScanning, checkedID, lo, hi):
+            (status, scanning, id, stackLo, stackHi) = (checkedStatus, checkedScanning, checkedID, lo, hi)
+        }
         let reason = records.u8(index, g.waitreason) ?? 0
         return .live(Goroutine(
             address: address, id: id, status: status, scanning: scanning,
