@@ -10,6 +10,14 @@ struct DumpAssembly {
     /// pprof labels by g address (read after the target resumed: immutable once set).
     let labels: [UInt64: [(String, String)]]
 
+    /// No goroutines (a capture without stacks).
+    static let none = DumpAssembly(items: [], labels: [:])
+
+    private init(items: [DumpedGoroutine], labels: [UInt64: [(String, String)]]) {
+        self.items = items
+        self.labels = labels
+    }
+
     init(inspector: Inspector, capture: Inspector.Capture, all: Bool, runtimeFrames: Bool) {
         var items: [DumpedGoroutine] = []
         var labels: [UInt64: [(String, String)]] = [:]

@@ -119,7 +119,7 @@ final class ServeRouter: @unchecked Sendable {
             func start() {
                 guard next < served.count else { return }
                 let (position, process) = (next, served[next])
-                group.addTask { (position, await process.snapshot(interval: interval, blocking: blocking)) }
+                group.addTask { (position, await process.counts(interval: interval, blocking: blocking)) }
                 next += 1
             }
             for _ in 0..<Self.metricsSnapshotsAtOnce { start() }

@@ -9,7 +9,7 @@ final class ServedSnapshot: @unchecked Sendable {
     let inspector: Inspector
     let capture: Inspector.Capture
     /// The goroutines as `gospy dump` prints them (system goroutines hidden, as the runtime's
-    /// profile hides them).
+    /// profile hides them); none in a snapshot of counts alone (`hasStacks` false).
     let assembly: DumpAssembly
     let takenAt: DispatchTime
     let wallTime: Date
@@ -17,10 +17,16 @@ final class ServedSnapshot: @unchecked Sendable {
     init(inspector: Inspector, capture: Inspector.Capture) {
         self.inspector = inspector
         self.capture = capture
-        assembly = DumpAssembly(inspector: inspector, capture: capture, all: false, runtimeFrames: false)
+        assembly = capture.stacks == nil ? .none
+            : DumpAssembly(inspector: inspector, capture: capture, all: false, runtimeFrames: false)
         takenAt = .now()
         wallTime = Date()
     }
+
+    /// Whether the stacks were walked: /metrics needs only the goroutines' states, and a
+    /// snapshot without stacks costs a fraction of one with them (a million goroutines: about
+    /// a second instead of several).
+    var hasStacks: Bool { capture.stacks != nil }
 
     var ageSeconds: Double { Double(DispatchTime.now().uptimeNanoseconds &- takenAt.uptimeNanoseconds) / 1e9 }
 }
@@ -33,7 +39,9 @@ struct ServeFailure: Error, Sendable {
 
 /// One process `gospy serve` answers for: its inspector (the binary analysed once), its last
 /// snapshot and its counters. Every snapshot is taken on the process's own serial queue, at
-/// most once per interval: any number of concurrent scrapes share it.
+/// most once per interval of each kind (counts alone for /metrics, stacks too for the pages
+/// and profiles; a fresh one with stacks serves /metrics as well): any number of concurrent
+/// scrapes share it.
 final class ServedProcess: @unchecked Sendable {
     let pid: Int32
     let executable: String
@@ -75,22 +83,31 @@ final class ServedProcess: @unchecked Sendable {
         lock.withLock { _recording = false }
     }
 
-    /// The cached snapshot when younger than `interval`, else a new one. `notBefore`: only a
-    /// snapshot taken after that moment will do (the second snapshot of pprof's `seconds`).
+    /// The cached snapshot with stacks when younger than `interval`, else a new one.
+    /// `notBefore`: only a snapshot taken after that moment will do (the second snapshot of
+    /// pprof's `seconds`).
     func snapshot(interval: Double, blocking: Bool, notBefore: DispatchTime? = nil) async -> Result<ServedSnapshot, ServeFailure> {
+        await onQueue { self.snapshotOnQueue(interval: interval, blocking: blocking, stacks: true, notBefore: notBefore) }
+    }
+
+    /// The cached snapshot (with or without stacks) when younger than `interval`, else a new
+    /// one without stacks: the goroutines' states and counts, for /metrics.
+    func counts(interval: Double, blocking: Bool) async -> Result<ServedSnapshot, ServeFailure> {
+        await onQueue { self.snapshotOnQueue(interval: interval, blocking: blocking, stacks: false, notBefore: nil) }
+    }
+
+    private func onQueue(_ body: @escaping @Sendable () -> Result<ServedSnapshot, ServeFailure>) async -> Result<ServedSnapshot, ServeFailure> {
         await withCheckedContinuation { continuation in
-            queue.async {
-                continuation.resume(returning: self.snapshotOnQueue(interval: interval, blocking: blocking, notBefore: notBefore))
-            }
+            queue.async { continuation.resume(returning: body()) }
         }
     }
 
-    private func snapshotOnQueue(interval: Double, blocking: Bool, notBefore: DispatchTime?) -> Result<ServedSnapshot, ServeFailure> {
+    private func snapshotOnQueue(interval: Double, blocking: Bool, stacks: Bool, notBefore: DispatchTime?) -> Result<ServedSnapshot, ServeFailure> {
         let fresh: (DispatchTime) -> Bool = { taken in
             if let notBefore, taken < notBefore { return false }
             return Double(DispatchTime.now().uptimeNanoseconds &- taken.uptimeNanoseconds) / 1e9 < interval
         }
-        if let last, fresh(last.takenAt) { return .success(last) }
+        if let last, fresh(last.takenAt), last.hasStacks || !stacks { return .success(last) }
         // A failing target is not retried more often than a working one is read.
         if let lastFailure, fresh(lastFailure.at) { return .failure(lastFailure.failure) }
         do {
@@ -101,7 +118,7 @@ final class ServedProcess: @unchecked Sendable {
             }
             let inspector = try self.inspector ?? Inspector(pid: pid)
             self.inspector = inspector
-            let capture = try inspector.capture(blocking: blocking, stacks: true, arguments: true)
+            let capture = try inspector.capture(blocking: blocking, stacks: stacks, arguments: stacks)
             let snapshot = ServedSnapshot(inspector: inspector, capture: capture)
             last = snapshot
             lastFailure = nil
