@@ -5,7 +5,8 @@ import GospyRuntime
 /// mutations (17 bytes each: kind and width, area, offset, value) written into the captured
 /// image's g structs, stacks, allgs and labels before decoding, walking and rendering it.
 /// Beyond not trapping, goroutines whose memory no mutation touched must decode exactly as
-/// in the undamaged image (a failure there is a crash: it is a decoder bug).
+/// in the undamaged image, and a read as without stopping must decode as the stopped one (a
+/// failure there is a crash: it is a decoder bug).
 enum SnapshotTarget {
     static let maxMutations = 64
 
@@ -29,6 +30,15 @@ enum SnapshotTarget {
         guard let result else { return }
         if let problem = ImageCheck.problem(result, against: target, mutations) {
             fatalError("snapshot decoder: \(problem) after \(mutations)")
+        }
+        // Read as without stopping (each record checked, one that fails re-read in its place):
+        // memory that does not change decodes to the same goroutines, the same counted unreadable.
+        if let unstopped = try? SnapshotReader(image: environment.image, memory: damaged).read(consistent: false),
+           unstopped.goroutines != result.snapshot.goroutines
+            || unstopped.unreadableGoroutines != result.snapshot.unreadableGoroutines {
+            fatalError("snapshot decoder: read without stopping gave \(unstopped.goroutines.count) goroutines "
+                       + "(\(unstopped.unreadableGoroutines) unreadable), stopped \(result.snapshot.goroutines.count) "
+                       + "(\(result.snapshot.unreadableGoroutines)) after \(mutations)")
         }
     }
 }
