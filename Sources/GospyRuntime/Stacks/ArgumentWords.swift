@@ -52,24 +52,32 @@ public final class ArgumentWordArena {
         self.chunkWords = max(0, chunkWords)
     }
 
-    /// A copy of `words` in the current chunk (or a new one; a stack with more than a quarter
-    /// of a chunk's words gets a chunk of its own, so that no chunk is left mostly empty).
+    /// Room for `count` words in the current chunk (or a new one; a stack with more than a
+    /// quarter of a chunk's words gets a chunk of its own, so that no chunk is left mostly
+    /// empty), zeroed, then written in place by `fill`: no array per stack on the way.
+    public func store(count: Int, _ fill: (UnsafeMutableBufferPointer<UInt64>) -> Void) -> ArgumentWords {
+        let count = max(0, count)
+        let chunk: WordChunk
+        if let current, current.capacity - current.used >= count {
+            chunk = current
+        } else if count > chunkWords / 4 {
+            chunk = WordChunk(capacity: count)
+        } else {
+            chunk = WordChunk(capacity: chunkWords)
+            current = chunk
+        }
+        let start = chunk.used
+        let room = UnsafeMutableBufferPointer(start: chunk.base + start, count: count)
+        room.initialize(repeating: 0)
+        fill(room)
+        chunk.used += count
+        return ArgumentWords(chunk: chunk, start: start, count: count)
+    }
+
+    /// A copy of `words`, stored as `store(count:_:)` stores.
     public func store(_ words: [UInt64]) -> ArgumentWords {
-        words.withUnsafeBufferPointer { source in
-            let count = source.count
-            let chunk: WordChunk
-            if let current, current.capacity - current.used >= count {
-                chunk = current
-            } else if count > chunkWords / 4 {
-                chunk = WordChunk(capacity: count)
-            } else {
-                chunk = WordChunk(capacity: chunkWords)
-                current = chunk
-            }
-            let start = chunk.used
-            if let from = source.baseAddress, count > 0 { (chunk.base + start).initialize(from: from, count: count) }
-            chunk.used += count
-            return ArgumentWords(chunk: chunk, start: start, count: count)
+        store(count: words.count) { room in
+            for (index, word) in words.enumerated() { room[index] = word }
         }
     }
 }

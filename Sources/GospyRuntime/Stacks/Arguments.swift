@@ -47,33 +47,34 @@ extension Symbolizer {
     public func readArguments(of stack: inout UnwoundStack, arena: ArgumentWordArena? = nil, word: (UInt64) -> UInt64?) {
         let stackPlans = argumentPlans(of: stack.frames)
         let plans = stackPlans.plans
-        // Room for exactly the words the frames name: no growth on the way.
-        var words: [UInt64] = []
-        words.reserveCapacity(stackPlans.wordCount)
         var unreadable: [Int] = []
-        for (index, frame) in stack.frames.enumerated() {
-            // No plan: no words, and argumentTexts already answers nil for the frame.
-            guard index < plans.count, let plan = plans[index], plan.layout.wordCount > 0 else { continue }
-            guard let argpOffset = plan.argpOffset else {
-                unreadable.append(index)
-                words.append(contentsOf: repeatElement(0, count: plan.layout.wordCount))
-                continue
-            }
-            let argp = frame.sp &+ argpOffset
-            var readable = true
-            for item in plan.layout.items {
-                guard case let .word(offset, _, _) = item else { continue }
-                if let value = word(argp &+ UInt64(offset)) {
-                    words.append(value)
-                } else {
-                    words.append(0)
-                    readable = false
+        let frames = stack.frames
+        // Written straight into the arena (a million stacks keep their words until printed),
+        // in exactly the room the frames' plans name; unread words stay 0.
+        stack.argumentWords = (arena ?? ArgumentWordArena(chunkWords: 0)).store(count: stackPlans.wordCount) { words in
+            var next = 0
+            for (index, frame) in frames.enumerated() {
+                // No plan: no words, and argumentTexts already answers nil for the frame.
+                guard index < plans.count, let plan = plans[index], plan.layout.wordCount > 0 else { continue }
+                guard let argpOffset = plan.argpOffset else {
+                    unreadable.append(index)
+                    next += plan.layout.wordCount
+                    continue
                 }
+                let argp = frame.sp &+ argpOffset
+                var readable = true
+                for item in plan.layout.items {
+                    guard case let .word(offset, _, _) = item else { continue }
+                    if let value = word(argp &+ UInt64(offset)) {
+                        if next < words.count { words[next] = value }
+                    } else {
+                        readable = false
+                    }
+                    next += 1
+                }
+                if !readable { unreadable.append(index) }
             }
-            if !readable { unreadable.append(index) }
         }
-        // Copied into the arena: a million stacks keep their words until printed.
-        stack.argumentWords = (arena ?? ArgumentWordArena(chunkWords: 0)).store(words)
         stack.unreadableArgumentFrames = unreadable
     }
 
