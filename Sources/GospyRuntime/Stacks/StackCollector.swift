@@ -194,7 +194,9 @@ public struct StackCollector {
     private func walk(_ unwinder: StackUnwinder, start: (pc: UInt64, sp: UInt64, trapped: Bool, syscall: Bool, origin: String),
                       stackLo: UInt64, stackHi: UInt64, batch: GatheredRanges, slot: Int, arguments: Bool,
                       memory: MemoryReader) -> UnwoundStack {
-        let word = { (address: UInt64) -> UInt64? in
+        // A local function, not a closure value: handed on as non-escaping, its context stays
+        // on the stack (the closure value's was allocated once per goroutine).
+        func word(_ address: UInt64) -> UInt64? {
             batch.u64(slot, at: address) ?? (try? memory.fetch(UInt64.self, from: address))
         }
         var stack = unwinder.unwind(

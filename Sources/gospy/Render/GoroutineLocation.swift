@@ -16,12 +16,25 @@ enum GoroutineLocation {
             return (frames.first(where: { image.programCode.isProgram(function: $0.function) }) ?? frames.first)?.location
         case .start:
             return image.startFunction(at: goroutine.startPC)
+        case .caller, .current:
+            guard let pc = locationPC(of: goroutine, kind: kind, symbolizer: symbolizer), pc != 0 else { return nil }
+            return image.location(at: pc, returnAddress: true)
+        }
+    }
+
+    /// The one PC a location of `kind` depends on (start, caller, current): goroutines with the
+    /// same one have the same location. nil for the kinds read from the stack.
+    static func locationPC(of goroutine: Goroutine, kind: LocationKind, symbolizer: Symbolizer) -> UInt64? {
+        switch kind {
+        case .user, .userCode:
+            return nil
+        case .start:
+            return goroutine.startPC
         case .caller:
-            return goroutine.creatorPC == 0 ? nil : image.location(at: goroutine.creatorPC, returnAddress: true)
+            return goroutine.creatorPC
         case .current:
             let inSyscall = symbolizer.isInSyscall(status: goroutine.status, syscallSP: goroutine.syscallSP)
-            let pc = inSyscall ? goroutine.syscallPC : goroutine.schedPC
-            return pc == 0 ? nil : image.location(at: pc, returnAddress: true)
+            return inSyscall ? goroutine.syscallPC : goroutine.schedPC
         }
     }
 }

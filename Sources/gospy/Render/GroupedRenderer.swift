@@ -10,11 +10,14 @@ import GospyRuntime
 enum GroupedRenderer {
     static func render(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer) -> String {
         var groups: [String: (count: Int, frames: [LogicalFrame])] = [:]
-        // Goroutines share stacks: each distinct one is formatted once.
-        var stackTexts: [[UInt64]: String] = [:]
+        // Goroutines share stacks: each distinct one is profiled and formatted once.
+        var profiles: [TracebackIdentity: (key: String, frames: [LogicalFrame])] = [:]
         for item in items {
-            let profile = symbolizer.groupedProfile(item.stack)
-            var key = stackTexts.value(for: profile.pcs) { "@" + profile.pcs.map { " 0x" + String($0, radix: 16) }.joined() }
+            let profile = profiles.value(for: TracebackIdentity(frames: item.stack.frames), orMake: {
+                let profile = symbolizer.groupedProfile(item.stack)
+                return ("@" + profile.pcs.map { " 0x" + String($0, radix: 16) }.joined(), profile.frames)
+            })
+            var key = profile.key
             if let itemLabels = labels[item.goroutine.address], !itemLabels.isEmpty {
                 key += "\n# labels: " + labelText(itemLabels)
             }

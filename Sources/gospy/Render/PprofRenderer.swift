@@ -16,14 +16,18 @@ enum PprofRenderer {
     /// One sample per goroutine, of weight `count` (-1 for the earlier profile of a delta).
     static func samples(_ items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], symbolizer: Symbolizer,
                         count: Int64 = 1) -> [ProfileSample] {
-        items.map { item -> ProfileSample in
+        // Goroutines share stacks: each distinct one's locations are made once (and shared).
+        var stackLocations: [TracebackIdentity: [ProfileLocation]] = [:]
+        return items.map { item -> ProfileSample in
             // Functions named as the pclntab does (generic shapes included); a return address
             // listed as its call (pc-1), like the runtime's profile.
-            let locations = symbolizer.profileFrames(item.stack).map { frame, lines in
-                ProfileLocation(address: frame.symbolPC, lines: lines.map {
-                    ProfileLine(function: $0.rawName, file: $0.file, line: Int64($0.line))
-                })
-            }
+            let locations = stackLocations.value(for: TracebackIdentity(frames: item.stack.frames), orMake: {
+                symbolizer.profileFrames(item.stack).map { frame, lines in
+                    ProfileLocation(address: frame.symbolPC, lines: lines.map {
+                        ProfileLine(function: $0.rawName, file: $0.file, line: Int64($0.line))
+                    })
+                }
+            })
             var pairs = (labels[item.goroutine.address] ?? []).map { (key: $0.0, value: $0.1) }
             if item.labelsUnreadable != nil { pairs.append(LabelReader.Read.unreadableMark) }
             return ProfileSample(locations: locations, count: count, labels: pairs)

@@ -45,6 +45,8 @@ struct SummaryLines {
         /// next to each other often share a stack, and comparing frames costs less than hashing.
         var recent: [(index: Int, text: Range<Int>)] = []
         var nextRecent = 0
+        /// Location text by the PC it depends on, for the locations not read from stacks.
+        var pcLocations: [UInt64: Range<Int>] = [:]
         /// "created by" function by go statement PC (nil: none shown).
         var creators: [UInt64: Range<Int>?] = [:]
         let system: SystemGoroutines
@@ -87,6 +89,14 @@ struct SummaryLines {
                         // Four kept, the oldest replaced.
                         if recent.count < 4 { recent.append((index, text)) } else { recent[nextRecent] = (index, text) }
                         nextRecent = (nextRecent + 1) % 4
+                    }
+                } else if let pc = GoroutineLocation.locationPC(of: goroutine, kind: lines.locationKind, symbolizer: symbolizer) {
+                    if let known = pcLocations[pc] {
+                        location = known
+                    } else {
+                        let text = keep(locationText(of: goroutine, index: index))
+                        pcLocations[pc] = text
+                        location = text
                     }
                 } else {
                     madeLocation = locationText(of: goroutine, index: index)
