@@ -25,10 +25,10 @@ final class ServedSnapshot: @unchecked Sendable {
 
     /// Whether the stacks were walked: /metrics needs only the goroutines' states, and a
     /// snapshot without stacks costs a fraction of one with them (a million goroutines: about
-    /// a second instead of several).
+    /// half a second instead of several).
     var hasStacks: Bool { capture.stacks != nil }
 
-    var ageSeconds: Double { Double(DispatchTime.now().uptimeNanoseconds &- takenAt.uptimeNanoseconds) / 1e9 }
+    var ageSeconds: Double { ServedProcess.seconds(since: takenAt) }
 }
 
 /// Why a served process cannot be read, and the HTTP status that says so.
@@ -39,9 +39,10 @@ struct ServeFailure: Error, Sendable {
 
 /// One process `gospy serve` answers for: its inspector (the binary analysed once), its last
 /// snapshot and its counters. Every snapshot is taken on the process's own serial queue, at
-/// most once per interval of each kind (counts alone for /metrics, stacks too for the pages
-/// and profiles; a fresh one with stacks serves /metrics as well): any number of concurrent
-/// scrapes share it.
+/// most once per interval: any number of concurrent scrapes share it. /metrics alone reads
+/// the goroutines without their stacks; once pages or profiles ask for stacks, every snapshot
+/// walks them (for a few intervals after the last such request), so that mixed scrapes share
+/// one snapshot per interval as before, but for the first page after /metrics alone.
 final class ServedProcess: @unchecked Sendable {
     let pid: Int32
     let executable: String
@@ -52,6 +53,9 @@ final class ServedProcess: @unchecked Sendable {
     private var inspector: Inspector?
     private var last: ServedSnapshot?
     private var lastFailure: (failure: ServeFailure, at: DispatchTime)?
+    /// When a page or profile last asked for stacks: while they are asked for, /metrics takes
+    /// its snapshots with stacks too, so that mixed scrapes still share one per interval.
+    private var stacksWantedAt: DispatchTime?
     // Counters, read by /metrics under `lock`.
     private let lock = ThreadLock()
     private var _snapshots = 0
@@ -105,7 +109,7 @@ final class ServedProcess: @unchecked Sendable {
     private func snapshotOnQueue(interval: Double, blocking: Bool, stacks: Bool, notBefore: DispatchTime?) -> Result<ServedSnapshot, ServeFailure> {
         let fresh: (DispatchTime) -> Bool = { taken in
             if let notBefore, taken < notBefore { return false }
-            return Double(DispatchTime.now().uptimeNanoseconds &- taken.uptimeNanoseconds) / 1e9 < interval
+            return Self.seconds(since: taken) < interval
         }
         if let last, fresh(last.takenAt), last.hasStacks || !stacks { return .success(last) }
         // A failing target is not retried more often than a working one is read.
@@ -118,7 +122,9 @@ final class ServedProcess: @unchecked Sendable {
             }
             let inspector = try self.inspector ?? Inspector(pid: pid)
             self.inspector = inspector
-            let capture = try inspector.capture(blocking: blocking, stacks: stacks, arguments: stacks)
+            if stacks { stacksWantedAt = .now() }
+            let walk = stacks || stacksWantedAt.map { Self.seconds(since: $0) < Self.stacksWantedIntervals * interval } ?? false
+            let capture = try inspector.capture(blocking: blocking, stacks: walk, arguments: walk)
             let snapshot = ServedSnapshot(inspector: inspector, capture: capture)
             last = snapshot
             lastFailure = nil
@@ -139,6 +145,14 @@ final class ServedProcess: @unchecked Sendable {
             lock.withLock { _errors += 1 }
             return .failure(failure)
         }
+    }
+
+    /// Intervals after a page or profile asked for stacks during which /metrics still takes
+    /// its snapshots with them.
+    static let stacksWantedIntervals = 3.0
+
+    static func seconds(since moment: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds &- moment.uptimeNanoseconds) / 1e9
     }
 
     static func failure(for error: Error, pid: Int32) -> ServeFailure {
