@@ -89,8 +89,10 @@ struct DumpCommand: ParsableCommand {
         case .traceback: TracebackRenderer.render(items, symbolizer: symbolizer, style: headerStyle, to: sink)
         case .grouped: sink(GroupedRenderer.render(items, labels: labels, symbolizer: symbolizer))
         case .json:
-            sink(try DumpJSON(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
-                              runtimeFrames: runtimeFrames, symbolizer: symbolizer).json())
+            try DumpJSON.write(goVersion: image.executable.buildInfo.goVersion, items: items, labels: labels,
+                               runtimeFrames: runtimeFrames, symbolizer: symbolizer) { bytes in
+                Output.write(bytes, to: file ?? STDOUT_FILENO)
+            }
         case .pprof:
             let bytes = try PprofRenderer.render(items, labels: labels, symbolizer: symbolizer, image: image, binaryName: inspector.executableName)
             Output.write(bytes, to: file ?? STDOUT_FILENO)

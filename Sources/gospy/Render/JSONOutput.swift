@@ -5,9 +5,16 @@ protocol JSONOutput: Encodable {}
 
 extension JSONOutput {
     func json() throws -> String {
+        String(decoding: try JSONOutputEncoder.make().encode(self), as: UTF8.self) + "\n"
+    }
+}
+
+/// The encoder behind every JSON view (documents streamed in pieces too).
+enum JSONOutputEncoder {
+    static func make() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+        return encoder
     }
 }
 
