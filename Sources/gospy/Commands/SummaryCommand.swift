@@ -29,10 +29,10 @@ struct SummaryCommand: ParsableCommand {
                                             stacks: pc == .user || pc == .userCode)
         // Each goroutine's wait object in the JSON (read after the capture, while the target runs).
         let waits = format.json ? try inspector.readWaits(capture.snapshot, stacks: capture.stacks) : nil
-        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included,
-                                   waits: waits, details: format.json)
+        let report = SummaryReport(inspector: inspector, capture: capture, locationKind: pc, showSystem: systemGoroutines.included)
         if format.json {
-            Output.write(try report.json())
+            try SummaryJSONDocument.write(report, inspector: inspector, capture: capture, locationKind: pc,
+                                          showSystem: systemGoroutines.included, waits: waits) { Output.write($0) }
         } else {
             var output = BufferedOutput()
             report.writeText(color: !color.noColor && isatty(STDOUT_FILENO) == 1,

@@ -1,6 +1,4 @@
-import GospyMemory
 import GospyRuntime
-import FoundationEssentials
 
 /// One JSON object per goroutine.
 struct DumpJSON: JSONOutput {
@@ -71,59 +69,14 @@ struct DumpJSON: JSONOutput {
             wait: item.wait))
     }
 
-    /// Goroutines per block of the streamed document.
-    static let blockSize = 1_024
-
-    /// The document `json()` makes of these items, byte for byte, made goroutine by goroutine in
-    /// blocks on several threads and handed to `sink` in order as made: encoding the whole
-    /// document at once held every goroutine's tree and the whole text (100k goroutines: 945 MB,
-    /// 3 s). Each goroutine's object is encoded alone, as the whole encode lays it out, and
-    /// indented to its place in the `goroutines` array.
+    /// The document `json()` makes of these items, written goroutine by goroutine as made
+    /// (`StreamedJSONDocument`).
     static func write(goVersion: String, items: [DumpedGoroutine], labels: [UInt64: [(String, String)]], runtimeFrames: Bool,
                       symbolizer: Symbolizer, sink: (ArraySlice<UInt8>) -> Void) throws {
-        guard !items.isEmpty else {
-            let document = try DumpJSON(goVersion: goVersion, items: [], labels: labels, runtimeFrames: runtimeFrames,
-                                        symbolizer: symbolizer).json()
-            return sink(Array(document.utf8)[...])
-        }
-        let failure = EncodingFailure()
-        var head = Array("{\n  \"goVersion\" : ".utf8)
-        head += try JSONOutputEncoder.make().encode(goVersion)
-        head += Array(",\n  \"goroutines\" : [\n".utf8)
-        sink(head[...])
-        OrderedBlockText.render(
-            count: items.count, blockSize: blockSize, bytesPerItem: 1_024,
-            makeWorker: { _ in JSONOutputEncoder.make() },
-            make: { encoder, positions, text in
-                for position in positions {
-                    let object = goroutine(items[position], labels: labels, runtimeFrames: runtimeFrames, symbolizer: symbolizer)
-                    do {
-                        let encoded = try encoder.encode(object)
-                        // After the previous object; four spaces before each of its lines but
-                        // the empty ones (an empty object or array is "{\n\n}").
-                        if position > 0 { text += Array(",\n".utf8) }
-                        var lineStart = true
-                        for byte in encoded {
-                            if lineStart && byte != UInt8(ascii: "\n") { text += Array("    ".utf8) }
-                            text.append(byte)
-                            lineStart = byte == UInt8(ascii: "\n")
-                        }
-                    } catch {
-                        failure.record(error)
-                    }
-                }
-                return positions.count
-            },
-            sink: { text, _ in sink(text[...]) })
-        if let error = failure.first { throw error }
-        sink(Array("\n  ]\n}\n".utf8)[...])
-    }
-
-    /// The first error an encoding thread met.
-    private final class EncodingFailure: @unchecked Sendable {
-        private let lock = ThreadLock()
-        private var error: Error?
-        func record(_ error: Error) { lock.withLock { if self.error == nil { self.error = error } } }
-        var first: Error? { lock.withLock { error } }
+        try StreamedJSONDocument.write(
+            DumpJSON(goVersion: goVersion, items: [], labels: labels, runtimeFrames: runtimeFrames, symbolizer: symbolizer),
+            arrayKey: "goroutines", count: items.count, makeWorker: { _ in () },
+            object: { _, position in goroutine(items[position], labels: labels, runtimeFrames: runtimeFrames, symbolizer: symbolizer) },
+            sink: sink)
     }
 }

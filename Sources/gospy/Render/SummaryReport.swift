@@ -60,15 +60,15 @@ struct SummaryReport: JSONOutput {
     let totalGoroutines: Int
     let shownGoroutines: Int
     let unreadableGoroutines: Int
-    let goroutines: [GoroutineJSON<GoroutineDetails>]
+    /// Encoded empty: `SummaryJSONDocument` writes the goroutines into its place as it makes them.
+    let goroutines: [GoroutineJSON<GoroutineDetails>] = []
     let stoppedSeconds: Double?
     let elapsedSeconds: Double
     let locationKind: String
 
-    /// `details`: build every shown goroutine's JSON fields (`goroutines`); text output
-    /// leaves them out and streams its lines from the snapshot instead (`SummaryLines`).
-    init(inspector: Inspector, capture: Inspector.Capture, locationKind: LocationKind, showSystem: Bool, waits: Waits? = nil,
-         details: Bool = true) {
+    /// The goroutines themselves are streamed: as lines (`SummaryLines`) or as JSON objects
+    /// (`SummaryJSONDocument`).
+    init(inspector: Inspector, capture: Inspector.Capture, locationKind: LocationKind, showSystem: Bool) {
         let snapshot = capture.snapshot
         let image = inspector.image
         pid = inspector.pid
@@ -93,29 +93,12 @@ struct SummaryReport: JSONOutput {
                       globalRunQueue: $0.globalRunQueue, gcWaiting: $0.gcWaiting)
         }
         heap = snapshot.heap.map(HeapReport.init)
-        var shown: [GoroutineJSON<GoroutineDetails>] = []
-        var shownCount = 0
         let systemGoroutines = SystemGoroutines(image: image)
-        for (index, goroutine) in snapshot.goroutines.enumerated() {
-            let system = systemGoroutines.contains(goroutine)
-            guard showSystem || !system else { continue }
-            shownCount += 1
-            guard details else { continue }
-            let location = GoroutineLocation.locate(goroutine, index: index, capture: capture, image: image, symbolizer: inspector.symbolizer, kind: locationKind)
-            let creator = inspector.symbolizer.createdBy(goroutine)
-            shown.append(GoroutineJSON(shared: GoroutineHeaderJSON(goroutine, waitMinutes: goroutine.waitMinutes(now: snapshot.monotonicNow)), own: GoroutineDetails(
-                m: goroutine.m == 0 ? nil : machineIDs[goroutine.m],
-                location: location.map { SourceLineJSON(function: $0.function, file: $0.file, line: $0.line) },
-                startFunction: image.startFunction(at: goroutine.startPC)?.function,
-                createdBy: creator.map { SourceLineJSON(function: $0.function, file: $0.file, line: $0.line) },
-                parentId: goroutine.parentID, system: system,
-                wait: waits.flatMap { waits in waits.objects[goroutine.address].map { WaitDescription($0, waits: waits) } })))
-        }
+        let shownCount = showSystem ? snapshot.goroutines.count : snapshot.goroutines.lazy.filter { !systemGoroutines.contains($0) }.count
         goroutineCounts = snapshot.goroutineCountsByStatus
         totalGoroutines = snapshot.goroutines.count
         shownGoroutines = shownCount
         unreadableGoroutines = snapshot.unreadableGoroutines
-        goroutines = shown
         stoppedSeconds = capture.stoppedSeconds
         elapsedSeconds = capture.elapsedSeconds
         self.locationKind = locationKind.rawValue
