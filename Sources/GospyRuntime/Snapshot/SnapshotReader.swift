@@ -442,12 +442,9 @@ public struct SnapshotReader {
         extents.reserveCapacity(sets.reduce(0) { $0 + $1.0.count })
         for (records, keep) in sets {
             for index in 0..<records.count where keep?[index] ?? true {
+                // Only gs decode will keep: the same checks (a dead or implausible g has no stack to read).
+                guard case let .live(status, _, _, stackLo, stackHi) = check(records, index, g) else { continue }
                 let address = records.addresses[index]
-                guard let rawStatus = records.u32(index, g.atomicstatus),
-                      let status = GoroutineStatus(rawValue: rawStatus & ~0x1000), !status.isDead,
-                      records.u64(index, g.schedG) == address,
-                      let stackLo = records.u64(index, g.stackLo), let stackHi = records.u64(index, g.stackHi),
-                      stackLo < stackHi else { continue }
                 let m = records.u64(index, g.m) ?? 0
                 if which == .parked && (status == .running || status == .syscall || m != 0) { continue }
                 extents.append(StackExtent(
@@ -481,6 +478,7 @@ public struct SnapshotReader {
 
     /// What decode makes of record `index` before reading the rest: whether it is a plausible
     /// live g (its sched.g points back at it, a known status, an id, stack bounds in order).
+    /// Decode, the stack extents and the re-reads of a read that never stopped all ask this.
     private enum RecordCheck {
         case unreadable
         case dead
@@ -499,14 +497,12 @@ public struct SnapshotReader {
     }
 
     private func decodeGoroutine(_ records: GatheredMemory, _ index: Int, _ g: RuntimeLayout.GLayout) -> DecodedRecord {
-        let address = records.addresses[index]
-        let status: GoroutineStatus, scanning: Bool, id: UInt64, stackLo: UInt64, stackHi: UInt64
-        switch check(records, index, g) {
-        case .unreadable: return .unreadable
-        case .dead: return .dead
-        case let .live(checkedStatus, checkedScanning, checkedID, lo, hi):
-            (status, scanning, id, stackLo, stackHi) = (checkedStatus, checkedScanning, checkedID, lo, hi)
+        let checked = check(records, index, g)
+        guard case let .live(status, scanning, id, stackLo, stackHi) = checked else {
+            if case .dead = checked { return .dead }
+            return .unreadable
         }
+        let address = records.addresses[index]
         let reason = records.u8(index, g.waitreason) ?? 0
         return .live(Goroutine(
             address: address, id: id, status: status, scanning: scanning,

@@ -11,7 +11,7 @@ struct DumpAssembly {
     let labels: [UInt64: [(String, String)]]
 
     /// No goroutines (a capture without stacks).
-    static let none = DumpAssembly(items: [], labels: [:])
+    static let empty = DumpAssembly(items: [], labels: [:])
 
     private init(items: [DumpedGoroutine], labels: [UInt64: [(String, String)]]) {
         self.items = items

@@ -17,7 +17,7 @@ final class ServedSnapshot: @unchecked Sendable {
     init(inspector: Inspector, capture: Inspector.Capture) {
         self.inspector = inspector
         self.capture = capture
-        assembly = capture.stacks == nil ? .none
+        assembly = capture.stacks == nil ? .empty
             : DumpAssembly(inspector: inspector, capture: capture, all: false, runtimeFrames: false)
         takenAt = .now()
         wallTime = Date()
